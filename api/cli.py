@@ -1,0 +1,148 @@
+"""The ``signpost`` command: serve, deploy, clients, db."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from engine.bpmn import SourceFile
+from engine.errors import DefinitionInvalid, SignpostError
+from engine.settings import Settings
+from engine.system import Signpost, build
+
+DEFINITION_SUFFIXES = (".bpmn", ".dmn")
+DEV_TOKEN_FILE = Path("var") / "dev-admin-token"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signpost = build(Settings.from_env())
+    try:
+        return args.command(signpost, args)
+    except DefinitionInvalid as invalid:
+        print("deployment refused:", file=sys.stderr)
+        for problem in invalid.problems:
+            print(f"  {problem.describe()}", file=sys.stderr)
+        return 1
+    except SignpostError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        signpost.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="signpost", description="Signpost referral-routing engine")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API and the timer ticker in this process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(command=_serve)
+
+    deploy = commands.add_parser("deploy", help="deploy BPMN/DMN files (directories are searched)")
+    deploy.add_argument("paths", nargs="+", type=Path)
+    deploy.add_argument("--by", default=os.environ.get("USER", "cli"), help="who is deploying (recorded)")
+    deploy.set_defaults(command=_deploy)
+
+    clients = commands.add_parser("clients", help="manage API clients").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    create = clients.add_parser("create", help="create a client and print its token (shown only once)")
+    create.add_argument("--org", required=True, help="the organisation the client acts for")
+    create.add_argument("--role", action="append", required=True, help="a role; repeat for several")
+    create.add_argument("--name", help="a name for the client (defaults to ORG ROLES)")
+    create.set_defaults(command=_create_client)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="apply migrations").set_defaults(command=_db_upgrade)
+    return parser
+
+
+def _serve(signpost: Signpost, args) -> int:
+    from api import create_app  # Flask is only needed by this command
+    from engine.timers import Ticker
+
+    signpost.migrate()
+    token = signpost.settings.admin_token or _development_token(signpost)
+    signpost.clients.ensure(token=token, name="admin", organisation="signpost", roles={"admin"})
+    ticker = Ticker(signpost.timers, signpost.settings.tick_seconds)
+    ticker.start()
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"Signpost is serving on {base}\n  API docs:    {base}/api/docs\n"
+        f"  OpenAPI:     {base}/api/v1/openapi.json\n"
+        f"  admin token: {token}",
+        flush=True,
+    )
+    try:
+        create_app(signpost).run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    finally:
+        ticker.stop()
+    return 0
+
+
+def _development_token(signpost: Signpost) -> str:
+    """A local admin token kept in var/ so that it survives restarts of a development server."""
+    if DEV_TOKEN_FILE.exists():
+        return DEV_TOKEN_FILE.read_text().strip()
+    DEV_TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    token = "sp_dev_" + secrets.token_urlsafe(24)
+    DEV_TOKEN_FILE.write_text(token + "\n")
+    DEV_TOKEN_FILE.chmod(0o600)
+    return token
+
+
+def _deploy(signpost: Signpost, args) -> int:
+    signpost.migrate()
+    files = [SourceFile(str(path), path.read_bytes()) for path in _definition_files(args.paths)]
+    if not files:
+        print("no .bpmn or .dmn files found in " + " ".join(map(str, args.paths)), file=sys.stderr)
+        return 1
+    for version in signpost.definitions.deploy_each_top_level(files, f"cli:{args.by}"):
+        state = "deployed" if version.created else "unchanged"
+        print(
+            f"{version.key} version {version.number} {state} "
+            f"({len(version.files)} files, {version.sha256[:12]})"
+        )
+    return 0
+
+
+def _definition_files(paths: list[Path]) -> list[Path]:
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in DEFINITION_SUFFIXES))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise SignpostError(f"{path} does not exist")
+    return found
+
+
+def _create_client(signpost: Signpost, args) -> int:
+    signpost.migrate()
+    name = args.name or f"{args.org} {'+'.join(args.role)}"
+    client, token = signpost.clients.create(name=name, organisation=args.org, roles=set(args.role))
+    print(
+        f"client {client.id} ({client.name}, {client.organisation}, roles {', '.join(sorted(client.roles))})"
+    )
+    print(f"token: {token}")
+    print("The token is shown only now; store it safely.", file=sys.stderr)
+    return 0
+
+
+def _db_upgrade(signpost: Signpost, _args) -> int:
+    signpost.migrate()
+    print("database is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The one place that maps engine errors (and HTTP-level failures) to RFC 9457 problem responses."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from engine.bpmn import StepFailed
+from engine.errors import (
+    Conflict,
+    DefinitionInvalid,
+    ExpressionError,
+    IdempotencyConflict,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    SignpostError,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://signpost.invalid/problems/"
+
+# Ordered: the first matching class wins, so subclasses come before their parents.
+STATUS_OF = [
+    (DefinitionInvalid, 422, "definition-invalid", "The definition is not valid"),
+    (IdempotencyConflict, 409, "idempotency-conflict", "Idempotency-Key reused with a different request"),
+    (Conflict, 409, "conflict", "Conflict with the current state"),
+    (StepFailed, 422, "step-failed", "The pathway could not process this input"),
+    (ExpressionError, 422, "expression-error", "A pathway expression failed"),
+    (InvalidInput, 422, "invalid-input", "Invalid input"),
+    (NotFound, 404, "not-found", "Not found"),
+    (NotAuthenticated, 401, "not-authenticated", "Not authenticated"),
+    (NotAllowed, 403, "not-allowed", "Not allowed"),
+    (SignpostError, 500, "engine-error", "Engine error"),
+]
+
+
+def problem(status: int, title: str, detail: str, type_slug: str = "about:blank", **extra) -> Response:
+    body = {
+        "type": PROBLEM_TYPE_BASE + type_slug if type_slug != "about:blank" else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="signpost"'
+    return response
+
+
+def engine_problem(error: SignpostError) -> Response:
+    for error_class, status, slug, title in STATUS_OF:
+        if isinstance(error, error_class):
+            extra = {}
+            if isinstance(error, DefinitionInvalid):
+                extra["problems"] = [p.as_dict() for p in error.problems]
+            if isinstance(error, StepFailed):
+                extra["element_id"] = error.element_id
+            if status >= 500:
+                log.error("engine error: %s", error)
+            return problem(status, title, error.message, slug, **extra)
+    raise AssertionError("SignpostError is the last entry of STATUS_OF")
+
+
+def http_problem(error: HTTPException) -> Response:
+    # flask-smorest puts request validation messages on the exception's ``data``.
+    messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
+    detail = error.description or error.name
+    extra = {}
+    if messages:
+        extra["errors"] = messages
+        detail = "the request does not match its schema: " + _flatten(messages)
+    response = problem(error.code or 500, error.name, detail, **extra)
+    for header in ("Allow", "Retry-After"):
+        if error.get_response().headers.get(header):
+            response.headers[header] = error.get_response().headers[header]
+    return response
+
+
+def _flatten(messages, prefix: str = "") -> str:
+    parts = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = key if key not in ("json", "form", "files", "query", "headers") else ""
+            parts.append(_flatten(value, f"{prefix}.{name}".strip(".") if name else prefix))
+    elif isinstance(messages, list):
+        parts.append(
+            f"{prefix}: {' '.join(str(m) for m in messages)}" if prefix else " ".join(map(str, messages))
+        )
+    else:
+        parts.append(f"{prefix}: {messages}")
+    return "; ".join(p for p in parts if p)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(SignpostError, engine_problem)
+    app.register_error_handler(HTTPException, http_problem)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "Internal Server Error", "an unexpected error occurred; it has been logged")

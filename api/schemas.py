@@ -1,0 +1,170 @@
+"""Request and response shapes; they are also the OpenAPI document's schemas."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error: a typo in a field name must not be silently ignored."""
+
+
+class FileSchema(Schema):
+    filename = fields.String()
+    sha256 = fields.String()
+
+
+class FileWithContentSchema(FileSchema):
+    content = fields.String(metadata={"description": "the file's XML source"})
+
+
+class VersionSchema(Schema):
+    key = fields.String(attribute="definition_key")
+    number = fields.Integer()
+    sha256 = fields.String()
+    process_id = fields.String()
+    deployed_by = fields.String()
+    deployed_at = fields.DateTime()
+
+
+class VersionWithFilesSchema(VersionSchema):
+    files = fields.List(fields.Nested(FileWithContentSchema))
+
+
+class DeployedSchema(Schema):
+    key = fields.String()
+    number = fields.Integer()
+    sha256 = fields.String()
+    process_id = fields.String()
+    deployed_by = fields.String()
+    deployed_at = fields.DateTime()
+    created = fields.Boolean(metadata={"description": "false when identical content was already deployed"})
+    files = fields.List(fields.Nested(FileSchema))
+
+
+class DefinitionSummarySchema(Schema):
+    key = fields.String()
+    name = fields.String(allow_none=True)
+    latest = fields.Integer(metadata={"description": "the latest version number"})
+    created_at = fields.DateTime()
+
+
+class DefinitionSchema(DefinitionSummarySchema):
+    versions = fields.List(fields.Nested(VersionSchema))
+
+
+class ReferralStartSchema(StrictSchema):
+    pathway = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "definition key of the pathway to start"},
+    )
+    version = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1),
+        metadata={"description": "version number; the latest when omitted"},
+    )
+    referrer = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    subject = fields.String(
+        load_default=None,
+        validate=validate.Length(max=20),
+        metadata={"description": "the person's NHS number (10 digits, checked)"},
+    )
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    referral_id = fields.String(allow_none=True)
+    element_id = fields.String()
+    title = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    status = fields.String()
+    claimed_by = fields.String(allow_none=True)
+    created_at = fields.String()
+    completed_at = fields.String(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+
+
+class TimerWaitSchema(Schema):
+    name = fields.String()
+    due_at = fields.String()
+
+
+class WaitingForSchema(Schema):
+    tasks = fields.List(fields.Nested(TaskSchema))
+    messages = fields.List(fields.String())
+    timers = fields.List(fields.Nested(TimerWaitSchema))
+
+
+class IncidentSchema(Schema):
+    task = fields.String(allow_none=True)
+    error = fields.String()
+
+
+class PathwayRefSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+
+
+class ReferralSchema(Schema):
+    id = fields.String()
+    reference = fields.String()
+    pathway = fields.Nested(PathwayRefSchema)
+    referrer = fields.String()
+    referrer_organisation = fields.String()
+    subject = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "waiting | completed | incident"})
+    incident = fields.Nested(IncidentSchema, allow_none=True)
+    waiting_for = fields.Nested(WaitingForSchema)
+    data = fields.Dict()
+    created_at = fields.String()
+    updated_at = fields.String()
+    completed_at = fields.String(allow_none=True)
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    at = fields.String()
+    kind = fields.String()
+    task_id = fields.String(allow_none=True)
+    task_name = fields.String(allow_none=True)
+    actor = fields.String()
+    detail = fields.Raw(allow_none=True)
+
+
+class TaskQuerySchema(StrictSchema):
+    referral = fields.String(load_default=None)
+    lane = fields.String(load_default=None)
+    status = fields.String(
+        load_default="ready", validate=validate.OneOf(["ready", "claimed", "completed", "cancelled"])
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class TaskCompleteSchema(StrictSchema):
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class RetrySchema(StrictSchema):
+    data = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "values to add to the data of the steps about to run again"},
+    )
+
+
+class MessageSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    correlation = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": 'e.g. {"referral_id": "…"} or {"reference": "SP-…"}'},
+    )
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class MessageResultSchema(Schema):
+    delivered_to = fields.List(fields.Nested(ReferralSchema))

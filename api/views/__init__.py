@@ -1,0 +1,1 @@
+"""HTTP views: parse the request, make one engine call, serialize the result."""

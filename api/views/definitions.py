@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import request
+from flask_smorest import Blueprint
+
+from api.auth import current_client, requires
+from api.engine_access import signpost
+from api.schemas import DefinitionSchema, DefinitionSummarySchema, DeployedSchema, VersionWithFilesSchema
+from engine.bpmn import SourceFile
+
+blp = Blueprint(
+    "definitions",
+    __name__,
+    url_prefix="/api/v1/definitions",
+    description="Pathway definitions: BPMN and DMN files deployed as numbered versions",
+)
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "one or more .bpmn / .dmn files deployed together",
+                    },
+                    "key": {
+                        "type": "string",
+                        "description": "process id to deploy when the files hold several top-level processes",
+                    },
+                },
+                "required": ["files"],
+            }
+        }
+    },
+}
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(requestBody=UPLOAD_BODY)
+@blp.response(201, DeployedSchema, description="a new version was stored")
+@blp.alt_response(200, schema=DeployedSchema, description="identical content: the existing version")
+@requires("designer")
+def deploy():
+    files = [SourceFile(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("files")]
+    deployed = signpost().definitions.deploy(
+        files, current_client().actor, key=request.form.get("key") or None
+    )
+    return asdict(deployed), 201 if deployed.created else 200
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, DefinitionSummarySchema(many=True))
+@requires("designer", "operator")
+def list_definitions():
+    return signpost().definitions.list()
+
+
+@blp.route("/<string:key>", methods=["GET"])
+@blp.response(200, DefinitionSchema)
+@requires("designer", "operator")
+def get_definition(key: str):
+    return signpost().definitions.get(key)
+
+
+@blp.route("/<string:key>/versions/<int:number>", methods=["GET"])
+@blp.response(200, VersionWithFilesSchema)
+@requires("designer", "operator")
+def get_version(key: str, number: int):
+    return signpost().definitions.version(key, number, with_files=True)

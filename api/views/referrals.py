@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from flask import request, url_for
+from flask_smorest import Blueprint
+
+from api.auth import current_client, requires
+from api.engine_access import signpost
+from api.schemas import EventSchema, ReferralSchema, ReferralStartSchema, RetrySchema
+
+blp = Blueprint(
+    "referrals",
+    __name__,
+    url_prefix="/api/v1/referrals",
+    description="Referrals: a pathway started for one person, and where it has got to",
+)
+
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "repeat a request safely: the same key returns the original response; the same key with a "
+    "different body is a 409",
+}
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(ReferralStartSchema)
+@blp.doc(parameters=[IDEMPOTENCY_HEADER])
+@blp.response(201, ReferralSchema)
+@requires("referrer", "operator")
+def start_referral(body: dict):
+    key = request.headers.get("Idempotency-Key") or request.headers.get("X-Request-ID") or None
+    referral, replayed = signpost().referrals.start(current_client(), idempotency_key=key, **body)
+    headers = {"Location": url_for("referrals.get_referral", referral_id=referral["id"])}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return referral, 201, headers
+
+
+@blp.route("/<string:referral_id>", methods=["GET"])
+@blp.response(200, ReferralSchema)
+@requires("referrer", "operator")
+def get_referral(referral_id: str):
+    return signpost().referrals.get(referral_id, current_client())
+
+
+@blp.route("/<string:referral_id>/events", methods=["GET"])
+@blp.response(200, EventSchema(many=True))
+@requires("referrer", "operator")
+def referral_events(referral_id: str):
+    return signpost().referrals.events(referral_id, current_client())
+
+
+@blp.route("/<string:referral_id>/retry", methods=["POST"])
+@blp.arguments(RetrySchema)
+@blp.response(200, ReferralSchema)
+@requires("operator")
+def retry_referral(body: dict, referral_id: str):
+    return signpost().referrals.retry(referral_id, body["data"], current_client())

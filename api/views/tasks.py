@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from api.auth import current_client, requires
+from api.engine_access import signpost
+from api.schemas import ReferralSchema, TaskCompleteSchema, TaskQuerySchema, TaskSchema
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="User tasks for operators")
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(TaskQuerySchema, location="query")
+@blp.response(200, TaskSchema(many=True))
+@requires("operator")
+def list_tasks(query: dict):
+    return signpost().referrals.tasks(
+        referral_id=query["referral"], lane=query["lane"], status=query["status"], limit=query["limit"]
+    )
+
+
+@blp.route("/<string:task_id>/claim", methods=["POST"])
+@blp.response(200, TaskSchema)
+@requires("operator")
+def claim_task(task_id: str):
+    return signpost().referrals.claim_task(task_id, current_client())
+
+
+@blp.route("/<string:task_id>/complete", methods=["POST"])
+@blp.arguments(TaskCompleteSchema)
+@blp.response(200, ReferralSchema, description="the task's referral after the pathway moved on")
+@requires("operator")
+def complete_task(body: dict, task_id: str):
+    return signpost().referrals.complete_task(task_id, body["data"], current_client())

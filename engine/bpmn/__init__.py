@@ -1,0 +1,17 @@
+"""Everything that touches SpiffWorkflow lives in this package, and nothing outside it imports the library."""
+
+from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile
+from engine.bpmn.runtime import Runtime, Snapshot, StepFailed, TaskView, Wait
+from engine.bpmn.serialization import STATE_FORMAT
+
+__all__ = [
+    "STATE_FORMAT",
+    "CompiledPathway",
+    "ParsedDeployment",
+    "Runtime",
+    "Snapshot",
+    "SourceFile",
+    "StepFailed",
+    "TaskView",
+    "Wait",
+]

@@ -1,0 +1,159 @@
+"""Deploy-time checks of every expression and script in a process spec.
+
+Each is compiled by our restricted evaluator (so a forbidden construct is refused at deploy, not at 3 a.m.
+in a running referral). Timer expressions that do not depend on instance data are evaluated too, and their
+value must be valid ISO 8601 for the kind of timer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+
+from engine.errors import ExpressionError, ExpressionFailed, Problem
+from engine.evaluator import Evaluator
+
+LOOKS_LIKE_BARE_ISO_8601 = re.compile(r"^\s*(R\d*/)?P(\d|T\d)|^\s*\d{4}-\d{2}-\d{2}")
+
+
+def expression_problems(spec, evaluator: Evaluator) -> list[Problem]:
+    problems = []
+    for task_spec in spec.task_specs.values():
+        element_id = getattr(task_spec, "bpmn_id", None)
+        if element_id is None:
+            continue
+        for kind, source, check in _sources_of(task_spec):
+            problem = _check(evaluator, kind, source, check)
+            if problem:
+                problems.append(Problem(spec.file or "", problem, element_id=element_id))
+        for source_id, kind, source in _decision_table_sources(task_spec):
+            problem = _check(evaluator, kind, source, "expression")
+            if problem:
+                problems.append(Problem("", problem, element_id=source_id))
+    return problems
+
+
+def _sources_of(task_spec) -> Iterator[tuple[str, str, str]]:
+    """(what it is, its source text, 'script' | 'expression' | 'timer' | 'cycle') for one task spec."""
+    for attribute, kind in (("script", "script"), ("prescript", "pre-script"), ("postscript", "post-script")):
+        source = getattr(task_spec, attribute, None)
+        if source:
+            yield kind, source, "script"
+    for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
+        # SpiffWorkflow wraps each condition in an operator object holding the expression text.
+        text = condition.args[0] if condition is not None and getattr(condition, "args", None) else condition
+        if isinstance(text, str) and text:
+            yield "gateway condition", text, "expression"
+    for attribute in ("cardinality", "condition", "completion_condition"):
+        source = getattr(task_spec, attribute, None)
+        if isinstance(source, str) and source:
+            yield f"loop {attribute.replace('_', ' ')}", source, "expression"
+    event_definition = getattr(task_spec, "event_definition", None)
+    if event_definition is not None:
+        yield from _event_sources(event_definition)
+
+
+def _event_sources(event_definition) -> Iterator[tuple[str, str, str]]:
+    if isinstance(event_definition, MultipleEventDefinition):
+        for each in event_definition.event_definitions:
+            yield from _event_sources(each)
+    elif isinstance(event_definition, CycleTimerEventDefinition):
+        yield "timer cycle expression", event_definition.expression, "cycle"
+    elif isinstance(event_definition, TimerEventDefinition):
+        yield "timer expression", event_definition.expression, "timer"
+    elif isinstance(event_definition, ConditionalEventDefinition):
+        yield "conditional event expression", event_definition.expression, "expression"
+    elif isinstance(event_definition, MessageEventDefinition):
+        if getattr(event_definition, "expression", None):
+            yield "message payload expression", event_definition.expression, "expression"
+        properties = list(event_definition.correlation_properties)
+        properties += list(getattr(event_definition, "process_correlations", None) or [])
+        for prop in properties:
+            yield "correlation expression", prop.retrieval_expression, "expression"
+
+
+def _decision_table_sources(task_spec) -> Iterator[tuple[str, str, str]]:
+    engine = getattr(task_spec, "dmnEngine", None)
+    if engine is None:
+        return
+    table = engine.decision_table
+    for rule in table.rules:
+        for entry in rule.inputEntries:
+            input_expression = entry.input.expression or "None"
+            for text in entry.lhs:
+                if text and text.strip() not in ("-", ""):
+                    yield entry.id or rule.id, "decision rule input", _dmn_comparison(input_expression, text)
+        for entry in rule.outputEntries:
+            if entry.text and entry.text.strip():
+                yield entry.id or rule.id, "decision rule output", entry.text
+    for table_input in table.inputs:
+        if table_input.expression:
+            yield table_input.id, "decision input expression", table_input.expression
+
+
+def _dmn_comparison(input_expression: str, cell: str) -> str:
+    # Mirrors how SpiffWorkflow's DMN engine builds the test it evaluates for a rule cell.
+    if "?" in cell:
+        return cell.replace("?", f"({input_expression})")
+    return f"({input_expression}) == ({cell})" if _parses(cell) else f"({input_expression}) {cell}"
+
+
+def _parses(cell: str) -> bool:
+    try:
+        compile(cell, "<cell>", "eval")  # parse only: the result is never run, the evaluator checks it
+    except SyntaxError:
+        return False
+    return True
+
+
+def _check(evaluator: Evaluator, kind: str, source: str, check: str) -> str | None:
+    try:
+        if check == "script":
+            evaluator.check_script(source)
+            return None
+        evaluator.check_expression(source)
+    except ExpressionError as error:
+        where = f" (line {error.line})" if error.line and "\n" in source else ""
+        return f"{kind} {source.strip()!r} is refused{where}: {error.message}"
+    if check in ("timer", "cycle"):
+        return _timer_problem(evaluator, kind, source, check)
+    return None
+
+
+def _timer_problem(evaluator: Evaluator, kind: str, source: str, check: str) -> str | None:
+    try:
+        value = evaluator.evaluate(source, {})
+    except ExpressionFailed as error:
+        if LOOKS_LIKE_BARE_ISO_8601.match(source):
+            return (
+                f"{kind} {source!r} is a Python expression, so an ISO 8601 value must be quoted: "
+                f'write "{source.strip()}"'
+            )
+        if isinstance(error.__cause__, NameError):
+            return None  # depends on instance data: checked when the timer starts waiting
+        return f"{kind} {source!r} fails: {error.message}"
+    return timer_value_problem(kind, value, cycle=check == "cycle")
+
+
+def timer_value_problem(kind: str, value, *, cycle: bool) -> str | None:
+    """Why ``value`` is not a usable timer value, or None when it is."""
+    if not isinstance(value, str):
+        return f"{kind} must give an ISO 8601 string, got {type(value).__name__} {value!r}"
+    try:
+        if cycle:
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:  # SpiffWorkflow raises bare ValueError/TypeError/AttributeError for malformed values
+        return f"{kind} gives {value!r}, which is not a valid ISO 8601 " + (
+            "repeating interval (e.g. R3/PT1H)" if cycle else "duration or date-time (e.g. PT48H)"
+        )
+    return None

@@ -1,0 +1,170 @@
+"""Turn uploaded BPMN/DMN files into validated, storable process specs.
+
+Validation collects every problem it can find (a designer fixes a file in one go, not one error per
+upload), each located by file, element id and line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from engine.bpmn.checks import expression_problems
+from engine.bpmn.serialization import new_serializer
+from engine.errors import DefinitionInvalid, Problem
+from engine.evaluator import Evaluator
+from engine.xml_guard import UnsafeXml, parse_untrusted_xml
+
+BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_NAMESPACES = (
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    filename: str
+    content: bytes
+
+
+@dataclass
+class CompiledPathway:
+    """One executable process and every process it calls, ready to start instances from."""
+
+    process_id: str
+    name: str | None
+    spec: object
+    subprocess_specs: dict[str, object]
+    lanes: dict[str, str] = field(default_factory=dict)
+
+    def dump(self) -> str:
+        serializer = new_serializer()
+        return json.dumps(
+            {
+                "process_id": self.process_id,
+                "name": self.name,
+                "spec": serializer.to_dict(self.spec),
+                "subprocess_specs": {key: serializer.to_dict(s) for key, s in self.subprocess_specs.items()},
+            }
+        )
+
+    @classmethod
+    def load(cls, text: str) -> CompiledPathway:
+        serializer = new_serializer()
+        stored = json.loads(text)
+        return cls(
+            process_id=stored["process_id"],
+            name=stored["name"],
+            spec=serializer.from_dict(stored["spec"]),
+            subprocess_specs={k: serializer.from_dict(v) for k, v in stored["subprocess_specs"].items()},
+        )
+
+
+class ParsedDeployment:
+    """Every file of one deployment, parsed together so that call activities and DMN resolve."""
+
+    def __init__(self, files: list[SourceFile], evaluator: Evaluator, max_bytes: int):
+        self._evaluator = evaluator
+        self._parser = SpiffBpmnParser(validator=VALIDATOR)
+        self._line_of_id: dict[str, dict[str, int]] = {}
+        self.dmn_files: list[str] = []
+        self.bpmn_files: list[str] = []
+        problems: list[Problem] = []
+        for source in files:
+            problems.extend(self._add(source, max_bytes))
+        if not self.bpmn_files and not problems:
+            problems.append(
+                Problem(files[0].filename if files else "(none)", "no BPMN file in the deployment")
+            )
+        if problems:
+            raise DefinitionInvalid(problems)
+        self.executable_process_ids = sorted(self._parser.get_process_ids())
+        if not self.executable_process_ids:
+            raise DefinitionInvalid(
+                [Problem(name, 'no executable process (set isExecutable="true")') for name in self.bpmn_files]
+            )
+
+    def _add(self, source: SourceFile, max_bytes: int) -> list[Problem]:
+        try:
+            root = parse_untrusted_xml(source.filename, source.content, max_bytes)
+        except UnsafeXml as unsafe:
+            return [unsafe.problem]
+        self._line_of_id[source.filename] = {
+            element.get("id"): element.sourceline for element in root.iter() if element.get("id")
+        }
+        namespace = etree.QName(root).namespace
+        try:
+            if namespace == BPMN_NAMESPACE:
+                self._parser.add_bpmn_xml(root, source.filename)
+                self.bpmn_files.append(source.filename)
+            elif namespace in DMN_NAMESPACES:
+                self._parser.add_dmn_xml(root, source.filename)
+                self.dmn_files.append(source.filename)
+            else:
+                return [
+                    Problem(source.filename, f"not a BPMN 2.0 or DMN document (root namespace {namespace!r})")
+                ]
+        except ValidationException as error:
+            return [self._problem_from(error, source.filename)]
+        except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError, AttributeError) as error:
+            return [Problem(source.filename, f"cannot be parsed: {error}")]
+        return []
+
+    def _problem_from(self, error: ValidationException, default_file: str) -> Problem:
+        filename = error.file_name or default_file
+        element_id = error.id or None
+        line = error.line_number if isinstance(error.line_number, int) and error.line_number else None
+        if line is None and element_id:
+            line = self._line_of_id.get(filename, {}).get(element_id)
+        message = str(error.args[0]) if error.args else str(error)
+        return Problem(filename, message, element_id=element_id, line=line)
+
+    def top_level_process_ids(self) -> list[str]:
+        """Executable processes that no other process in the deployment calls."""
+        called = set()
+        for process_id in self.executable_process_ids:
+            called.update(self._parser.get_process_parser(process_id).called_element_ids())
+        return [pid for pid in self.executable_process_ids if pid not in called]
+
+    def files_of(self, process_id: str) -> str | None:
+        parser = self._parser.get_process_parser(process_id)
+        return parser.filename if parser else None
+
+    def compile(self, process_id: str) -> CompiledPathway:
+        """Build the spec of ``process_id`` and check every expression in it and the processes it calls."""
+        if process_id not in self.executable_process_ids:
+            raise DefinitionInvalid(
+                [
+                    Problem(
+                        self.bpmn_files[0],
+                        f"no executable process with id '{process_id}' in the deployment "
+                        f"(found: {', '.join(self.executable_process_ids)})",
+                    )
+                ]
+            )
+        try:
+            spec = self._parser.get_spec(process_id)
+            subprocess_specs = self._parser.get_subprocess_specs(process_id)
+        except ValidationException as error:
+            raise DefinitionInvalid([self._problem_from(error, self.files_of(process_id))]) from None
+        except SpiffWorkflowException as error:
+            raise DefinitionInvalid([Problem(self.files_of(process_id), str(error))]) from None
+        problems: list[Problem] = []
+        for each in [spec, *subprocess_specs.values()]:
+            problems.extend(self._located(p) for p in expression_problems(each, self._evaluator))
+        if problems:
+            raise DefinitionInvalid(problems)
+        return CompiledPathway(process_id, spec.description, spec, subprocess_specs)
+
+    def _located(self, problem: Problem) -> Problem:
+        if problem.line is None and problem.element_id:
+            line = self._line_of_id.get(problem.file, {}).get(problem.element_id)
+            return Problem(problem.file, problem.message, problem.element_id, line)
+        return problem

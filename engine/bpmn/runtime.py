@@ -1,0 +1,245 @@
+"""Running instances: start, step, complete user tasks, deliver messages, fire timers, describe.
+
+SpiffWorkflow never fires a timer by itself: after every step ``describe`` reports the due times of the
+waiting timers, the store indexes them, and the ticker calls ``fire_due_timers`` when one is due.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.bpmn.parse import CompiledPathway
+from engine.bpmn.serialization import STATE_FORMAT, StateCodec
+from engine.errors import ExpressionError, InvalidInput, SignpostError, TaskNotReady
+from engine.evaluator import Evaluator, RestrictedEnvironment
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: str
+    element_id: str
+    title: str | None
+    lane: str | None
+    documentation: str | None
+
+
+@dataclass(frozen=True)
+class Wait:
+    kind: str  # "timer" | "message"
+    name: str
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an instance is doing after a step: enough to index it without loading it again."""
+
+    completed: bool
+    user_tasks: list[TaskView]
+    waits: list[Wait]
+    data: dict
+
+
+class StepFailed(SignpostError):
+    """An automated step (script, gateway, timer expression, decision) failed; the step is not saved."""
+
+    def __init__(self, message: str, *, element_id: str | None, task_name: str | None):
+        super().__init__(message)
+        self.element_id = element_id
+        self.task_name = task_name
+
+
+class Runtime:
+    """SpiffWorkflow behind a small, stable surface; every expression runs in our restricted evaluator."""
+
+    state_format = STATE_FORMAT
+
+    def __init__(self, evaluator: Evaluator):
+        self._script_engine = PythonScriptEngine(environment=RestrictedEnvironment(evaluator))
+        self._codec = StateCodec()
+
+    def new_workflow(self, pathway: CompiledPathway, data: dict) -> BpmnWorkflow:
+        workflow = BpmnWorkflow(pathway.spec, pathway.subprocess_specs, script_engine=self._script_engine)
+        workflow.task_tree.data.update(data)
+        return workflow
+
+    def dump(self, workflow: BpmnWorkflow) -> str:
+        return self._codec.dump(workflow)
+
+    @staticmethod
+    def dump_data(data: dict) -> str:
+        """Business data as plain JSON for reading (dates as ISO 8601 strings)."""
+        return json.dumps(data, default=_plain_json, separators=(",", ":"))
+
+    def load(self, pathway: CompiledPathway, state: str, state_format: str) -> BpmnWorkflow:
+        if state_format != STATE_FORMAT:
+            raise SignpostError(
+                f"instance state is in format {state_format!r}; this engine reads {STATE_FORMAT!r}"
+            )
+        workflow = self._codec.load(state, pathway.spec, pathway.subprocess_specs)
+        # The script engine is not part of the stored state: attach ours on every load.
+        workflow.script_engine = self._script_engine
+        return workflow
+
+    def run(self, workflow: BpmnWorkflow) -> list[TaskView]:
+        """Run every automated step until the instance waits; return the BPMN elements completed on the way.
+        Raise StepFailed naming the failing task."""
+        completed: list[TaskView] = []
+
+        def note_completed(task) -> None:
+            if task.task_spec.bpmn_id is not None and task.state == TaskState.COMPLETED:
+                completed.append(_user_task_view(task))
+
+        try:
+            workflow.do_engine_steps(did_complete_task=note_completed)
+            return completed
+        except WorkflowException as error:
+            raise _step_failed(error) from error
+        except Exception as error:  # SpiffWorkflow raises bare Exception, e.g. for an invalid timer duration
+            raise _unexpected_step_failure(error) from error
+
+    def fire_due_timers(self, workflow: BpmnWorkflow) -> None:
+        try:
+            workflow.refresh_timers()
+        except WorkflowException as error:
+            raise _step_failed(error) from error
+        except Exception as error:  # as in run(): a bad timer value surfaces as a bare Exception
+            raise _unexpected_step_failure(error) from error
+
+    def complete_user_task(self, workflow: BpmnWorkflow, task_id: str, data: dict) -> TaskView:
+        task = self._ready_user_task(workflow, task_id)
+        task.set_data(**data)
+        try:
+            task.run()
+        except WorkflowException as error:
+            raise _step_failed(error) from error
+        return _user_task_view(task)
+
+    def add_data_to_ready_tasks(self, workflow: BpmnWorkflow, data: dict) -> None:
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+
+    def user_task(self, workflow: BpmnWorkflow, task_id: str) -> TaskView:
+        return _user_task_view(self._ready_user_task(workflow, task_id))
+
+    def _ready_user_task(self, workflow: BpmnWorkflow, task_id: str):
+        try:
+            task = workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, TaskNotFoundException):
+            task = None
+        if task is None or not task.task_spec.manual:
+            raise TaskNotReady(f"task {task_id} is not a user task of this instance")
+        if task.state != TaskState.READY:
+            raise TaskNotReady(
+                f"task {task_id} ({task.task_spec.bpmn_name or task.task_spec.bpmn_id}) is "
+                f"{TaskState.get_name(task.state).lower()}, not ready"
+            )
+        return task
+
+    def deliver_message(self, workflow: BpmnWorkflow, name: str, payload: dict) -> int:
+        """Hand a message to every task of this instance waiting for it; returns how many caught it."""
+        waiting = [
+            task
+            for task in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(
+                task.task_spec.event_definition if hasattr(task.task_spec, "event_definition") else None,
+                MessageEventDefinition,
+            )
+            and task.task_spec.event_definition.name == name
+        ]
+        if not waiting:
+            return 0
+        definition = waiting[0].task_spec.event_definition
+        try:
+            workflow.send_event(BpmnEvent(definition, payload=dict(payload)))
+        except WorkflowException as error:
+            raise _step_failed(error) from error
+        if getattr(definition, "message_var", None) is None:
+            # Without a named message variable the payload's fields become task data, so a designer can
+            # use them in the next gateway without unpacking anything.
+            for task in waiting:
+                if task.state in (TaskState.READY, TaskState.COMPLETED):
+                    task.data.update(payload)
+        return len(waiting)
+
+    def describe(self, workflow: BpmnWorkflow) -> Snapshot:
+        user_tasks = [
+            _user_task_view(task) for task in workflow.get_tasks(state=TaskState.READY, manual=True)
+        ]
+        waits = []
+        for event in workflow.waiting_events():
+            if event.event_type == MessageEventDefinition.__name__:
+                waits.append(Wait("message", event.name))
+            elif isinstance(event.value, str):
+                waits.append(Wait("timer", event.name or "timer", _due_at(event.value)))
+        return Snapshot(workflow.completed, user_tasks, waits, _plain_data(workflow))
+
+
+def _due_at(value: str) -> datetime:
+    try:
+        return TimerEventDefinition.get_datetime(value)
+    except ValueError as error:
+        raise InvalidInput(f"timer due time {value!r} is not an ISO 8601 date-time") from error
+
+
+def _user_task_view(task) -> TaskView:
+    spec = task.task_spec
+    return TaskView(str(task.id), spec.bpmn_id, spec.bpmn_name, spec.lane, spec.documentation)
+
+
+def _plain_data(workflow: BpmnWorkflow) -> dict:
+    """The instance's current business data: the data of its most recently finished task."""
+    last = workflow.last_task
+    data = dict(last.data) if last is not None else dict(workflow.data)
+    return data
+
+
+def _plain_json(value):
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return None  # callables and other non-data never leave the engine
+
+
+def _unexpected_step_failure(error: Exception) -> StepFailed:
+    """Name the task SpiffWorkflow was working on when it raised something other than its own errors."""
+    spec = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        candidate = traceback.tb_frame.f_locals.get("my_task")
+        if candidate is not None and hasattr(candidate, "task_spec"):
+            spec = candidate.task_spec
+        traceback = traceback.tb_next
+    element_id = getattr(spec, "bpmn_id", None)
+    task_name = getattr(spec, "bpmn_name", None) or element_id
+    where = f"task '{task_name}'" if task_name else "the process"
+    detail = str(error) or type(error).__name__
+    return StepFailed(f"{where} failed: {detail}", element_id=element_id, task_name=task_name)
+
+
+def _step_failed(error: WorkflowException) -> StepFailed:
+    spec = getattr(getattr(error, "task", None), "task_spec", None) or getattr(error, "task_spec", None)
+    element_id = getattr(spec, "bpmn_id", None)
+    task_name = getattr(spec, "bpmn_name", None) or element_id
+    # SpiffWorkflow wraps the evaluator's error without chaining it explicitly.
+    cause = error.__cause__ or error.__context__
+    detail = (
+        cause.message if isinstance(cause, ExpressionError) else str(error.args[0] if error.args else error)
+    )
+    where = f"task '{task_name}'" if task_name else "the process"
+    return StepFailed(f"{where} failed: {detail}", element_id=element_id, task_name=task_name)

@@ -1,0 +1,76 @@
+"""Instance state as JSON *without* the process spec.
+
+SpiffWorkflow's serializer embeds the whole spec in every instance (most of the bytes). Signpost stores
+the spec once per deployed version and each instance's state alone; loading re-attaches the cached spec
+objects instead of rebuilding them from JSON every time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from engine.errors import SignpostError
+
+# Stored with every instance: a state written by another serializer format is refused, not misread.
+STATE_FORMAT = f"spiff-{SPIFF_SERIALIZER_VERSION}/specless-1"
+
+
+class SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Writes a top-level workflow without its specs; restores it onto specs handed in by the caller."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        if spec is None:
+            raise SignpostError("a stored instance state can only be loaded onto its version's spec")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def new_serializer() -> BpmnWorkflowSerializer:
+    """SpiffWorkflow's serializer with its Spiff-extension converters (used for specs)."""
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+class StateCodec:
+    """Dumps and loads instance state; one per process, safe to share between threads."""
+
+    def __init__(self):
+        config = dict(SPIFF_CONFIG)
+        config[BpmnWorkflow] = SpeclessWorkflowConverter
+        self._registry = BpmnWorkflowSerializer.configure(config)
+        self._encoder = create_encoder(self._registry)
+        # The registry's encoder mode is a flag on a shared object: concurrent dumps must not interleave.
+        self._dump_lock = threading.Lock()
+
+    def dump(self, workflow: BpmnWorkflow) -> str:
+        # Encoder mode converts only Spiff's own objects here and leaves nested data to the JSON encoder,
+        # as SpiffWorkflow's serialize_json does; it is far cheaper than a full recursive conversion.
+        state = self._registry.convert_to_dict[self._registry.typenames[BpmnWorkflow]]
+        with self._dump_lock:
+            self._registry._encoder_mode = True
+            try:
+                return json.dumps(state(workflow), cls=self._encoder, separators=(",", ":"))
+            finally:
+                self._registry._encoder_mode = False
+
+    def load(self, text: str, spec, subprocess_specs) -> BpmnWorkflow:
+        return self._registry.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)

@@ -1,0 +1,199 @@
+"""Deploying pathway definitions as immutable, numbered versions, and finding them again."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from engine import clock
+from engine.bpmn import STATE_FORMAT, CompiledPathway, ParsedDeployment, SourceFile
+from engine.errors import Conflict, DefinitionInvalid, NotFound, Problem
+from engine.evaluator import Evaluator
+from engine.store import repository as repo
+from engine.store.db import Database
+
+
+@dataclass(frozen=True)
+class DeployedVersion:
+    key: str
+    number: int
+    version_id: int
+    sha256: str
+    process_id: str
+    deployed_by: str
+    deployed_at: object
+    created: bool
+    files: list[dict]
+
+
+class PathwayCache:
+    """Compiled specs by version id. Versions never change, so an entry is valid for the process's life."""
+
+    def __init__(self, database: Database, capacity: int = 256):
+        self._database = database
+        self._capacity = capacity
+        self._entries: OrderedDict[int, CompiledPathway] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int) -> CompiledPathway:
+        with self._lock:
+            if version_id in self._entries:
+                self._entries.move_to_end(version_id)
+                return self._entries[version_id]
+        with self._database.read() as conn:
+            pathway = CompiledPathway.load(repo.compiled_spec(conn, version_id))
+        self.put(version_id, pathway)
+        return pathway
+
+    def put(self, version_id: int, pathway: CompiledPathway) -> None:
+        with self._lock:
+            self._entries[version_id] = pathway
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+
+class Definitions:
+    def __init__(self, database: Database, evaluator: Evaluator, pathways: PathwayCache, max_file_bytes: int):
+        self._database = database
+        self._evaluator = evaluator
+        self._pathways = pathways
+        self._max_file_bytes = max_file_bytes
+
+    def deploy(self, files: list[SourceFile], deployed_by: str, key: str | None = None) -> DeployedVersion:
+        """Validate ``files`` together and store them as the next version of ``key`` (the process id of
+        the deployment's one top-level process when not given). Identical content returns the existing
+        version. Raises DefinitionInvalid listing every problem; nothing is stored then."""
+        if not files:
+            raise DefinitionInvalid(
+                [Problem("(none)", "no files were uploaded (use the form field 'files')")]
+            )
+        _refuse_duplicate_names(files)
+        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes)
+        process_id = key or _single_top_level(parsed)
+        return self._store(parsed, process_id, files, deployed_by)
+
+    def deploy_each_top_level(self, files: list[SourceFile], deployed_by: str) -> list[DeployedVersion]:
+        """Deploy every top-level process found in ``files``, each with all the files (the command line's
+        ``signpost deploy DIR…``: call activities and DMN may sit in any of the given files)."""
+        _refuse_duplicate_names(files)
+        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes)
+        return [self._store(parsed, pid, files, deployed_by) for pid in parsed.top_level_process_ids()]
+
+    def _store(self, parsed: ParsedDeployment, process_id: str, files, deployed_by: str) -> DeployedVersion:
+        pathway = parsed.compile(process_id)
+        file_rows = sorted(
+            ({"filename": f.filename, "sha256": _sha256(f.content), "content": _text(f)} for f in files),
+            key=lambda row: row["filename"],
+        )
+        sha256 = _sha256("\n".join(sorted(row["sha256"] for row in file_rows)).encode())
+        compiled = pathway.dump()
+        for _attempt in range(3):
+            try:
+                return self._insert_version(pathway, process_id, sha256, compiled, file_rows, deployed_by)
+            except IntegrityError:
+                continue  # a concurrent deploy took the same number: read again and take the next one
+        raise Conflict(
+            f"could not deploy '{process_id}': concurrent deployments kept taking the version number"
+        )
+
+    def _insert_version(self, pathway, key, sha256, compiled, file_rows, deployed_by) -> DeployedVersion:
+        now = clock.now()
+        with self._database.write() as conn:
+            existing = repo.version_by_sha(conn, key, sha256)
+            if existing is not None:
+                return _deployed(existing, created=False, files=repo.files_of_version(conn, existing["id"]))
+            if repo.definition(conn, key) is None:
+                repo.insert_definition(conn, key=key, name=pathway.name, created_at=now)
+            values = dict(
+                definition_key=key,
+                number=repo.next_version_number(conn, key),
+                sha256=sha256,
+                process_id=key,
+                compiled_spec=compiled,
+                serializer_version=STATE_FORMAT,
+                deployed_by=deployed_by,
+                deployed_at=now,
+            )
+            version_id = repo.insert_version(conn, **values)
+            repo.insert_files(conn, version_id, file_rows)
+        self._pathways.put(version_id, pathway)
+        return _deployed({**values, "id": version_id}, created=True, files=file_rows)
+
+    def list(self) -> list[dict]:
+        with self._database.read() as conn:
+            return [dict(row) for row in repo.list_definitions(conn)]
+
+    def get(self, key: str) -> dict:
+        with self._database.read() as conn:
+            found = repo.definition(conn, key)
+            if found is None:
+                raise NotFound(f"no definition with key '{key}'")
+            return {**found, "versions": [dict(v) for v in repo.versions_of(conn, key)]}
+
+    def version(self, key: str, number: int | None = None, *, with_files: bool = False) -> dict:
+        with self._database.read() as conn:
+            found = repo.version(conn, key, number)
+            if found is None:
+                which = f"version {number}" if number is not None else "any version"
+                raise NotFound(f"definition '{key}' has no {which}")
+            result = dict(found)
+            if with_files:
+                result["files"] = [dict(f) for f in repo.files_of_version(conn, found["id"])]
+            return result
+
+    def pathway(self, version_id: int) -> CompiledPathway:
+        return self._pathways.get(version_id)
+
+
+def _single_top_level(parsed: ParsedDeployment) -> str:
+    top_level = parsed.top_level_process_ids()
+    if len(top_level) == 1:
+        return top_level[0]
+    raise DefinitionInvalid(
+        [
+            Problem(
+                parsed.bpmn_files[0],
+                "the deployment has several top-level processes "
+                f"({', '.join(top_level)}): name the one to deploy with the 'key' field",
+            )
+        ]
+    )
+
+
+def _refuse_duplicate_names(files: list[SourceFile]) -> None:
+    names = [f.filename for f in files]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DefinitionInvalid(
+            [Problem(n, "the same file name appears twice in one deployment") for n in duplicates]
+        )
+
+
+def _text(source: SourceFile) -> str:
+    # Already parsed as XML by now, so this only fails for encodings other than UTF-8.
+    try:
+        return source.content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DefinitionInvalid([Problem(source.filename, "files must be encoded as UTF-8")]) from None
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _deployed(row, *, created: bool, files) -> DeployedVersion:
+    return DeployedVersion(
+        key=row["definition_key"],
+        number=row["number"],
+        version_id=row["id"],
+        sha256=row["sha256"],
+        process_id=row["process_id"],
+        deployed_by=row["deployed_by"],
+        deployed_at=row["deployed_at"],
+        created=created,
+        files=[{"filename": f["filename"], "sha256": f["sha256"]} for f in files],
+    )

@@ -1,0 +1,111 @@
+"""The engine's exception tree. Errors carry domain meaning only; ``api/errors.py`` maps them to HTTP.
+
+SignpostError
+├── ExpressionError                a pathway's expression or script is refused or fails
+│   ├── ExpressionRejected         refused before running (syntax, forbidden construct)
+│   └── ExpressionFailed           raised while running
+│       └── ExpressionTimeout      ran past the time bound
+├── DefinitionInvalid              a deployment failed validation (carries every problem found)
+├── NotFound                       no such definition, version, referral, task, client…
+├── Conflict                       the request contradicts the current state
+│   ├── IdempotencyConflict        an Idempotency-Key reused with a different request
+│   ├── TaskNotReady               the task is not (or no longer) waiting to be worked
+│   └── NoMatchingWait             nothing waits for the message that was sent
+├── InvalidInput                   well-formed request whose content makes no sense
+├── NotAuthenticated               no, unknown or revoked credentials
+└── NotAllowed                     authenticated, but the role or organisation does not permit it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SignpostError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ExpressionError(SignpostError):
+    """An expression or script from a pathway is refused or fails."""
+
+    def __init__(self, message: str, *, line: int | None = None, source: str | None = None):
+        super().__init__(message)
+        self.line = line
+        self.source = source
+
+
+class ExpressionRejected(ExpressionError):
+    """Refused before running: a syntax error or a construct the evaluator does not allow."""
+
+
+class ExpressionFailed(ExpressionError):
+    """Raised while running: a missing name, a division by zero, a type error…"""
+
+
+class ExpressionTimeout(ExpressionFailed):
+    """Ran longer than the evaluator's time bound."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem in a deployed file, located as precisely as the source allows."""
+
+    file: str
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        where = [self.file]
+        if self.element_id:
+            where.append(f"element '{self.element_id}'")
+        if self.line:
+            where.append(f"line {self.line}")
+        return f"{', '.join(where)}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "element_id": self.element_id, "line": self.line, "message": self.message}
+
+
+class DefinitionInvalid(SignpostError):
+    """A deployment failed validation; nothing of it was stored."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(problem.describe() for problem in problems))
+        self.problems = problems
+
+
+class NotFound(SignpostError):
+    """The named thing does not exist (or is not visible to the caller)."""
+
+
+class Conflict(SignpostError):
+    """The request contradicts the current state of what it addresses."""
+
+
+class IdempotencyConflict(Conflict):
+    """An Idempotency-Key was reused with a different request body."""
+
+
+class TaskNotReady(Conflict):
+    """The task cannot be claimed or completed in its current state."""
+
+
+class NoMatchingWait(Conflict):
+    """A message was sent that no instance is waiting for."""
+
+
+class InvalidInput(SignpostError):
+    """The request is well formed but its content cannot be acted on."""
+
+
+class NotAuthenticated(SignpostError):
+    """No credentials, or credentials that match no active client."""
+
+
+class NotAllowed(SignpostError):
+    """The client is known but its role or organisation does not permit this."""

@@ -1,0 +1,416 @@
+"""Restricted evaluation of the Python that pathway designers write into BPMN and DMN files.
+
+Gateway conditions, timer expressions, script tasks, DMN cells and correlation expressions are parsed,
+checked against an allow-list of syntax and names, rewritten so that size-exploding operators go through
+guards, compiled once per source text and then run with a whitelist of builtins and a time bound.
+
+Rules a pathway must follow (refused before running, with the line number):
+  * no import, function or class definitions, global/nonlocal, yield, await, with, try, raise, match;
+  * no name, argument, keyword or attribute starting with ``_`` (a lone ``_`` is a valid throwaway name);
+  * no attribute assignment, and no attributes that reach frames, the MRO or ``str.format``;
+  * no calls to introspection or I/O functions such as ``getattr``, ``type``, ``eval`` or ``open``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import math
+import operator
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import lru_cache
+from types import CodeType, ModuleType
+from typing import Any, NamedTuple
+
+from engine.clock import now
+from engine.errors import ExpressionError, ExpressionFailed, ExpressionRejected, ExpressionTimeout
+
+CODE_FILENAME = "<pathway>"
+CACHE_SIZE = 4096
+MAX_ITEMS = 10_000_000
+# Ten million digits would take seconds of uninterruptible big-int arithmetic; one million takes ~0.1 s.
+MAX_INT_DIGITS = 1_000_000
+MAX_RANGE = 1_000_000
+_LOG10_2 = math.log10(2)
+_SEQUENCES = (str, bytes, bytearray, list, tuple)
+
+SAFE_BUILTINS = (
+    "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "int", "isinstance",
+    "len", "list", "map", "max", "min", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip",
+)
+FORBIDDEN_CALLS = frozenset({
+    "getattr", "setattr", "delattr", "hasattr", "eval", "exec", "compile", "open", "globals", "locals",
+    "vars", "dir", "type", "breakpoint", "input", "help", "memoryview", "format", "object", "super",
+})
+# Not private by spelling, but each leads to dunders, frames or globals.
+FORBIDDEN_ATTRIBUTES = frozenset({
+    "format", "format_map", "mro", "gi_frame", "gi_code", "f_globals", "f_locals", "f_builtins", "f_back",
+    "f_code", "func_globals", "func_code", "tb_frame", "tb_next", "cr_frame", "cr_code", "ag_frame",
+    "ag_code",
+})
+_NO_FUNCTIONS = "function definitions are not allowed in pathway scripts: scripts run top to bottom"
+_REFUSED_NODES: dict[type, str] = {
+    ast.Import: "import is not allowed in pathway scripts",
+    ast.ImportFrom: "import is not allowed in pathway scripts",
+    ast.FunctionDef: _NO_FUNCTIONS,
+    ast.AsyncFunctionDef: _NO_FUNCTIONS,
+    ast.ClassDef: "class definitions are not allowed in pathway scripts",
+    ast.Global: "global is not allowed in pathway scripts",
+    ast.Nonlocal: "nonlocal is not allowed in pathway scripts",
+    ast.Yield: "yield is not allowed in pathway scripts",
+    ast.YieldFrom: "yield is not allowed in pathway scripts",
+    ast.Await: "await and async are not allowed in pathway scripts",
+    ast.AsyncFor: "await and async are not allowed in pathway scripts",
+    ast.AsyncWith: "await and async are not allowed in pathway scripts",
+    ast.With: "with is not allowed in pathway scripts",
+    ast.Try: "try is not allowed in pathway scripts: a failing step is reported, not hidden",
+    ast.TryStar: "try is not allowed in pathway scripts: a failing step is reported, not hidden",
+    ast.Raise: "raise is not allowed in pathway scripts",
+    ast.AnnAssign: "annotations are not allowed in pathway scripts",
+    ast.Match: "match is not allowed in pathway scripts",
+}
+_ALLOWED_NODES = (
+    ast.Module, ast.Expression, ast.Expr, ast.Assign, ast.AugAssign, ast.Delete, ast.Pass, ast.Break,
+    ast.Continue, ast.If, ast.For, ast.While, ast.Assert, ast.BoolOp, ast.NamedExpr, ast.BinOp, ast.UnaryOp,
+    ast.Lambda, ast.IfExp, ast.Dict, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+    ast.Compare, ast.Call, ast.FormattedValue, ast.JoinedStr, ast.Constant, ast.Attribute, ast.Subscript,
+    ast.Starred, ast.Name, ast.List, ast.Tuple, ast.Slice, ast.comprehension, ast.arguments, ast.arg,
+    ast.keyword, ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop,
+)
+# Only code with these can run for long; straight-line code is left untraced, which keeps conditions cheap.
+_REPEATING_NODES = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+
+
+def iso_duration(*, weeks: float = 0, days: float = 0, hours: float = 0, minutes: float = 0,
+                 seconds: float = 0) -> str:
+    """The ISO 8601 duration for the given amounts, e.g. ``PT2H``, ``P2D`` or ``P1DT2H30M``.
+
+    Amounts are normalised (``hours=36`` gives ``P1DT12H``, ``hours=1.5`` gives ``PT1H30M``); a day is
+    24 hours. Negative durations raise ValueError.
+    """
+    span = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if span < timedelta(0):
+        raise ValueError(f"iso_duration() cannot express a negative duration ({span})")
+    whole_hours, rest = divmod(span.seconds, 3600)
+    whole_minutes, whole_seconds = divmod(rest, 60)
+    time_part = (f"{whole_hours}H" if whole_hours else "") + (f"{whole_minutes}M" if whole_minutes else "")
+    if span.microseconds:
+        time_part += f"{whole_seconds}.{span.microseconds:06d}".rstrip("0") + "S"
+    elif whole_seconds:
+        time_part += f"{whole_seconds}S"
+    if not span.days and not time_part:
+        return "PT0S"
+    return "P" + (f"{span.days}D" if span.days else "") + (f"T{time_part}" if time_part else "")
+
+
+def _bounded_range(*args: int) -> range:
+    span = range(*args)
+    try:
+        too_long = len(span) > MAX_RANGE
+    except OverflowError:
+        too_long = True
+    if too_long:
+        raise ExpressionFailed(f"range() of more than {MAX_RANGE:,} items is not allowed")
+    return span
+
+
+def _digits(number: int) -> float:
+    return number.bit_length() * _LOG10_2
+
+
+def _refuse_big_product(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        if _digits(left) + _digits(right) > MAX_INT_DIGITS:
+            raise ExpressionFailed(f"the result of '*' would have more than {MAX_INT_DIGITS:,} digits")
+        return
+    count, sequence = (left, right) if isinstance(left, int) else (right, left)
+    if isinstance(count, int) and isinstance(sequence, _SEQUENCES) and count * len(sequence) > MAX_ITEMS:
+        raise ExpressionFailed(f"the result of '*' would have more than {MAX_ITEMS:,} items")
+
+
+def _refuse_big_power(base: Any, exponent: Any) -> None:
+    if not (isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1):
+        return
+    if exponent * math.log10(abs(base)) > MAX_INT_DIGITS:
+        raise ExpressionFailed(f"the result of '**' would have more than {MAX_INT_DIGITS:,} digits")
+
+
+def _refuse_big_shift(number: Any, places: Any) -> None:
+    if not (isinstance(number, int) and isinstance(places, int) and number and places > 0):
+        return
+    if (number.bit_length() + places) * _LOG10_2 > MAX_INT_DIGITS:
+        raise ExpressionFailed(f"the result of '<<' would have more than {MAX_INT_DIGITS:,} digits")
+
+
+def _guarded(operation: Callable[[Any, Any], Any], refuse: Callable[[Any, Any], None]) -> Callable:
+    def guarded(left: Any, right: Any) -> Any:
+        refuse(left, right)
+        return operation(left, right)
+    return guarded
+
+
+# Injected under names user code cannot spell (it may not use names starting with '_').
+_LOOP_MARKER = "_signpost_loop"
+_GUARD_NAMES = {ast.Mult: "_signpost_mul", ast.Pow: "_signpost_pow", ast.LShift: "_signpost_lshift"}
+_INTERNALS: dict[str, Any] = {
+    _LOOP_MARKER: None,
+    "_signpost_mul": _guarded(operator.mul, _refuse_big_product),
+    "_signpost_mul_inplace": _guarded(operator.imul, _refuse_big_product),
+    "_signpost_pow": _guarded(operator.pow, _refuse_big_power),
+    "_signpost_pow_inplace": _guarded(operator.ipow, _refuse_big_power),
+    "_signpost_lshift": _guarded(operator.lshift, _refuse_big_shift),
+    "_signpost_lshift_inplace": _guarded(operator.ilshift, _refuse_big_shift),
+}
+
+
+class _GuardOperators(ast.NodeTransformer):
+    """Routes ``*``, ``**`` and ``<<`` through size guards and makes every ``while`` loop traceable."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        guard = _GUARD_NAMES.get(type(node.op))
+        if guard is None:
+            return node
+        return ast.copy_location(ast.Call(ast.Name(guard, ast.Load()), [node.left, node.right], []), node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        guard = _GUARD_NAMES.get(type(node.op))
+        if guard is None:
+            return node
+        # The target's sub-expressions run twice (``a[i] *= 2`` reads a[i], then stores it); they are
+        # plain names and subscripts here, since attribute targets are refused.
+        current = copy.deepcopy(node.target)
+        current.ctx = ast.Load()
+        call = ast.Call(ast.Name(f"{guard}_inplace", ast.Load()), [current, node.value], [])
+        return ast.copy_location(ast.Assign([node.target], call), node)
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        self.generic_visit(node)
+        # ``while True: pass`` compiles to a jump onto itself, which raises no trace event; a name load
+        # at the top of the body gives the loop a line to report on every round.
+        marker = ast.Expr(ast.Name(_LOOP_MARKER, ast.Load()))
+        node.body.insert(0, ast.copy_location(marker, node.body[0]))
+        return node
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_")
+
+
+def _problem_with(node: ast.AST) -> str | None:
+    refusal = _REFUSED_NODES.get(type(node))
+    if refusal is not None:
+        return refusal
+    if not isinstance(node, _ALLOWED_NODES):
+        return f"{type(node).__name__} is not allowed in pathway scripts"
+    if isinstance(node, ast.Attribute):
+        if _is_private(node.attr):
+            return f"attribute '{node.attr}' is not allowed: names starting with '_' are private"
+        if node.attr in FORBIDDEN_ATTRIBUTES:
+            return f"attribute '{node.attr}' is not allowed in pathway scripts"
+        if not isinstance(node.ctx, ast.Load):
+            return f"changing attribute '{node.attr}' is not allowed: only variables and items can be set"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+        return f"{node.func.id}() is not allowed in pathway scripts"
+    return _private_identifier(node)
+
+
+def _private_identifier(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        kind, name = "name", node.id
+    elif isinstance(node, ast.arg):
+        kind, name = "argument", node.arg
+    elif isinstance(node, ast.keyword) and node.arg is not None:
+        kind, name = "keyword argument", node.arg
+    else:
+        return None
+    # A lone '_' is the usual throwaway loop variable and spells no dunder or internal name.
+    if _is_private(name) and name != "_":
+        return f"{kind} '{name}' is not allowed: names starting with '_' are private"
+    return None
+
+
+def _first_problem(node: ast.AST, where: tuple[int, ...] = (0,)) -> tuple[tuple[int, ...], str] | None:
+    """The refused construct that starts first in the source; the innermost of those starting together."""
+    if hasattr(node, "lineno"):
+        where = (node.lineno, node.col_offset, node.end_lineno or 0, node.end_col_offset or 0)
+    problem = _problem_with(node)
+    candidates = [(where, problem)] if problem else []
+    candidates += filter(None, (_first_problem(child, where) for child in ast.iter_child_nodes(node)))
+    return min(candidates, default=None)
+
+
+class _Compiled(NamedTuple):
+    code: CodeType
+    repeats: bool  # contains a loop, comprehension or lambda, so it must run under the time bound
+
+
+def _compile(source: str, mode: str) -> _Compiled:
+    if not isinstance(source, str):
+        raise ExpressionRejected(f"expected Python source text, got {type(source).__name__}", source=None)
+    text = source.strip() if mode == "eval" else textwrap.dedent(source)
+    try:
+        tree = ast.parse(text, CODE_FILENAME, mode)
+        found = _first_problem(tree)
+        if found is not None:
+            (line, *_), message = found
+            raise ExpressionRejected(message, line=line or None, source=source)
+        repeats = any(isinstance(node, _REPEATING_NODES) for node in ast.walk(tree))
+        code = compile(ast.fix_missing_locations(_GuardOperators().visit(tree)), CODE_FILENAME, mode)
+    except SyntaxError as error:
+        raise ExpressionRejected(f"syntax error: {error.msg}", line=error.lineno, source=source) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionRejected("the code is nested too deeply to check", source=source) from None
+    return _Compiled(code, repeats)
+
+
+def _line_in_pathway(error: BaseException) -> int | None:
+    line = None
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == CODE_FILENAME:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, NameError):
+        return str(error)
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _is_data(value: Any) -> bool:
+    return not callable(value) and not isinstance(value, ModuleType)
+
+
+class Evaluator:
+    """Checks, compiles (once per source text) and runs pathway expressions and scripts.
+
+    Builtins are limited to ``SAFE_BUILTINS``, a ``range`` capped at ``MAX_RANGE`` items and the helpers
+    ``datetime``, ``date``, ``timedelta``, ``timezone``, ``Decimal``, ``now()`` (aware UTC, from
+    ``engine.clock``) and ``iso_duration()``, plus any ``helpers`` given here. Data names shadow helpers.
+    Code that loops runs under ``sys.settrace`` and raises ExpressionTimeout past ``time_limit_seconds``.
+    """
+
+    def __init__(self, helpers: Mapping[str, Any] | None = None, time_limit_seconds: float = 1.0):
+        if time_limit_seconds <= 0:
+            raise ValueError("time_limit_seconds must be positive")
+        allowed: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
+        allowed.update(range=_bounded_range, datetime=datetime, date=date, timedelta=timedelta,
+                       timezone=timezone, Decimal=Decimal, now=now, iso_duration=iso_duration)
+        for name, helper in (helpers or {}).items():
+            if not name.isidentifier() or _is_private(name):
+                raise ValueError(f"helper name {name!r} is not a public identifier: no script could use it")
+            allowed[name] = helper
+        self.time_limit_seconds = time_limit_seconds
+        self._internals = {**_INTERNALS, "__builtins__": allowed}
+        self._compile_expression = lru_cache(maxsize=CACHE_SIZE)(lambda source: _compile(source, "eval"))
+        self._compile_script = lru_cache(maxsize=CACHE_SIZE)(lambda source: _compile(source, "exec"))
+
+    def check_expression(self, source: str) -> None:
+        """Raise ExpressionRejected unless ``source`` is one allowed expression."""
+        self._compile_expression(source)
+
+    def check_script(self, source: str) -> None:
+        """Raise ExpressionRejected unless ``source`` is an allowed script."""
+        self._compile_script(source)
+
+    def evaluate(self, source: str, names: Mapping[str, Any]) -> Any:
+        """The value of expression ``source`` with ``names`` as its variables.
+
+        Raises ExpressionRejected (refused, nothing ran), ExpressionFailed (the original error is the
+        ``__cause__``) or ExpressionTimeout.
+        """
+        compiled = self._compile_expression(source)
+        return self._run(compiled, source, {**names, **self._internals}, "expression")
+
+    def execute(self, source: str, names: dict[str, Any]) -> None:
+        """Run script ``source`` against the task data ``names``.
+
+        Only when the script succeeds are its top-level variables written back: new and changed ones are
+        set, deleted ones removed; functions, classes and modules never are. On failure ``names`` keeps its
+        bindings (objects mutated in place, such as an appended list, stay mutated).
+        """
+        compiled = self._compile_script(source)
+        scope = {**names, **self._internals}
+        self._run(compiled, source, scope, "script")
+        for name in [name for name in names if name not in scope]:
+            del names[name]
+        for name, value in scope.items():
+            if name in self._internals or name == "_":
+                continue
+            if _is_data(value):
+                names[name] = value
+            else:
+                names.pop(name, None)
+
+    def _run(self, compiled: _Compiled, source: str, scope: dict[str, Any], kind: str) -> Any:
+        try:
+            if compiled.repeats:
+                return self._run_traced(compiled.code, scope, kind)
+            return eval(compiled.code, scope)  # noqa: S307 -- checked and rewritten by _compile
+        except ExpressionError as error:
+            if error.line is None:
+                error.line, error.source = _line_in_pathway(error), source
+            raise
+        except Exception as error:
+            raise ExpressionFailed(_describe(error), line=_line_in_pathway(error), source=source) from error
+
+    def _run_traced(self, code: CodeType, scope: dict[str, Any], kind: str) -> Any:
+        limit = self.time_limit_seconds
+        deadline = time.monotonic() + limit
+
+        def on_line(frame, event, arg):
+            if event == "line" and time.monotonic() > deadline:
+                raise ExpressionTimeout(f"{kind} ran longer than {limit:g} s")
+            return on_line
+
+        def on_call(frame, event, arg):
+            return on_line if frame.f_code.co_filename == CODE_FILENAME else None
+
+        previous = sys.gettrace()
+        sys.settrace(on_call)
+        try:
+            return eval(code, scope)  # noqa: S307 -- checked and rewritten by _compile
+        finally:
+            sys.settrace(previous)
+
+
+class RestrictedEnvironment:
+    """A SpiffWorkflow script-engine environment that runs everything through an Evaluator.
+
+    Duck-types ``BasePythonScriptEngineEnvironment``: the context is the task data, the external context
+    (data objects, DMN inputs) is visible to the code but never written into the task data.
+    """
+
+    def __init__(self, evaluator: Evaluator):
+        self.evaluator = evaluator
+
+    def evaluate(self, expression: str, context: Mapping[str, Any], external_context=None) -> Any:
+        names = {**external_context, **context} if external_context else context
+        return self.evaluator.evaluate(expression, names)
+
+    def execute(self, script: str, context: dict[str, Any], external_context=None) -> bool:
+        if not external_context:
+            self.evaluator.execute(script, context)
+            return True
+        names = {**external_context, **context}
+        self.evaluator.execute(script, names)
+        for name in [name for name in context if name not in names]:
+            del context[name]
+        for name, value in names.items():
+            if name in context or name not in external_context:
+                context[name] = value
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise ExpressionFailed("service calls are not configured")

@@ -1,0 +1,363 @@
+"""Changing process instances safely: one transaction per change, under the instance's row lock.
+
+Every change is "apply the outside input (a completed task, a message, a due timer), then run the automated
+steps until the instance waits again", saved together with its event log, its waits and its user tasks.
+When an automated step fails, none of that run is kept: the instance is saved with the input applied and
+nothing after it, marked as an *incident* naming the task and the error. ``retry`` runs the steps again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine import clock
+from engine.bpmn import CompiledPathway, Runtime, Snapshot, StepFailed
+from engine.definitions import PathwayCache
+from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, TaskNotReady
+from engine.store import repository as repo
+from engine.store.db import Database
+
+ENGINE_ACTOR = "engine"
+
+
+@dataclass
+class Change:
+    """What an input did to a workflow: the events it logs and the user task it closed, if any."""
+
+    events: list[dict] = field(default_factory=list)
+    completed_task_id: str | None = None
+
+
+Apply = Callable[[object], Change]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    instance_id: str
+    status: str
+    incident: str | None = None
+
+
+class _RunFailed(Exception):
+    """Carries a StepFailed out of the first transaction so that it rolls back before we record it."""
+
+    def __init__(self, failure: StepFailed):
+        self.failure = failure
+
+
+class Instances:
+    def __init__(self, database: Database, runtime: Runtime, pathways: PathwayCache):
+        self._database = database
+        self._runtime = runtime
+        self._pathways = pathways
+
+    # ---- starting --------------------------------------------------------------------------------
+
+    def start(self, conn, *, version_id: int, data: dict, actor: str, correlation: dict[str, str]) -> Outcome:
+        """Create and run a new instance inside the caller's transaction (so that whatever the caller
+        records with it — a referral, an idempotency key — commits or vanishes together with it)."""
+        pathway = self._pathways.get(version_id)
+        workflow = self._runtime.new_workflow(pathway, data)
+        instance_id = str(uuid.uuid4())
+        now = clock.now()
+        started = _event("started", actor, now, detail={"version_id": version_id})
+        initial_state = self._runtime.dump(workflow)
+        repo.insert_instance(
+            conn,
+            id=instance_id,
+            version_id=version_id,
+            status="waiting",
+            state=initial_state,
+            data=self._runtime.dump_data(data),
+            serializer_version=self._runtime.state_format,
+            lock_version=0,
+            created_at=now,
+            updated_at=now,
+        )
+        repo.insert_correlations(conn, instance_id, correlation)
+        row = {"id": instance_id, "lock_version": 0}
+        try:
+            events = self._run(workflow)
+        except StepFailed as failure:
+            return self._save_incident(
+                conn,
+                row,
+                workflow=None,
+                state=initial_state,
+                failure=failure,
+                change=Change(events=[started]),
+            )
+        return self._save(conn, row, workflow, Change(events=[started, *events]))
+
+    # ---- changing ----------------------------------------------------------------------------------
+
+    def complete_user_task(self, task_id: str, data: dict, actor: str) -> Outcome:
+        with self._database.read() as conn:
+            task = repo.user_task(conn, task_id)
+        if task is None:
+            raise NotFound(f"no task with id {task_id}")
+        if task["status"] == "claimed" and task["claimed_by"] != actor:
+            raise TaskNotReady(f"task {task_id} is claimed by {task['claimed_by']}")
+
+        def complete(workflow) -> Change:
+            view = self._runtime.complete_user_task(workflow, task_id, data)
+            event = _event(
+                "task_completed",
+                actor,
+                clock.now(),
+                task_id=task_id,
+                task_name=view.title or view.element_id,
+                detail={"element_id": view.element_id, "data": sorted(data)},
+            )
+            return Change(events=[event], completed_task_id=task_id)
+
+        return self.advance(task["instance_id"], complete, actor=actor)
+
+    def claim_user_task(self, task_id: str, actor: str) -> dict:
+        with self._database.write() as conn:
+            task = repo.user_task(conn, task_id)
+            if task is None:
+                raise NotFound(f"no task with id {task_id}")
+            if task["status"] == "claimed" and task["claimed_by"] == actor:
+                return dict(task)
+            if not repo.claim_user_task(conn, task_id, actor):
+                holder = f" by {task['claimed_by']}" if task["claimed_by"] else ""
+                raise TaskNotReady(f"task {task_id} is {task['status']}{holder}, so it cannot be claimed")
+            repo.append_events(
+                conn,
+                [
+                    _event(
+                        "task_claimed",
+                        actor,
+                        clock.now(),
+                        task_id=task_id,
+                        task_name=task["title"],
+                        instance_id=task["instance_id"],
+                    )
+                ],
+            )
+            return dict(repo.user_task(conn, task_id))
+
+    def deliver_message(
+        self, name: str, correlation: dict[str, str], payload: dict, actor: str
+    ) -> list[Outcome]:
+        if not correlation:
+            raise InvalidInput("a message needs at least one correlation value (e.g. referral_id)")
+        with self._database.read() as conn:
+            instance_ids = repo.instances_waiting_for_message(conn, name, correlation)
+        if not instance_ids:
+            raise NoMatchingWait(f"no instance matching {correlation} is waiting for message '{name}'")
+
+        def deliver(workflow) -> Change:
+            if self._runtime.deliver_message(workflow, name, payload) == 0:
+                raise NoMatchingWait(f"the instance is no longer waiting for message '{name}'")
+            detail = {"message": name, "correlation": correlation, "fields": sorted(payload)}
+            return Change(events=[_event("message_received", actor, clock.now(), detail=detail)])
+
+        return [self.advance(instance_id, deliver, actor=actor) for instance_id in instance_ids]
+
+    def fire_due_timers(self, instance_id: str) -> Outcome:
+        def fire(workflow) -> Change:
+            before = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
+            self._runtime.fire_due_timers(workflow)
+            after = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
+            return Change(
+                events=[
+                    _event("timer_fired", ENGINE_ACTOR, clock.now(), detail={"timer": name})
+                    for name in sorted(before - after)
+                ]
+            )
+
+        try:
+            return self.advance(instance_id, fire, actor=ENGINE_ACTOR)
+        except StepFailed as failure:
+            return self.record_incident(instance_id, failure)
+
+    def retry(self, instance_id: str, actor: str, data: dict | None = None) -> Outcome:
+        """Run the automated steps of an instance in incident again, optionally adding ``data`` to the
+        tasks about to run (to supply what was missing)."""
+
+        def resume(workflow) -> Change:
+            if data:
+                self._runtime.add_data_to_ready_tasks(workflow, data)
+            return Change(events=[_event("retried", actor, clock.now(), detail={"data": sorted(data or {})})])
+
+        return self.advance(instance_id, resume, actor=actor, resuming=True)
+
+    def advance(self, instance_id: str, apply: Apply, *, actor: str, resuming: bool = False) -> Outcome:
+        """Apply an input and run the instance on, all in one transaction under its row lock.
+
+        A failure of the input itself (StepFailed, TaskNotReady…) propagates and changes nothing; a
+        failure of the steps after it is recorded as an incident."""
+        try:
+            with self._database.write() as conn:
+                row, workflow = self._lock_and_load(conn, instance_id, resuming=resuming)
+                change = apply(workflow)
+                try:
+                    change.events.extend(self._run(workflow))
+                except StepFailed as failure:
+                    raise _RunFailed(failure) from failure
+                return self._save(conn, row, workflow, change)
+        except _RunFailed as run_failed:
+            return self._apply_only_and_record_incident(instance_id, apply, run_failed.failure, resuming)
+
+    def _apply_only_and_record_incident(self, instance_id, apply, failure, resuming) -> Outcome:
+        with self._database.write() as conn:
+            row, workflow = self._lock_and_load(conn, instance_id, resuming=resuming)
+            change = apply(workflow)
+            return self._save_incident(conn, row, workflow, state=None, failure=failure, change=change)
+
+    def record_incident(self, instance_id: str, failure: StepFailed) -> Outcome:
+        """Mark an instance as in incident without changing its state (its input itself failed)."""
+        with self._database.write() as conn:
+            row = repo.lock_instance(conn, instance_id)
+            return self._save_incident(
+                conn, row, workflow=None, state=row["state"], failure=failure, change=Change()
+            )
+
+    # ---- internals -----------------------------------------------------------------------------------
+
+    def _lock_and_load(self, conn, instance_id: str, *, resuming: bool):
+        row = repo.lock_instance(conn, instance_id)
+        if row is None:
+            raise NotFound(f"no instance with id {instance_id}")
+        if row["status"] == "completed":
+            raise Conflict(f"instance {instance_id} has completed")
+        if row["status"] == "incident" and not resuming:
+            raise Conflict(
+                f"instance {instance_id} is stopped by an incident at '{row['incident_task']}': "
+                f"{row['incident_error']} — retry it once the cause is fixed"
+            )
+        if resuming and row["status"] != "incident":
+            raise Conflict(f"instance {instance_id} has no incident to retry (status {row['status']})")
+        return row, self._runtime.load(self._pathway_of(row), row["state"], row["serializer_version"])
+
+    def _pathway_of(self, row) -> CompiledPathway:
+        return self._pathways.get(row["version_id"])
+
+    def _run(self, workflow) -> list[dict]:
+        completed = self._runtime.run(workflow)
+        now = clock.now()
+        return [
+            _event(
+                "step_completed",
+                ENGINE_ACTOR,
+                now,
+                task_id=t.id,
+                task_name=t.title or t.element_id,
+                detail={"element_id": t.element_id},
+            )
+            for t in completed
+        ]
+
+    def _save(self, conn, row, workflow, change: Change) -> Outcome:
+        snapshot = self._runtime.describe(workflow)
+        now = clock.now()
+        status = "completed" if snapshot.completed else "waiting"
+        if snapshot.completed:
+            change.events.append(_event("completed", ENGINE_ACTOR, now))
+        self._write(
+            conn,
+            row,
+            self._runtime.dump(workflow),
+            status,
+            now,
+            change,
+            data=self._runtime.dump_data(snapshot.data),
+            incident_task=None,
+            incident_error=None,
+            completed_at=now if snapshot.completed else None,
+        )
+        self._index(conn, row["id"], snapshot, change, now)
+        return Outcome(row["id"], status)
+
+    def _save_incident(self, conn, row, workflow, *, state, failure: StepFailed, change: Change) -> Outcome:
+        now = clock.now()
+        change.events.append(
+            _event(
+                "incident",
+                ENGINE_ACTOR,
+                now,
+                task_name=failure.task_name,
+                detail={"element_id": failure.element_id, "error": failure.message},
+            )
+        )
+        state = state if workflow is None else self._runtime.dump(workflow)
+        self._write(
+            conn,
+            row,
+            state,
+            "incident",
+            now,
+            change,
+            incident_task=failure.task_name or failure.element_id,
+            incident_error=failure.message,
+        )
+        # An instance in incident waits for nobody: its timers must not keep firing it.
+        repo.replace_waits(conn, row["id"], [])
+        if workflow is not None and change.completed_task_id:
+            repo.close_user_tasks(
+                conn, [change.completed_task_id], status="completed", at=now, by=change.events[0]["actor"]
+            )
+        return Outcome(row["id"], "incident", failure.message)
+
+    def _write(self, conn, row, state, status, now, change, **values) -> None:
+        saved = repo.save_instance(
+            conn,
+            row["id"],
+            row["lock_version"],
+            state=state,
+            status=status,
+            serializer_version=self._runtime.state_format,
+            updated_at=now,
+            **values,
+        )
+        if not saved:
+            # Only reachable if a writer skipped the row lock: fencing on lock_version keeps its work out.
+            raise Conflict(f"instance {row['id']} was changed concurrently; try again")
+        repo.append_events(conn, [{**e, "instance_id": row["id"]} for e in change.events])
+
+    def _index(self, conn, instance_id: str, snapshot: Snapshot, change: Change, now) -> None:
+        repo.replace_waits(
+            conn, instance_id, [{"kind": w.kind, "name": w.name, "due_at": w.due_at} for w in snapshot.waits]
+        )
+        open_ids = repo.ready_task_ids(conn, instance_id)
+        ready = {t.id: t for t in snapshot.user_tasks}
+        if change.completed_task_id:
+            repo.close_user_tasks(
+                conn, [change.completed_task_id], status="completed", at=now, by=change.events[0]["actor"]
+            )
+            open_ids.discard(change.completed_task_id)
+        repo.close_user_tasks(conn, open_ids - set(ready), status="cancelled", at=now)
+        repo.insert_user_tasks(
+            conn,
+            [
+                {
+                    "id": t.id,
+                    "instance_id": instance_id,
+                    "element_id": t.element_id,
+                    "title": t.title,
+                    "lane": t.lane,
+                    "status": "ready",
+                    "created_at": now,
+                }
+                for task_id, t in ready.items()
+                if task_id not in open_ids
+            ],
+        )
+
+
+def _event(kind: str, actor: str, at, *, task_id=None, task_name=None, detail=None, instance_id=None) -> dict:
+    event = {
+        "kind": kind,
+        "actor": actor,
+        "at": at,
+        "task_id": task_id,
+        "task_name": task_name,
+        "detail": detail,
+    }
+    if instance_id is not None:
+        event["instance_id"] = instance_id
+    return event

@@ -1,0 +1,21 @@
+"""NHS numbers: ten digits, the last a modulus-11 check digit."""
+
+from __future__ import annotations
+
+from engine.errors import InvalidInput
+
+WEIGHTS = range(10, 1, -1)
+
+
+def validate_nhs_number(raw: str) -> str:
+    """The number as ten digits (spaces and dashes removed), or InvalidInput saying what is wrong."""
+    digits = raw.replace(" ", "").replace("-", "")
+    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
+        raise InvalidInput(f"an NHS number has 10 digits; got {raw!r}")
+    remainder = sum(int(d) * w for d, w in zip(digits[:9], WEIGHTS, strict=True)) % 11
+    check = 11 - remainder
+    if check == 11:
+        check = 0
+    if check == 10 or check != int(digits[9]):
+        raise InvalidInput(f"{raw!r} is not a valid NHS number (its check digit does not match)")
+    return digits

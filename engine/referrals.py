@@ -1,0 +1,275 @@
+"""Referrals: starting a pathway for a person, idempotently, and reading where it has got to."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import keyword
+import secrets
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+
+from engine import clock
+from engine.clients import Client
+from engine.definitions import Definitions
+from engine.errors import IdempotencyConflict, InvalidInput, NotFound
+from engine.instances import Instances
+from engine.nhs_number import validate_nhs_number
+from engine.store import repository as repo
+from engine.store.db import Database
+
+START_SCOPE = "referrals.start"
+# Crockford's base32 without I, L, O, U: a reference read out over the phone cannot be misheard as another.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Referrals:
+    def __init__(self, database: Database, definitions: Definitions, instances: Instances):
+        self._database = database
+        self._definitions = definitions
+        self._instances = instances
+
+    def start(
+        self,
+        client: Client,
+        *,
+        pathway: str,
+        version: int | None,
+        referrer: str,
+        subject: str | None,
+        data: dict,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict, bool]:
+        """Start ``pathway`` (its latest version unless one is named) for a referral. Returns the referral
+        view and whether it is a replay of an earlier request with the same Idempotency-Key."""
+        _check_data(data)
+        subject = validate_nhs_number(subject) if subject else None
+        request = {
+            "pathway": pathway,
+            "version": version,
+            "referrer": referrer,
+            "subject": subject,
+            "data": data,
+        }
+        request_sha256 = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+        if idempotency_key:
+            replay = self._replay(client, idempotency_key, request_sha256)
+            if replay is not None:
+                return replay, True
+        target = self._definitions.version(pathway, version)
+        try:
+            return self._create(
+                client, target, referrer, subject, data, idempotency_key, request_sha256
+            ), False
+        except IntegrityError:
+            if idempotency_key:
+                replay = self._replay(client, idempotency_key, request_sha256)
+                if replay is not None:
+                    return replay, True  # a concurrent request with the same key won the race
+            raise
+
+    def _replay(self, client: Client, key: str, request_sha256: str) -> dict | None:
+        with self._database.read() as conn:
+            earlier = repo.idempotent_result(conn, client.id, START_SCOPE, key)
+        if earlier is None:
+            return None
+        if earlier["request_sha256"] != request_sha256:
+            raise IdempotencyConflict(f"Idempotency-Key '{key}' was already used with a different request")
+        return earlier["response_body"]
+
+    def _create(self, client, target, referrer, subject, data, idempotency_key, request_sha256) -> dict:
+        referral_id = str(uuid.uuid4())
+        reference = "SP-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+        pathway_data = {
+            **data,
+            "referral_id": referral_id,
+            "reference": reference,
+            "referrer": referrer,
+            "subject_nhs_number": subject,
+        }
+        with self._database.write() as conn:
+            outcome = self._instances.start(
+                conn,
+                version_id=target["id"],
+                data=pathway_data,
+                actor=client.actor,
+                correlation={"referral_id": referral_id, "reference": reference},
+            )
+            repo.insert_referral(
+                conn,
+                id=referral_id,
+                reference=reference,
+                instance_id=outcome.instance_id,
+                pathway_key=target["definition_key"],
+                referrer=referrer,
+                referrer_organisation=client.organisation,
+                subject=subject,
+                created_at=clock.now(),
+                created_by=client.id,
+            )
+            view = self._view(conn, repo.referral(conn, referral_id))
+            if idempotency_key:
+                repo.insert_idempotent_result(
+                    conn,
+                    client_id=client.id,
+                    scope=START_SCOPE,
+                    key=idempotency_key,
+                    request_sha256=request_sha256,
+                    response_status=201,
+                    response_body=view,
+                    created_at=clock.now(),
+                )
+        return view
+
+    def get(self, referral_id: str, viewer: Client) -> dict:
+        with self._database.read() as conn:
+            return self._view(conn, self._visible_referral(conn, referral_id, viewer))
+
+    def complete_task(self, task_id: str, data: dict, client: Client) -> dict:
+        """Complete a user task with ``data`` and return its referral as it is afterwards."""
+        _check_data(data)
+        outcome = self._instances.complete_user_task(task_id, data, client.actor)
+        return self._view_of_instance(outcome.instance_id)
+
+    def claim_task(self, task_id: str, client: Client) -> dict:
+        claimed = self._instances.claim_user_task(task_id, client.actor)
+        return self.task(claimed["id"])
+
+    def deliver_message(
+        self, name: str, correlation: dict[str, str], data: dict, client: Client
+    ) -> list[dict]:
+        """Deliver a message to the referrals waiting for it; returns them as they are afterwards."""
+        _check_data(data)
+        outcomes = self._instances.deliver_message(name, correlation, data, client.actor)
+        return [self._view_of_instance(o.instance_id) for o in outcomes]
+
+    def retry(self, referral_id: str, data: dict, client: Client) -> dict:
+        _check_data(data)
+        outcome = self._instances.retry(self.instance_id(referral_id), client.actor, data)
+        return self._view_of_instance(outcome.instance_id)
+
+    def _view_of_instance(self, instance_id: str) -> dict:
+        with self._database.read() as conn:
+            return self._view(conn, repo.referral_of_instance(conn, instance_id))
+
+    def events(self, referral_id: str, viewer: Client) -> list[dict]:
+        with self._database.read() as conn:
+            referral = self._visible_referral(conn, referral_id, viewer)
+            return [_event_view(e) for e in repo.events_of(conn, referral["instance_id"])]
+
+    def instance_id(self, referral_id: str) -> str:
+        with self._database.read() as conn:
+            return self._referral(conn, referral_id)["instance_id"]
+
+    def tasks(
+        self,
+        *,
+        referral_id: str | None = None,
+        lane: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[dict]:
+        with self._database.read() as conn:
+            instance_ids = None
+            if referral_id is not None:
+                instance_ids = [self._referral(conn, referral_id)["instance_id"]]
+            return [
+                _task_view(t)
+                for t in repo.list_user_tasks(
+                    conn, instance_ids=instance_ids, lane=lane, status=status, limit=limit
+                )
+            ]
+
+    def task(self, task_id: str) -> dict:
+        with self._database.read() as conn:
+            found = repo.list_user_tasks(conn, task_id=task_id)
+        if not found:
+            raise NotFound(f"no task with id {task_id}")
+        return _task_view(found[0])
+
+    @classmethod
+    def _visible_referral(cls, conn, referral_id: str, viewer: Client):
+        referral = cls._referral(conn, referral_id)
+        sees_all = viewer.roles & {"admin", "operator"}
+        if not sees_all and referral["referrer_organisation"] != viewer.organisation:
+            # Not 403: whether a referral exists is itself information another organisation may not have.
+            raise NotFound(f"no referral with id {referral_id}")
+        return referral
+
+    @staticmethod
+    def _referral(conn, referral_id: str):
+        found = repo.referral(conn, referral_id)
+        if found is None:
+            raise NotFound(f"no referral with id {referral_id}")
+        return found
+
+    @staticmethod
+    def _view(conn, referral) -> dict:
+        instance = repo.instance(conn, referral["instance_id"])
+        version = repo.version_by_id(conn, instance["version_id"])
+        waits = repo.waits_of(conn, instance["id"])
+        tasks = repo.list_user_tasks(conn, instance_ids=[instance["id"]], status=None)
+        return {
+            "id": referral["id"],
+            "reference": referral["reference"],
+            "pathway": {"key": version["definition_key"], "version": version["number"]},
+            "referrer": referral["referrer"],
+            "referrer_organisation": referral["referrer_organisation"],
+            "subject": referral["subject"],
+            "status": instance["status"],
+            "incident": {"task": instance["incident_task"], "error": instance["incident_error"]}
+            if instance["status"] == "incident"
+            else None,
+            "waiting_for": {
+                "tasks": [_task_view(t) for t in tasks if t["status"] in ("ready", "claimed")],
+                "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
+                "timers": [
+                    {"name": w["name"], "due_at": w["due_at"].isoformat()}
+                    for w in waits
+                    if w["kind"] == "timer"
+                ],
+            },
+            "data": json.loads(instance["data"]),
+            "created_at": referral["created_at"].isoformat(),
+            "updated_at": instance["updated_at"].isoformat(),
+            "completed_at": instance["completed_at"].isoformat() if instance["completed_at"] else None,
+        }
+
+
+def _check_data(data) -> None:
+    if not isinstance(data, dict):
+        raise InvalidInput("'data' must be a JSON object")
+    bad = [k for k in data if not k.isidentifier() or keyword.iskeyword(k) or k.startswith("_")]
+    if bad:
+        raise InvalidInput(
+            f"data keys must be plain identifiers (letters, digits, '_', not starting with '_'), "
+            f"so that pathway expressions can use them: {', '.join(map(repr, bad))}"
+        )
+
+
+def _task_view(row) -> dict:
+    return {
+        "id": row["id"],
+        "referral_id": row["referral_id"],
+        "element_id": row["element_id"],
+        "title": row["title"],
+        "lane": row["lane"],
+        "status": row["status"],
+        "claimed_by": row["claimed_by"],
+        "created_at": row["created_at"].isoformat(),
+        "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
+        "completed_by": row["completed_by"],
+    }
+
+
+def _event_view(row) -> dict:
+    return {
+        "id": row["id"],
+        "at": row["at"].isoformat(),
+        "kind": row["kind"],
+        "task_id": row["task_id"],
+        "task_name": row["task_name"],
+        "actor": row["actor"],
+        "detail": row["detail"],
+    }

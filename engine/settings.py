@@ -1,0 +1,51 @@
+"""Configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_PATH = Path("var") / "signpost.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine and the API need to know about their surroundings.
+
+    ``SIGNPOST_DATABASE_URL``: an SQLAlchemy URL; defaults to an SQLite file at ``var/signpost.db``.
+    ``SIGNPOST_ADMIN_TOKEN``: when set, an admin client with this bearer token is ensured at start-up.
+    ``SIGNPOST_EXPRESSION_TIME_LIMIT``: seconds a pathway expression or script may run (default 1).
+    ``SIGNPOST_MAX_UPLOAD_BYTES``: the largest deployment file accepted (default 2 MiB).
+    ``SIGNPOST_TICK_SECONDS``: how often the in-process ticker looks for due timers (default 1).
+    """
+
+    database_url: str
+    admin_token: str | None = None
+    expression_time_limit_seconds: float = 1.0
+    max_upload_bytes: int = 2 * 1024 * 1024
+    tick_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("SIGNPOST_DATABASE_URL") or f"sqlite:///{DEFAULT_DATABASE_PATH}",
+            admin_token=env.get("SIGNPOST_ADMIN_TOKEN") or None,
+            expression_time_limit_seconds=_positive_float(env, "SIGNPOST_EXPRESSION_TIME_LIMIT", 1.0),
+            max_upload_bytes=int(_positive_float(env, "SIGNPOST_MAX_UPLOAD_BYTES", 2 * 1024 * 1024)),
+            tick_seconds=_positive_float(env, "SIGNPOST_TICK_SECONDS", 1.0),
+        )
+
+
+def _positive_float(env, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value

@@ -1,0 +1,1 @@
+"""Persistence: the schema, migrations, and the only module that writes queries (``repository``)."""

@@ -1,0 +1,321 @@
+"""Every query the engine runs. Functions take an open Connection; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from engine.store.tables import (
+    api_clients,
+    correlations,
+    definition_files,
+    definition_versions,
+    definitions,
+    idempotency_keys,
+    instance_events,
+    instances,
+    referrals,
+    user_tasks,
+    waits,
+)
+
+# ---- API clients -------------------------------------------------------------------------------------
+
+
+def insert_client(conn: Connection, *, name, organisation, roles, token_hash, created_at) -> int:
+    result = conn.execute(
+        api_clients.insert().values(
+            name=name,
+            organisation=organisation,
+            roles=sorted(roles),
+            token_hash=token_hash,
+            created_at=created_at,
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+def client_by_token_hash(conn: Connection, token_hash: str) -> RowMapping | None:
+    return (
+        conn.execute(sa.select(api_clients).where(api_clients.c.token_hash == token_hash)).mappings().first()
+    )
+
+
+def touch_client(conn: Connection, client_id: int, at: datetime) -> None:
+    conn.execute(api_clients.update().where(api_clients.c.id == client_id).values(last_used_at=at))
+
+
+# ---- Definitions ---------------------------------------------------------------------------------------
+
+
+def definition(conn: Connection, key: str) -> RowMapping | None:
+    return conn.execute(sa.select(definitions).where(definitions.c.key == key)).mappings().first()
+
+
+def insert_definition(conn: Connection, *, key, name, created_at) -> None:
+    conn.execute(definitions.insert().values(key=key, name=name, created_at=created_at))
+
+
+def list_definitions(conn: Connection) -> list[RowMapping]:
+    latest = (
+        sa.select(
+            definition_versions.c.definition_key, sa.func.max(definition_versions.c.number).label("latest")
+        )
+        .group_by(definition_versions.c.definition_key)
+        .subquery()
+    )
+    query = (
+        sa.select(definitions, latest.c.latest)
+        .join(latest, latest.c.definition_key == definitions.c.key)
+        .order_by(definitions.c.key)
+    )
+    return list(conn.execute(query).mappings())
+
+
+VERSION_COLUMNS = [c for c in definition_versions.c if c.name != "compiled_spec"]
+
+
+def versions_of(conn: Connection, key: str) -> list[RowMapping]:
+    query = (
+        sa.select(*VERSION_COLUMNS)
+        .where(definition_versions.c.definition_key == key)
+        .order_by(definition_versions.c.number)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def version_by_sha(conn: Connection, key: str, sha256: str) -> RowMapping | None:
+    query = sa.select(*VERSION_COLUMNS).where(
+        definition_versions.c.definition_key == key, definition_versions.c.sha256 == sha256
+    )
+    return conn.execute(query).mappings().first()
+
+
+def version(conn: Connection, key: str, number: int | None) -> RowMapping | None:
+    """The numbered version of ``key``, or its latest when ``number`` is None."""
+    query = sa.select(*VERSION_COLUMNS).where(definition_versions.c.definition_key == key)
+    if number is None:
+        query = query.order_by(definition_versions.c.number.desc()).limit(1)
+    else:
+        query = query.where(definition_versions.c.number == number)
+    return conn.execute(query).mappings().first()
+
+
+def version_by_id(conn: Connection, version_id: int) -> RowMapping | None:
+    return (
+        conn.execute(sa.select(*VERSION_COLUMNS).where(definition_versions.c.id == version_id))
+        .mappings()
+        .first()
+    )
+
+
+def compiled_spec(conn: Connection, version_id: int) -> str:
+    query = sa.select(definition_versions.c.compiled_spec).where(definition_versions.c.id == version_id)
+    return conn.execute(query).scalar_one()
+
+
+def next_version_number(conn: Connection, key: str) -> int:
+    query = sa.select(sa.func.max(definition_versions.c.number)).where(
+        definition_versions.c.definition_key == key
+    )
+    return (conn.execute(query).scalar() or 0) + 1
+
+
+def insert_version(conn: Connection, **values) -> int:
+    return conn.execute(definition_versions.insert().values(**values)).inserted_primary_key[0]
+
+
+def insert_files(conn: Connection, version_id: int, files: Iterable[dict]) -> None:
+    conn.execute(definition_files.insert(), [{"version_id": version_id, **f} for f in files])
+
+
+def files_of_version(conn: Connection, version_id: int) -> list[RowMapping]:
+    query = (
+        sa.select(definition_files)
+        .where(definition_files.c.version_id == version_id)
+        .order_by(definition_files.c.filename)
+    )
+    return list(conn.execute(query).mappings())
+
+
+# ---- Instances ---------------------------------------------------------------------------------------
+
+
+def insert_instance(conn: Connection, **values) -> None:
+    conn.execute(instances.insert().values(**values))
+
+
+def lock_instance(conn: Connection, instance_id: str) -> RowMapping | None:
+    """Read the instance row holding its write lock until the transaction ends (PostgreSQL row lock;
+    on SQLite the write transaction already holds the database's write lock)."""
+    query = sa.select(instances).where(instances.c.id == instance_id).with_for_update()
+    return conn.execute(query).mappings().first()
+
+
+def instance(conn: Connection, instance_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(instances).where(instances.c.id == instance_id)).mappings().first()
+
+
+def save_instance(conn: Connection, instance_id: str, expected_lock_version: int, **values) -> bool:
+    """Write new state if nobody saved since we read ``expected_lock_version``; False if somebody did."""
+    result = conn.execute(
+        instances.update()
+        .where(instances.c.id == instance_id, instances.c.lock_version == expected_lock_version)
+        .values(lock_version=expected_lock_version + 1, **values)
+    )
+    return result.rowcount == 1
+
+
+def append_events(conn: Connection, events: list[dict]) -> None:
+    if events:
+        conn.execute(instance_events.insert(), events)
+
+
+def events_of(conn: Connection, instance_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(instance_events)
+        .where(instance_events.c.instance_id == instance_id)
+        .order_by(instance_events.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+# ---- Waits: timers and messages -----------------------------------------------------------------------
+
+
+def replace_waits(conn: Connection, instance_id: str, new_waits: list[dict]) -> None:
+    conn.execute(waits.delete().where(waits.c.instance_id == instance_id))
+    if new_waits:
+        conn.execute(waits.insert(), [{"instance_id": instance_id, **w} for w in new_waits])
+
+
+def waits_of(conn: Connection, instance_id: str) -> list[RowMapping]:
+    query = sa.select(waits).where(waits.c.instance_id == instance_id).order_by(waits.c.due_at, waits.c.name)
+    return list(conn.execute(query).mappings())
+
+
+def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> list[str]:
+    query = (
+        sa.select(waits.c.instance_id)
+        .where(waits.c.kind == "timer", waits.c.due_at <= now)
+        .group_by(waits.c.instance_id)
+        .order_by(sa.func.min(waits.c.due_at))
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def next_timer_due(conn: Connection) -> datetime | None:
+    return conn.execute(sa.select(sa.func.min(waits.c.due_at)).where(waits.c.kind == "timer")).scalar()
+
+
+def instances_waiting_for_message(conn: Connection, name: str, correlation: dict[str, str]) -> list[str]:
+    query = sa.select(waits.c.instance_id).where(waits.c.kind == "message", waits.c.name == name)
+    for index, (key, value) in enumerate(sorted(correlation.items())):
+        alias = correlations.alias(f"correlation_{index}")
+        query = query.join(
+            alias,
+            sa.and_(alias.c.instance_id == waits.c.instance_id, alias.c.key == key, alias.c.value == value),
+        )
+    return list(conn.execute(query.distinct()).scalars())
+
+
+def insert_correlations(conn: Connection, instance_id: str, values: dict[str, str]) -> None:
+    if values:
+        conn.execute(
+            correlations.insert(),
+            [{"instance_id": instance_id, "key": k, "value": v} for k, v in values.items()],
+        )
+
+
+# ---- User tasks ------------------------------------------------------------------------------------------
+
+
+def ready_task_ids(conn: Connection, instance_id: str) -> set[str]:
+    query = sa.select(user_tasks.c.id).where(
+        user_tasks.c.instance_id == instance_id, user_tasks.c.status.in_(("ready", "claimed"))
+    )
+    return set(conn.execute(query).scalars())
+
+
+def insert_user_tasks(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(user_tasks.insert(), rows)
+
+
+def close_user_tasks(
+    conn: Connection, task_ids: Iterable[str], *, status: str, at: datetime, by=None
+) -> None:
+    task_ids = list(task_ids)
+    if task_ids:
+        conn.execute(
+            user_tasks.update()
+            .where(user_tasks.c.id.in_(task_ids))
+            .values(status=status, completed_at=at, completed_by=by)
+        )
+
+
+def user_task(conn: Connection, task_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(user_tasks).where(user_tasks.c.id == task_id)).mappings().first()
+
+
+def claim_user_task(conn: Connection, task_id: str, claimed_by: str) -> bool:
+    result = conn.execute(
+        user_tasks.update()
+        .where(user_tasks.c.id == task_id, user_tasks.c.status == "ready")
+        .values(status="claimed", claimed_by=claimed_by)
+    )
+    return result.rowcount == 1
+
+
+def list_user_tasks(
+    conn: Connection, *, instance_ids=None, lane=None, status=None, task_id=None, limit=100
+) -> list[RowMapping]:
+    query = sa.select(user_tasks, referrals.c.id.label("referral_id")).join(
+        referrals, referrals.c.instance_id == user_tasks.c.instance_id, isouter=True
+    )
+    if task_id is not None:
+        query = query.where(user_tasks.c.id == task_id)
+    if instance_ids is not None:
+        query = query.where(user_tasks.c.instance_id.in_(instance_ids))
+    if lane is not None:
+        query = query.where(user_tasks.c.lane == lane)
+    if status is not None:
+        query = query.where(user_tasks.c.status == status)
+    return list(
+        conn.execute(query.order_by(user_tasks.c.created_at, user_tasks.c.id).limit(limit)).mappings()
+    )
+
+
+# ---- Referrals ------------------------------------------------------------------------------------------
+
+
+def insert_referral(conn: Connection, **values) -> None:
+    conn.execute(referrals.insert().values(**values))
+
+
+def referral(conn: Connection, referral_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(referrals).where(referrals.c.id == referral_id)).mappings().first()
+
+
+def referral_of_instance(conn: Connection, instance_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(referrals).where(referrals.c.instance_id == instance_id)).mappings().first()
+
+
+# ---- Idempotency ----------------------------------------------------------------------------------------
+
+
+def idempotent_result(conn: Connection, client_id: int, scope: str, key: str) -> RowMapping | None:
+    query = sa.select(idempotency_keys).where(
+        idempotency_keys.c.client_id == client_id,
+        idempotency_keys.c.scope == scope,
+        idempotency_keys.c.key == key,
+    )
+    return conn.execute(query).mappings().first()
+
+
+def insert_idempotent_result(conn: Connection, **values) -> None:
+    conn.execute(idempotency_keys.insert().values(**values))

@@ -1,0 +1,182 @@
+"""The database schema. Alembic migrations in ``migrations/`` create exactly these tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone, so it is restored on read)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are never stored: give a UTC instant")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+api_clients = sa.Table(
+    "api_clients",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("organisation", sa.String(200), nullable=False),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+)
+
+definitions = sa.Table(
+    "definitions",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(500)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+definition_versions = sa.Table(
+    "definition_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("definition_key", sa.ForeignKey("definitions.key"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("process_id", sa.String(200), nullable=False),
+    sa.Column("compiled_spec", sa.Text, nullable=False),
+    sa.Column("serializer_version", sa.String(20), nullable=False),
+    sa.Column("deployed_by", sa.String(200), nullable=False),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("definition_key", "number"),
+    sa.UniqueConstraint("definition_key", "sha256"),
+)
+
+definition_files = sa.Table(
+    "definition_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version_id", sa.ForeignKey("definition_versions.id"), nullable=False, index=True),
+    sa.Column("filename", sa.String(300), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+)
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("version_id", sa.ForeignKey("definition_versions.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("state", sa.Text, nullable=False),
+    # The business data after the last step, as plain JSON: status reads never deserialize the state.
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("serializer_version", sa.String(20), nullable=False),
+    # Bumped on every save: a writer that read an older lock_version has lost the race.
+    sa.Column("lock_version", sa.Integer, nullable=False),
+    sa.Column("incident_task", sa.String(200)),
+    sa.Column("incident_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("completed_at", UTCDateTime),
+)
+
+instance_events = sa.Table(
+    "instance_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("task_id", sa.String(36)),
+    sa.Column("task_name", sa.String(200)),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_instance_events_instance_id_id", "instance_id", "id"),
+)
+
+# What each instance is waiting for, rewritten after every step. Timers are found by due_at; a worker
+# claims due rows (later with SKIP LOCKED) after locking the instance row.
+waits = sa.Table(
+    "waits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("due_at", UTCDateTime),
+    sa.Index("ix_waits_kind_due_at", "kind", "due_at"),
+    sa.Index("ix_waits_kind_name", "kind", "name"),
+)
+
+correlations = sa.Table(
+    "correlations",
+    metadata,
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(300), nullable=False),
+    sa.Index("ix_correlations_key_value", "key", "value"),
+)
+
+user_tasks = sa.Table(
+    "user_tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    sa.Column("element_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(500)),
+    sa.Column("lane", sa.String(200), index=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("completed_at", UTCDateTime),
+    sa.Column("completed_by", sa.String(200)),
+)
+
+referrals = sa.Table(
+    "referrals",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("reference", sa.String(20), nullable=False, unique=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, unique=True),
+    sa.Column("pathway_key", sa.String(200), nullable=False, index=True),
+    sa.Column("referrer", sa.String(300), nullable=False),
+    sa.Column("referrer_organisation", sa.String(200), nullable=False, index=True),
+    sa.Column("subject", sa.String(20), index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("api_clients.id"), nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("client_id", sa.Integer, sa.ForeignKey("api_clients.id"), primary_key=True),
+    sa.Column("scope", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("response_status", sa.Integer, nullable=False),
+    sa.Column("response_body", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

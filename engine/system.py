@@ -1,0 +1,60 @@
+"""The composition root: builds every engine service from Settings, once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.bpmn import Runtime
+from engine.clients import Clients
+from engine.definitions import Definitions, PathwayCache
+from engine.evaluator import Evaluator
+from engine.instances import Instances
+from engine.referrals import Referrals
+from engine.settings import Settings
+from engine.store.db import Database
+from engine.store.migrate import upgrade
+from engine.timers import Timers
+
+
+@dataclass
+class Signpost:
+    settings: Settings
+    database: Database
+    definitions: Definitions
+    instances: Instances
+    referrals: Referrals
+    clients: Clients
+    timers: Timers
+
+    def migrate(self) -> None:
+        upgrade(self.database)
+
+    def ensure_admin_client(self) -> None:
+        if self.settings.admin_token:
+            self.clients.ensure(
+                token=self.settings.admin_token,
+                name="admin (SIGNPOST_ADMIN_TOKEN)",
+                organisation="signpost",
+                roles={"admin"},
+            )
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def build(settings: Settings) -> Signpost:
+    database = Database(settings.database_url)
+    evaluator = Evaluator(time_limit_seconds=settings.expression_time_limit_seconds)
+    runtime = Runtime(evaluator)
+    pathways = PathwayCache(database)
+    definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes)
+    instances = Instances(database, runtime, pathways)
+    return Signpost(
+        settings=settings,
+        database=database,
+        definitions=definitions,
+        instances=instances,
+        referrals=Referrals(database, definitions, instances),
+        clients=Clients(database),
+        timers=Timers(database, instances),
+    )

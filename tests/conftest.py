@@ -1,0 +1,115 @@
+"""Shared fixtures: a real, migrated database per test (SQLite by default, PostgreSQL when
+SIGNPOST_DATABASE_URL points at one), the engine built on it, and an HTTP client for the API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engine.settings import Settings
+from engine.store.db import Database
+from engine.store.migrate import upgrade
+from engine.store.tables import metadata
+from engine.system import build
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCESSES = ROOT / "processes"
+SOPS = ROOT / "sops"
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """A migrated database the tests start from: an SQLite file to copy, or a PostgreSQL database to empty."""
+    configured = os.environ.get("SIGNPOST_DATABASE_URL")
+    if configured and not configured.startswith("sqlite"):
+        server = sa.engine.make_url(configured)
+        name = f"signpost_test_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = server.set(database=name).render_as_string(hide_password=False)
+        database = Database(url)
+        upgrade(database)
+        database.dispose()
+        yield ("postgresql", url)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "signpost.db"
+        database = Database(f"sqlite:///{path}")
+        upgrade(database)
+        database.dispose()
+        yield ("sqlite", path)
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path) -> str:
+    kind, where = database_template
+    if kind == "sqlite":
+        path = tmp_path / "signpost.db"
+        shutil.copy(where, path)
+        return f"sqlite:///{path}"
+    engine = sa.create_engine(where)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    engine.dispose()
+    return where
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(database_url=database_url, expression_time_limit_seconds=0.5)
+
+
+@pytest.fixture
+def signpost(settings):
+    system = build(settings)
+    yield system
+    system.close()
+
+
+@pytest.fixture
+def app(signpost):
+    from api import create_app
+
+    return create_app(signpost)
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def token_for(signpost):
+    """Create a client with ``roles`` in ``organisation`` and return its bearer header."""
+
+    def make(*roles: str, organisation: str = "city-gp-practice") -> dict[str, str]:
+        _client, token = signpost.clients.create(
+            name=f"test {'+'.join(roles)}", organisation=organisation, roles=set(roles)
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+def pathway_files(*names: str) -> list:
+    from engine.bpmn import SourceFile
+
+    return [SourceFile(name, (PROCESSES / name).read_bytes()) for name in names]
+
+
+NURSING_FILES = ("community_nursing_referral.bpmn", "community_nursing_triage.dmn")
+
+
+@pytest.fixture
+def nursing(signpost):
+    """The community nursing pathway, deployed."""
+    return signpost.definitions.deploy(pathway_files(*NURSING_FILES), "tests")

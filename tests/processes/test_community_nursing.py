@@ -1,0 +1,163 @@
+"""Every path through processes/community_nursing_referral.bpmn, driven through the engine.
+
+Each input is its own transaction: the instance is loaded from the database, advanced and saved again, so
+every step below also proves a save/load round trip at that wait state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+COMPLETE_ROUTINE = {
+    "clinical_need": "medication",
+    "address_postcode": "LE1 5WW",
+    "housebound": False,
+}
+
+
+@pytest.fixture
+def operator(signpost):
+    client, _token = signpost.clients.create(
+        name="spa operator", organisation="community-health-spa", roles={"operator"}
+    )
+    return client
+
+
+@pytest.fixture
+def referrer(signpost):
+    return signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[0]
+
+
+def start(signpost, referrer, data, subject="9434765919"):
+    referral, _ = signpost.referrals.start(
+        referrer,
+        pathway="community_nursing_referral",
+        version=None,
+        referrer="C81001",
+        subject=subject,
+        data=data,
+    )
+    return referral
+
+
+def message(signpost, operator, referral, name, data):
+    [after] = signpost.referrals.deliver_message(name, {"referral_id": referral["id"]}, data, operator)
+    return after
+
+
+def only_task(referral, element_id):
+    tasks = referral["waiting_for"]["tasks"]
+    assert [t["element_id"] for t in tasks] == [element_id]
+    return tasks[0]
+
+
+def test_complete_routine_referral_is_triaged_accepted_and_completed(signpost, nursing, referrer, operator):
+    with time_machine.travel(START, tick=False):
+        referral = start(signpost, referrer, COMPLETE_ROUTINE)
+    assert referral["status"] == "waiting"
+    assert referral["data"]["priority"] == "routine"
+    assert referral["data"]["locality_team"] == "community-nursing-city"
+    assert referral["waiting_for"]["messages"] == ["handoff.accepted", "handoff.rejected"]
+    [timer] = referral["waiting_for"]["timers"]
+    assert datetime.fromisoformat(timer["due_at"]) == START + timedelta(days=1)
+
+    with time_machine.travel(START + timedelta(hours=3), tick=False):
+        accepted = message(
+            signpost, operator, referral, "handoff.accepted", {"visit_window": "Tue 14:00-16:00"}
+        )
+    assert accepted["waiting_for"]["messages"] == ["handoff.completed"]
+    assert accepted["waiting_for"]["timers"] == []  # acceptance cancels the overdue timer
+    assert accepted["data"]["acceptance"] == {"visit_window": "Tue 14:00-16:00"}
+
+    done = message(signpost, operator, referral, "handoff.completed", {"visit_outcome": "wound dressed"})
+    assert done["status"] == "completed"
+    assert done["data"]["completion_letter"] == {"to": "C81001", "outcome": "wound dressed"}
+    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], operator)]
+    assert kinds[0] == "started" and kinds[-1] == "completed"
+    assert kinds.count("message_received") == 2
+
+
+def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
+    signpost, nursing, referrer, operator
+):
+    referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "clinical_need": None, "address_postcode": ""})
+    task = only_task(referral, "complete_missing_information")
+    assert task["lane"] == "Point of access operator"
+    assert referral["data"]["missing_fields"] == ["clinical_need", "address_postcode"]
+
+    still_missing = signpost.referrals.complete_task(task["id"], {"clinical_need": "wound_care"}, operator)
+    again = only_task(still_missing, "complete_missing_information")
+    assert again["id"] != task["id"]
+    assert still_missing["data"]["missing_fields"] == ["address_postcode"]
+
+    complete = signpost.referrals.complete_task(again["id"], {"address_postcode": "LE15 6AB"}, operator)
+    assert complete["waiting_for"]["tasks"] == []
+    assert complete["data"]["locality_team"] == "community-nursing-rutland"
+    assert complete["waiting_for"]["messages"] == ["handoff.accepted", "handoff.rejected"]
+    completed_tasks = signpost.referrals.tasks(referral_id=referral["id"], status="completed")
+    assert {t["completed_by"] for t in completed_tasks} == {operator.actor}
+
+
+def test_urgent_referral_escalates_when_acceptance_is_overdue_and_keeps_waiting(
+    signpost, nursing, referrer, operator
+):
+    with time_machine.travel(START, tick=False):
+        referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "clinical_need": "end_of_life"})
+        assert referral["data"]["priority"] == "urgent"
+        assert signpost.timers.fire_due() == 0
+    with time_machine.travel(START + timedelta(hours=1, minutes=59), tick=False):
+        assert signpost.timers.fire_due() == 0
+    with time_machine.travel(START + timedelta(hours=2, seconds=1), tick=False):
+        assert signpost.timers.fire_due() == 1
+        assert signpost.timers.fire_due() == 0  # fired once, not again
+    escalated = signpost.referrals.get(referral["id"], operator)
+    task = only_task(escalated, "escalate_to_duty_manager")
+    assert task["lane"] == "Duty manager"
+    assert "handoff.accepted" in escalated["waiting_for"]["messages"]
+    assert escalated["waiting_for"]["timers"] == []
+
+    signpost.referrals.complete_task(task["id"], {"escalation_note": "rang the team lead"}, operator)
+    message(signpost, operator, referral, "handoff.accepted", {"visit_window": "today 15:00-17:00"})
+    done = message(
+        signpost, operator, referral, "handoff.completed", {"visit_outcome": "symptoms controlled"}
+    )
+    assert done["status"] == "completed"
+    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], operator)]
+    assert kinds.count("timer_fired") == 1
+
+
+def test_rejected_referral_returns_to_the_operator_and_closes(signpost, nursing, referrer, operator):
+    referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "address_postcode": "NN1 1AA"})
+    assert referral["data"]["locality_team"] == "community-health-spa"
+    rejected = message(signpost, operator, referral, "handoff.rejected", {"rejection_reason": "out of area"})
+    task = only_task(rejected, "review_rejection")
+    assert rejected["data"]["rejection"] == {"rejection_reason": "out of area"}
+    assert rejected["waiting_for"]["messages"] == []
+    assert rejected["waiting_for"]["timers"] == []
+
+    closed = signpost.referrals.complete_task(task["id"], {"action_taken": "signposted to GP"}, operator)
+    assert closed["status"] == "completed"
+    assert "completion_letter" not in closed["data"]
+
+
+@pytest.mark.parametrize(
+    ("need", "housebound", "postcode", "priority", "team"),
+    [
+        ("wound_care", True, "LE11 3AB", "urgent", "community-nursing-county-north"),
+        ("wound_care", False, "le10 1aa", "routine", "community-nursing-county-south"),
+        ("catheter", True, "LE5 0AA", "urgent", "community-nursing-city"),
+        ("continence", False, "LE155AB", "routine", "community-nursing-rutland"),
+    ],
+)
+def test_triage_decides_priority_and_locality(
+    signpost, nursing, referrer, need, housebound, postcode, priority, team
+):
+    referral = start(
+        signpost, referrer, {"clinical_need": need, "housebound": housebound, "address_postcode": postcode}
+    )
+    assert (referral["data"]["priority"], referral["data"]["locality_team"]) == (priority, team)

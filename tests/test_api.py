@@ -1,0 +1,254 @@
+"""The HTTP API end to end: deploy, start a referral, work its task, send messages, read its status."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+
+from tests.conftest import NURSING_FILES, PROCESSES
+
+COMPLETE_REFERRAL = {
+    "pathway": "community_nursing_referral",
+    "referrer": "C81001",
+    "subject": "943 476 5919",
+    "data": {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
+}
+
+
+def upload(*names: str, key: str | None = None) -> dict:
+    form = {"files": [(io.BytesIO((PROCESSES / n).read_bytes()), n) for n in names]}
+    if key:
+        form["key"] = key
+    return form
+
+
+@pytest.fixture
+def designer(token_for):
+    return token_for("designer", organisation="signpost-design")
+
+
+@pytest.fixture
+def referrer(token_for):
+    return token_for("referrer", organisation="city-gp-practice")
+
+
+@pytest.fixture
+def operator(token_for):
+    return token_for("operator", organisation="community-health-spa")
+
+
+@pytest.fixture
+def deployed(http, designer):
+    response = http.post(
+        "/api/v1/definitions",
+        data=upload(*NURSING_FILES),
+        headers=designer,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_deploy_returns_a_numbered_version_and_identical_content_returns_it_again(http, designer, deployed):
+    assert deployed["key"] == "community_nursing_referral"
+    assert deployed["number"] == 1
+    assert sorted(f["filename"] for f in deployed["files"]) == sorted(NURSING_FILES)
+    again = http.post(
+        "/api/v1/definitions",
+        data=upload(*NURSING_FILES),
+        headers=designer,
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 200
+    assert (again.json["number"], again.json["created"]) == (1, False)
+
+    listing = http.get("/api/v1/definitions", headers=designer).json
+    assert [(d["key"], d["latest"]) for d in listing] == [("community_nursing_referral", 1)]
+    version = http.get("/api/v1/definitions/community_nursing_referral/versions/1", headers=designer).json
+    assert {f["filename"] for f in version["files"]} == set(NURSING_FILES)
+    assert all(f["content"].lstrip().startswith("<?xml") for f in version["files"])
+
+
+def test_referral_lifecycle_over_http(http, deployed, referrer, operator):
+    started = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer)
+    assert started.status_code == 201, started.json
+    referral = started.json
+    assert started.headers["Location"].endswith(referral["id"])
+    assert referral["subject"] == "9434765919"
+    assert referral["reference"].startswith("SP-")
+    assert referral["waiting_for"]["messages"] == ["handoff.accepted", "handoff.rejected"]
+
+    accepted = http.post(
+        "/api/v1/messages",
+        headers=operator,
+        json={
+            "name": "handoff.accepted",
+            "correlation": {"reference": referral["reference"]},
+            "data": {"visit_window": "Tue 14:00-16:00"},
+        },
+    )
+    assert accepted.status_code == 202, accepted.json
+    assert accepted.json["delivered_to"][0]["id"] == referral["id"]
+
+    completed = http.post(
+        "/api/v1/messages",
+        headers=operator,
+        json={
+            "name": "handoff.completed",
+            "correlation": {"referral_id": referral["id"]},
+            "data": {"visit_outcome": "seen"},
+        },
+    )
+    assert completed.json["delivered_to"][0]["status"] == "completed"
+
+    status = http.get(f"/api/v1/referrals/{referral['id']}", headers=referrer).json
+    assert status["status"] == "completed"
+    events = http.get(f"/api/v1/referrals/{referral['id']}/events", headers=referrer).json
+    assert events[0]["kind"] == "started"
+    assert "message_received" in [e["kind"] for e in events]
+
+
+def test_operator_claims_and_completes_a_task_over_http(http, deployed, referrer, operator, token_for):
+    incomplete = {**COMPLETE_REFERRAL, "data": {**COMPLETE_REFERRAL["data"], "clinical_need": None}}
+    referral = http.post("/api/v1/referrals", json=incomplete, headers=referrer).json
+    tasks = http.get(f"/api/v1/tasks?referral={referral['id']}", headers=operator).json
+    assert [t["element_id"] for t in tasks] == ["complete_missing_information"]
+    by_lane = http.get(
+        "/api/v1/tasks", query_string={"lane": "Point of access operator"}, headers=operator
+    ).json
+    assert [t["id"] for t in by_lane] == [tasks[0]["id"]]
+
+    claimed = http.post(f"/api/v1/tasks/{tasks[0]['id']}/claim", headers=operator)
+    assert claimed.status_code == 200 and claimed.json["status"] == "claimed"
+    other_operator = token_for("operator", organisation="community-health-spa")
+    stolen = http.post(f"/api/v1/tasks/{tasks[0]['id']}/complete", json={"data": {}}, headers=other_operator)
+    assert stolen.status_code == 409
+    assert stolen.content_type == "application/problem+json"
+
+    done = http.post(
+        f"/api/v1/tasks/{tasks[0]['id']}/complete",
+        json={"data": {"clinical_need": "catheter"}},
+        headers=operator,
+    )
+    assert done.status_code == 200, done.json
+    assert done.json["data"]["priority"] == "routine"
+    assert http.get(f"/api/v1/tasks?referral={referral['id']}", headers=operator).json == []
+
+
+def test_idempotent_start_replays_the_original_and_refuses_a_different_body(
+    http, deployed, referrer, signpost
+):
+    headers = {**referrer, "Idempotency-Key": "gp-msg-0001"}
+    first = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=headers)
+    replay = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=headers)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json == first.json
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+    different = http.post(
+        "/api/v1/referrals", json={**COMPLETE_REFERRAL, "referrer": "C99999"}, headers=headers
+    )
+    assert different.status_code == 409
+    assert "Idempotency-Key" in different.json["detail"]
+    with signpost.database.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM referrals").scalar() == 1
+
+
+def test_concurrent_idempotent_starts_create_one_referral(http, app, deployed, referrer, signpost):
+    headers = {**referrer, "Idempotency-Key": "same-key"}
+    responses = []
+
+    def post():
+        with app.test_client() as each:
+            responses.append(each.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=headers))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in responses] == [201] * 4
+    assert len({r.json["id"] for r in responses}) == 1
+    with signpost.database.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM referrals").scalar() == 1
+
+
+def test_a_referrer_cannot_read_another_organisations_referral(http, deployed, referrer, token_for):
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+    other = token_for("referrer", organisation="county-gp-practice")
+    response = http.get(f"/api/v1/referrals/{referral['id']}", headers=other)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer sp_not-a-token"}, 401), ({"Authorization": "Basic abc"}, 401)],
+)
+def test_requests_without_a_valid_token_are_refused(http, headers, status):
+    response = http.get("/api/v1/definitions", headers=headers)
+    assert response.status_code == status
+    assert response.content_type == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_role_without_permission_gets_403(http, referrer):
+    response = http.post(
+        "/api/v1/definitions",
+        data=upload(*NURSING_FILES),
+        headers=referrer,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 403
+    assert "designer" in response.json["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"referrer": "C81001"}, "pathway"),
+        ({**COMPLETE_REFERRAL, "surprise": 1}, "surprise"),
+        ({**COMPLETE_REFERRAL, "subject": "1234567890"}, "NHS number"),
+        ({**COMPLETE_REFERRAL, "data": {"__class__": 1}}, "identifiers"),
+        ({**COMPLETE_REFERRAL, "pathway": "no_such_pathway"}, "no_such_pathway"),
+    ],
+)
+def test_bad_referrals_get_a_clear_problem_and_store_nothing(
+    http, deployed, referrer, signpost, body, fragment
+):
+    response = http.post("/api/v1/referrals", json=body, headers=referrer)
+    assert response.status_code in (404, 422), response.json
+    assert response.content_type == "application/problem+json"
+    assert fragment in response.json["detail"]
+    with signpost.database.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM instances").scalar() == 0
+
+
+def test_a_message_nobody_waits_for_is_a_409(http, deployed, referrer, operator):
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+    response = http.post(
+        "/api/v1/messages",
+        headers=operator,
+        json={"name": "handoff.completed", "correlation": {"referral_id": referral["id"]}, "data": {}},
+    )
+    assert response.status_code == 409
+    assert "handoff.completed" in response.json["detail"]
+
+
+def test_openapi_document_and_offline_docs_are_served(http):
+    spec = http.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    for path in (
+        "/api/v1/definitions",
+        "/api/v1/referrals",
+        "/api/v1/tasks/{task_id}/complete",
+        "/api/v1/messages",
+    ):
+        assert path in spec["paths"]
+    page = http.get("/api/docs")
+    assert page.status_code == 200
+    assert b"/api/docs/assets/swagger-ui-bundle.js" in page.data
+    assert b"http" not in page.data  # every asset comes from this server: no CDN on an offline network
+    asset = http.get("/api/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.data) > 100_000
