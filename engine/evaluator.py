@@ -41,54 +41,150 @@ _LOG10_2 = math.log10(2)
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 
 SAFE_BUILTINS = (
-    "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "int", "isinstance",
-    "len", "list", "map", "max", "min", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip",
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "int",
+    "isinstance",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "reversed",
+    "round",
+    "set",
+    "sorted",
+    "str",
+    "sum",
+    "tuple",
+    "zip",
 )
-FORBIDDEN_CALLS = frozenset({
-    "getattr", "setattr", "delattr", "hasattr", "eval", "exec", "compile", "open", "globals", "locals",
-    "vars", "dir", "type", "breakpoint", "input", "help", "memoryview", "format", "object", "super",
-})
+FORBIDDEN_CALLS = frozenset(
+    {
+        "getattr",
+        "setattr",
+        "delattr",
+        "hasattr",
+        "eval",
+        "exec",
+        "compile",
+        "open",
+        "globals",
+        "locals",
+        "vars",
+        "dir",
+        "type",
+        "breakpoint",
+        "input",
+        "help",
+        "memoryview",
+        "format",
+        "object",
+        "super",
+    }
+)
 # Not private by spelling, but each leads to dunders, frames or globals.
-FORBIDDEN_ATTRIBUTES = frozenset({
-    "format", "format_map", "mro", "gi_frame", "gi_code", "f_globals", "f_locals", "f_builtins", "f_back",
-    "f_code", "func_globals", "func_code", "tb_frame", "tb_next", "cr_frame", "cr_code", "ag_frame",
-    "ag_code",
-})
-_NO_FUNCTIONS = "function definitions are not allowed in pathway scripts: scripts run top to bottom"
+FORBIDDEN_ATTRIBUTES = frozenset(
+    {
+        "format",
+        "format_map",
+        "mro",
+        "gi_frame",
+        "gi_code",
+        "f_globals",
+        "f_locals",
+        "f_builtins",
+        "f_back",
+        "f_code",
+        "func_globals",
+        "func_code",
+        "tb_frame",
+        "tb_next",
+        "cr_frame",
+        "cr_code",
+        "ag_frame",
+        "ag_code",
+    }
+)
 _REFUSED_NODES: dict[type, str] = {
-    ast.Import: "import is not allowed in pathway scripts",
-    ast.ImportFrom: "import is not allowed in pathway scripts",
-    ast.FunctionDef: _NO_FUNCTIONS,
-    ast.AsyncFunctionDef: _NO_FUNCTIONS,
-    ast.ClassDef: "class definitions are not allowed in pathway scripts",
-    ast.Global: "global is not allowed in pathway scripts",
-    ast.Nonlocal: "nonlocal is not allowed in pathway scripts",
-    ast.Yield: "yield is not allowed in pathway scripts",
-    ast.YieldFrom: "yield is not allowed in pathway scripts",
-    ast.Await: "await and async are not allowed in pathway scripts",
-    ast.AsyncFor: "await and async are not allowed in pathway scripts",
-    ast.AsyncWith: "await and async are not allowed in pathway scripts",
-    ast.With: "with is not allowed in pathway scripts",
-    ast.Try: "try is not allowed in pathway scripts: a failing step is reported, not hidden",
-    ast.TryStar: "try is not allowed in pathway scripts: a failing step is reported, not hidden",
-    ast.Raise: "raise is not allowed in pathway scripts",
-    ast.AnnAssign: "annotations are not allowed in pathway scripts",
-    ast.Match: "match is not allowed in pathway scripts",
+    node: f"{what} not allowed in pathway scripts{why}"
+    for nodes, what, why in (
+        ((ast.Import, ast.ImportFrom), "import is", ""),
+        ((ast.FunctionDef, ast.AsyncFunctionDef), "function definitions are", ": scripts run top to bottom"),
+        ((ast.ClassDef,), "class definitions are", ""),
+        ((ast.Global, ast.Nonlocal), "global and nonlocal are", ""),
+        ((ast.Yield, ast.YieldFrom), "yield is", ""),
+        ((ast.Await, ast.AsyncFor, ast.AsyncWith), "await and async are", ""),
+        ((ast.With,), "with is", ""),
+        ((ast.Try, ast.TryStar), "try is", ": a failing step is reported, not hidden"),
+        ((ast.Raise,), "raise is", ""),
+        ((ast.AnnAssign,), "annotations are", ""),
+        ((ast.Match,), "match is", ""),
+    )
+    for node in nodes
 }
 _ALLOWED_NODES = (
-    ast.Module, ast.Expression, ast.Expr, ast.Assign, ast.AugAssign, ast.Delete, ast.Pass, ast.Break,
-    ast.Continue, ast.If, ast.For, ast.While, ast.Assert, ast.BoolOp, ast.NamedExpr, ast.BinOp, ast.UnaryOp,
-    ast.Lambda, ast.IfExp, ast.Dict, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
-    ast.Compare, ast.Call, ast.FormattedValue, ast.JoinedStr, ast.Constant, ast.Attribute, ast.Subscript,
-    ast.Starred, ast.Name, ast.List, ast.Tuple, ast.Slice, ast.comprehension, ast.arguments, ast.arg,
-    ast.keyword, ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop,
+    ast.Module,
+    ast.Expression,
+    ast.Expr,
+    ast.Assign,
+    ast.AugAssign,
+    ast.Delete,
+    ast.Pass,
+    ast.Break,
+    ast.Continue,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.Assert,
+    ast.BoolOp,
+    ast.NamedExpr,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Lambda,
+    ast.IfExp,
+    ast.Dict,
+    ast.Set,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.Compare,
+    ast.Call,
+    ast.FormattedValue,
+    ast.JoinedStr,
+    ast.Constant,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Starred,
+    ast.Name,
+    ast.List,
+    ast.Tuple,
+    ast.Slice,
+    ast.comprehension,
+    ast.arguments,
+    ast.arg,
+    ast.keyword,
+    ast.expr_context,
+    ast.operator,
+    ast.boolop,
+    ast.unaryop,
+    ast.cmpop,
 )
 # Only code with these can run for long; straight-line code is left untraced, which keeps conditions cheap.
 _REPEATING_NODES = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
 
 
-def iso_duration(*, weeks: float = 0, days: float = 0, hours: float = 0, minutes: float = 0,
-                 seconds: float = 0) -> str:
+def iso_duration(
+    *, weeks: float = 0, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+) -> str:
     """The ISO 8601 duration for the given amounts, e.g. ``PT2H``, ``P2D`` or ``P1DT2H30M``.
 
     Amounts are normalised (``hours=36`` gives ``P1DT12H``, ``hours=1.5`` gives ``PT1H30M``); a day is
@@ -152,6 +248,7 @@ def _guarded(operation: Callable[[Any, Any], Any], refuse: Callable[[Any, Any], 
     def guarded(left: Any, right: Any) -> Any:
         refuse(left, right)
         return operation(left, right)
+
     return guarded
 
 
@@ -305,8 +402,16 @@ class Evaluator:
         if time_limit_seconds <= 0:
             raise ValueError("time_limit_seconds must be positive")
         allowed: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
-        allowed.update(range=_bounded_range, datetime=datetime, date=date, timedelta=timedelta,
-                       timezone=timezone, Decimal=Decimal, now=now, iso_duration=iso_duration)
+        allowed.update(
+            range=_bounded_range,
+            datetime=datetime,
+            date=date,
+            timedelta=timedelta,
+            timezone=timezone,
+            Decimal=Decimal,
+            now=now,
+            iso_duration=iso_duration,
+        )
         for name, helper in (helpers or {}).items():
             if not name.isidentifier() or _is_private(name):
                 raise ValueError(f"helper name {name!r} is not a public identifier: no script could use it")
@@ -337,8 +442,8 @@ class Evaluator:
         """Run script ``source`` against the task data ``names``.
 
         Only when the script succeeds are its top-level variables written back: new and changed ones are
-        set, deleted ones removed; functions, classes and modules never are. On failure ``names`` keeps its
-        bindings (objects mutated in place, such as an appended list, stay mutated).
+        set, deleted ones removed; functions, classes, modules and the throwaway ``_`` never are. On
+        failure ``names`` keeps its bindings (objects mutated in place, such as an appended list, stay so).
         """
         compiled = self._compile_script(source)
         scope = {**names, **self._internals}

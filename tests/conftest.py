@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from engine.settings import Settings
-from engine.store.db import Database
+from engine.store.db import Database, scratch_postgres_database
 from engine.store.migrate import upgrade
 from engine.store.tables import metadata
 from engine.system import build
@@ -27,19 +26,11 @@ def database_template(tmp_path_factory):
     """A migrated database the tests start from: an SQLite file to copy, or a PostgreSQL database to empty."""
     configured = os.environ.get("SIGNPOST_DATABASE_URL")
     if configured and not configured.startswith("sqlite"):
-        server = sa.engine.make_url(configured)
-        name = f"signpost_test_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        url = server.set(database=name).render_as_string(hide_password=False)
-        database = Database(url)
-        upgrade(database)
-        database.dispose()
-        yield ("postgresql", url)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        with scratch_postgres_database(configured, "signpost_test") as url:
+            database = Database(url)
+            upgrade(database)
+            database.dispose()
+            yield ("postgresql", url)
     else:
         path = tmp_path_factory.mktemp("template") / "signpost.db"
         database = Database(f"sqlite:///{path}")
