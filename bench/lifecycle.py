@@ -71,8 +71,14 @@ def signpost_lifecycles(n: int, database_url: str) -> float:
     service = system.clients.create(name="bench service", organisation="bench-nursing", roles={"service"})[0]
     started = time.perf_counter()
     for i in range(n):
-        referral, _ = system.referrals.start(referrer, pathway=PROCESS_ID, version=None, referrer=f"GP{i}",
-                                             subject="9434765919", data=REFERRAL_DATA)
+        referral, _ = system.referrals.start(
+            referrer,
+            pathway=PROCESS_ID,
+            version=None,
+            referrer=f"GP{i}",
+            subject="9434765919",
+            data=REFERRAL_DATA,
+        )
         correlation = {"referral_id": referral["id"]}
         system.referrals.deliver_message("handoff.accepted", correlation, ACCEPTED, service)
         [done] = system.referrals.deliver_message("handoff.completed", correlation, COMPLETED, service)
@@ -85,8 +91,11 @@ def signpost_lifecycles(n: int, database_url: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="lifecycles per contender")
-    parser.add_argument("--database-url", default=os.environ.get("SIGNPOST_DATABASE_URL"),
-                        help="also run Signpost on this database (e.g. PostgreSQL); SQLite always runs")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SIGNPOST_DATABASE_URL"),
+        help="also run Signpost on this database (e.g. PostgreSQL); SQLite always runs",
+    )
     args = parser.parse_args()
 
     raw_lifecycles(min(20, args.n))  # warm-up: imports, caches
