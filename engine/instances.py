@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import Connection
+
 from engine import clock
 from engine.bpmn import CompiledPathway, Runtime, Snapshot, StepFailed
 from engine.definitions import PathwayCache
@@ -33,11 +35,16 @@ class Change:
 Apply = Callable[[object], Change]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
     instance_id: str
     status: str
     incident: str | None = None
+    # What the caller's ``report`` made of the instance inside the same transaction (saves a round trip).
+    report: dict | None = None
+
+
+Report = Callable[[Connection, str], dict]
 
 
 class _RunFailed(Exception):
@@ -93,7 +100,9 @@ class Instances:
 
     # ---- changing ----------------------------------------------------------------------------------
 
-    def complete_user_task(self, task_id: str, data: dict, actor: str) -> Outcome:
+    def complete_user_task(
+        self, task_id: str, data: dict, actor: str, report: Report | None = None
+    ) -> Outcome:
         with self._database.read() as conn:
             task = repo.user_task(conn, task_id)
         if task is None:
@@ -113,7 +122,7 @@ class Instances:
             )
             return Change(events=[event], completed_task_id=task_id)
 
-        return self.advance(task["instance_id"], complete, actor=actor)
+        return self.advance(task["instance_id"], complete, actor=actor, report=report)
 
     def claim_user_task(self, task_id: str, actor: str) -> dict:
         with self._database.write() as conn:
@@ -141,7 +150,7 @@ class Instances:
             return dict(repo.user_task(conn, task_id))
 
     def deliver_message(
-        self, name: str, correlation: dict[str, str], payload: dict, actor: str
+        self, name: str, correlation: dict[str, str], payload: dict, actor: str, report: Report | None = None
     ) -> list[Outcome]:
         if not correlation:
             raise InvalidInput("a message needs at least one correlation value (e.g. referral_id)")
@@ -156,7 +165,9 @@ class Instances:
             detail = {"message": name, "correlation": correlation, "fields": sorted(payload)}
             return Change(events=[_event("message_received", actor, clock.now(), detail=detail)])
 
-        return [self.advance(instance_id, deliver, actor=actor) for instance_id in instance_ids]
+        return [
+            self.advance(instance_id, deliver, actor=actor, report=report) for instance_id in instance_ids
+        ]
 
     def fire_due_timers(self, instance_id: str) -> Outcome:
         def fire(workflow) -> Change:
@@ -175,7 +186,9 @@ class Instances:
         except StepFailed as failure:
             return self.record_incident(instance_id, failure)
 
-    def retry(self, instance_id: str, actor: str, data: dict | None = None) -> Outcome:
+    def retry(
+        self, instance_id: str, actor: str, data: dict | None = None, report: Report | None = None
+    ) -> Outcome:
         """Run the automated steps of an instance in incident again, optionally adding ``data`` to the
         tasks about to run (to supply what was missing)."""
 
@@ -184,9 +197,17 @@ class Instances:
                 self._runtime.add_data_to_ready_tasks(workflow, data)
             return Change(events=[_event("retried", actor, clock.now(), detail={"data": sorted(data or {})})])
 
-        return self.advance(instance_id, resume, actor=actor, resuming=True)
+        return self.advance(instance_id, resume, actor=actor, resuming=True, report=report)
 
-    def advance(self, instance_id: str, apply: Apply, *, actor: str, resuming: bool = False) -> Outcome:
+    def advance(
+        self,
+        instance_id: str,
+        apply: Apply,
+        *,
+        actor: str,
+        resuming: bool = False,
+        report: Report | None = None,
+    ) -> Outcome:
         """Apply an input and run the instance on, all in one transaction under its row lock.
 
         A failure of the input itself (StepFailed, TaskNotReady…) propagates and changes nothing; a
@@ -199,15 +220,18 @@ class Instances:
                     change.events.extend(self._run(workflow))
                 except StepFailed as failure:
                     raise _RunFailed(failure) from failure
-                return self._save(conn, row, workflow, change)
+                return _reported(conn, self._save(conn, row, workflow, change), report)
         except _RunFailed as run_failed:
-            return self._apply_only_and_record_incident(instance_id, apply, run_failed.failure, resuming)
+            return self._apply_only_and_record_incident(
+                instance_id, apply, run_failed.failure, resuming, report
+            )
 
-    def _apply_only_and_record_incident(self, instance_id, apply, failure, resuming) -> Outcome:
+    def _apply_only_and_record_incident(self, instance_id, apply, failure, resuming, report) -> Outcome:
         with self._database.write() as conn:
             row, workflow = self._lock_and_load(conn, instance_id, resuming=resuming)
             change = apply(workflow)
-            return self._save_incident(conn, row, workflow, state=None, failure=failure, change=change)
+            outcome = self._save_incident(conn, row, workflow, state=None, failure=failure, change=change)
+            return _reported(conn, outcome, report)
 
     def record_incident(self, instance_id: str, failure: StepFailed) -> Outcome:
         """Mark an instance as in incident without changing its state (its input itself failed)."""
@@ -347,6 +371,12 @@ class Instances:
                 if task_id not in open_ids
             ],
         )
+
+
+def _reported(conn: Connection, outcome: Outcome, report: Report | None) -> Outcome:
+    if report is not None:
+        outcome.report = report(conn, outcome.instance_id)
+    return outcome
 
 
 def _event(kind: str, actor: str, at, *, task_id=None, task_name=None, detail=None, instance_id=None) -> dict:

@@ -20,6 +20,7 @@ from engine.store import repository as repo
 from engine.store.db import Database
 
 START_SCOPE = "referrals.start"
+OPEN_TASK_STATUSES = ("ready", "claimed")
 # Crockford's base32 without I, L, O, U: a reference read out over the phone cannot be misheard as another.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -108,7 +109,7 @@ class Referrals:
                 created_at=clock.now(),
                 created_by=client.id,
             )
-            view = self._view(conn, repo.referral(conn, referral_id))
+            view = self._view(conn, repo.referral_overview(conn, referral_id=referral_id))
             if idempotency_key:
                 repo.insert_idempotent_result(
                     conn,
@@ -129,8 +130,9 @@ class Referrals:
     def complete_task(self, task_id: str, data: dict, client: Client) -> dict:
         """Complete a user task with ``data`` and return its referral as it is afterwards."""
         _check_data(data)
-        outcome = self._instances.complete_user_task(task_id, data, client.actor)
-        return self._view_of_instance(outcome.instance_id)
+        return self._instances.complete_user_task(
+            task_id, data, client.actor, report=self._view_of_instance
+        ).report
 
     def claim_task(self, task_id: str, client: Client) -> dict:
         claimed = self._instances.claim_user_task(task_id, client.actor)
@@ -141,17 +143,21 @@ class Referrals:
     ) -> list[dict]:
         """Deliver a message to the referrals waiting for it; returns them as they are afterwards."""
         _check_data(data)
-        outcomes = self._instances.deliver_message(name, correlation, data, client.actor)
-        return [self._view_of_instance(o.instance_id) for o in outcomes]
+        outcomes = self._instances.deliver_message(
+            name, correlation, data, client.actor, report=self._view_of_instance
+        )
+        return [outcome.report for outcome in outcomes]
 
     def retry(self, referral_id: str, data: dict, client: Client) -> dict:
         _check_data(data)
-        outcome = self._instances.retry(self.instance_id(referral_id), client.actor, data)
-        return self._view_of_instance(outcome.instance_id)
+        outcome = self._instances.retry(
+            self.instance_id(referral_id), client.actor, data, report=self._view_of_instance
+        )
+        return outcome.report
 
-    def _view_of_instance(self, instance_id: str) -> dict:
-        with self._database.read() as conn:
-            return self._view(conn, repo.referral_of_instance(conn, instance_id))
+    @classmethod
+    def _view_of_instance(cls, conn, instance_id: str) -> dict:
+        return cls._view(conn, repo.referral_overview(conn, instance_id=instance_id))
 
     def events(self, referral_id: str, viewer: Client) -> list[dict]:
         with self._database.read() as conn:
@@ -199,30 +205,29 @@ class Referrals:
 
     @staticmethod
     def _referral(conn, referral_id: str):
-        found = repo.referral(conn, referral_id)
+        found = repo.referral_overview(conn, referral_id=referral_id)
         if found is None:
             raise NotFound(f"no referral with id {referral_id}")
         return found
 
     @staticmethod
     def _view(conn, referral) -> dict:
-        instance = repo.instance(conn, referral["instance_id"])
-        version = repo.version_by_id(conn, instance["version_id"])
-        waits = repo.waits_of(conn, instance["id"])
-        tasks = repo.list_user_tasks(conn, instance_ids=[instance["id"]], status=None)
+        """``referral`` is a row of ``repo.referral_overview``."""
+        waits = repo.waits_of(conn, referral["instance_id"])
+        tasks = repo.list_user_tasks(conn, instance_ids=[referral["instance_id"]], status=OPEN_TASK_STATUSES)
         return {
             "id": referral["id"],
             "reference": referral["reference"],
-            "pathway": {"key": version["definition_key"], "version": version["number"]},
+            "pathway": {"key": referral["definition_key"], "version": referral["version_number"]},
             "referrer": referral["referrer"],
             "referrer_organisation": referral["referrer_organisation"],
             "subject": referral["subject"],
-            "status": instance["status"],
-            "incident": {"task": instance["incident_task"], "error": instance["incident_error"]}
-            if instance["status"] == "incident"
+            "status": referral["status"],
+            "incident": {"task": referral["incident_task"], "error": referral["incident_error"]}
+            if referral["status"] == "incident"
             else None,
             "waiting_for": {
-                "tasks": [_task_view(t) for t in tasks if t["status"] in ("ready", "claimed")],
+                "tasks": [_task_view(t) for t in tasks],
                 "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
                 "timers": [
                     {"name": w["name"], "due_at": w["due_at"].isoformat()}
@@ -230,10 +235,10 @@ class Referrals:
                     if w["kind"] == "timer"
                 ],
             },
-            "data": json.loads(instance["data"]),
+            "data": json.loads(referral["data"]),
             "created_at": referral["created_at"].isoformat(),
-            "updated_at": instance["updated_at"].isoformat(),
-            "completed_at": instance["completed_at"].isoformat() if instance["completed_at"] else None,
+            "updated_at": referral["updated_at"].isoformat(),
+            "completed_at": referral["completed_at"].isoformat() if referral["completed_at"] else None,
         }
 
 

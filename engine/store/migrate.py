@@ -12,16 +12,15 @@ from engine.store.db import Database
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def alembic_config(database: Database) -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database.url.render_as_string(hide_password=False))
     return config
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
     """Apply every migration up to ``revision``; a no-op on an up-to-date database."""
-    config = alembic_config(database)
+    config = alembic_config()
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

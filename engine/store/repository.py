@@ -104,14 +104,6 @@ def version(conn: Connection, key: str, number: int | None) -> RowMapping | None
     return conn.execute(query).mappings().first()
 
 
-def version_by_id(conn: Connection, version_id: int) -> RowMapping | None:
-    return (
-        conn.execute(sa.select(*VERSION_COLUMNS).where(definition_versions.c.id == version_id))
-        .mappings()
-        .first()
-    )
-
-
 def compiled_spec(conn: Connection, version_id: int) -> str:
     query = sa.select(definition_versions.c.compiled_spec).where(definition_versions.c.id == version_id)
     return conn.execute(query).scalar_one()
@@ -208,10 +200,6 @@ def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> li
     return list(conn.execute(query).scalars())
 
 
-def next_timer_due(conn: Connection) -> datetime | None:
-    return conn.execute(sa.select(sa.func.min(waits.c.due_at)).where(waits.c.kind == "timer")).scalar()
-
-
 def instances_waiting_for_message(conn: Connection, name: str, correlation: dict[str, str]) -> list[str]:
     query = sa.select(waits.c.instance_id).where(waits.c.kind == "message", waits.c.name == name)
     for index, (key, value) in enumerate(sorted(correlation.items())):
@@ -283,8 +271,10 @@ def list_user_tasks(
         query = query.where(user_tasks.c.instance_id.in_(instance_ids))
     if lane is not None:
         query = query.where(user_tasks.c.lane == lane)
-    if status is not None:
+    if isinstance(status, str):
         query = query.where(user_tasks.c.status == status)
+    elif status is not None:
+        query = query.where(user_tasks.c.status.in_(status))
     return list(
         conn.execute(query.order_by(user_tasks.c.created_at, user_tasks.c.id).limit(limit)).mappings()
     )
@@ -301,8 +291,28 @@ def referral(conn: Connection, referral_id: str) -> RowMapping | None:
     return conn.execute(sa.select(referrals).where(referrals.c.id == referral_id)).mappings().first()
 
 
-def referral_of_instance(conn: Connection, instance_id: str) -> RowMapping | None:
-    return conn.execute(sa.select(referrals).where(referrals.c.instance_id == instance_id)).mappings().first()
+def referral_overview(conn: Connection, *, referral_id=None, instance_id=None) -> RowMapping | None:
+    """A referral with its instance's status and data and its pathway version, in one query."""
+    query = (
+        sa.select(
+            referrals,
+            instances.c.status,
+            instances.c.data,
+            instances.c.incident_task,
+            instances.c.incident_error,
+            instances.c.updated_at,
+            instances.c.completed_at,
+            definition_versions.c.definition_key,
+            definition_versions.c.number.label("version_number"),
+        )
+        .join(instances, instances.c.id == referrals.c.instance_id)
+        .join(definition_versions, definition_versions.c.id == instances.c.version_id)
+    )
+    if referral_id is not None:
+        query = query.where(referrals.c.id == referral_id)
+    else:
+        query = query.where(referrals.c.instance_id == instance_id)
+    return conn.execute(query).mappings().first()
 
 
 # ---- Idempotency ----------------------------------------------------------------------------------------
