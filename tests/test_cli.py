@@ -1,0 +1,118 @@
+"""The `signpost` command as `make run` uses it: migrate, deploy, create clients, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SIGNPOST = [sys.executable, "-m", "api.cli"]
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+def run(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SIGNPOST_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([*SIGNPOST, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_deploy_is_idempotent_and_reports_each_pathway(database_url, tmp_path):
+    first = run(database_url, "deploy", str(ROOT / "processes"), str(ROOT / "sops"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "community_nursing_referral version 1 deployed" in first.stdout
+    again = run(database_url, "deploy", str(ROOT / "processes"), cwd=tmp_path)
+    assert "community_nursing_referral version 1 unchanged" in again.stdout
+
+
+def test_deploy_of_a_broken_file_lists_its_problems_and_fails(database_url, tmp_path):
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]><x/>')
+    result = run(database_url, "deploy", str(broken), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "broken.bpmn" in result.stderr and "DOCTYPE" in result.stderr
+
+
+def test_clients_create_prints_a_token_that_authenticates(database_url, tmp_path, signpost):
+    result = run(
+        database_url, "clients", "create", "--org", "city-gp-practice", "--role", "referrer", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    token = re.search(r"^token: (\S+)$", result.stdout, re.M).group(1)
+    client = signpost.clients.authenticate(token)
+    assert (client.organisation, client.roles) == ("city-gp-practice", frozenset({"referrer"}))
+
+
+def test_clients_create_refuses_an_unknown_role(database_url, tmp_path):
+    result = run(database_url, "clients", "create", "--org", "x", "--role", "superuser", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "roles must be some of" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def read_until(process: subprocess.Popen, pattern: str) -> str:
+    """Read the server's output until a line matches ``pattern`` (bounded by a deadline, not by sleeping)."""
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    seen = []
+    while True:
+        if not selector.select(timeout=STARTUP_TIMEOUT_SECONDS):
+            raise AssertionError("server said nothing for a minute:\n" + "".join(seen))
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("server exited:\n" + "".join(seen))
+        seen.append(line)
+        if re.search(pattern, line):
+            return "".join(seen)
+
+
+@pytest.fixture
+def served(database_url, tmp_path):
+    assert (
+        run(database_url, "deploy", str(ROOT / "processes"), str(ROOT / "sops"), cwd=tmp_path).returncode == 0
+    )
+    port = free_port()
+    env = {**os.environ, "SIGNPOST_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env.pop("SIGNPOST_ADMIN_TOKEN", None)
+    process = subprocess.Popen(
+        [*SIGNPOST, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = read_until(process, r"Running on http://127\.0\.0\.1")
+        yield f"http://127.0.0.1:{port}", banner, tmp_path
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_prints_where_to_go_and_serves_the_deployed_pathway(served):
+    base, banner, workdir = served
+    token = re.search(r"admin token: (\S+)", banner).group(1)
+    assert f"{base}/api/docs" in banner
+    assert (workdir / "var" / "dev-admin-token").read_text().strip() == token
+    request = urllib.request.Request(
+        f"{base}/api/v1/definitions", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        definitions = json.load(response)
+    assert "community_nursing_referral" in [d["key"] for d in definitions]
+    with urllib.request.urlopen(f"{base}/api/docs", timeout=30) as response:
+        assert b"swagger-ui" in response.read()
