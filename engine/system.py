@@ -20,6 +20,7 @@ from engine.timers import Timers
 class Signpost:
     settings: Settings
     database: Database
+    runtime: Runtime
     definitions: Definitions
     instances: Instances
     referrals: Referrals
@@ -52,6 +53,7 @@ def build(settings: Settings) -> Signpost:
     return Signpost(
         settings=settings,
         database=database,
+        runtime=runtime,
         definitions=definitions,
         instances=instances,
         referrals=Referrals(database, definitions, instances),

@@ -198,3 +198,10 @@ def test_step_failures_name_the_element(signpost, referrer):
     assert referral["status"] == "incident"
     assert "missing_value" in referral["incident"]["error"]
     assert referral["incident"]["task"] == "decide"
+
+
+def test_an_incident_in_a_multi_line_script_names_the_line(signpost, referrer):
+    script = "a = 1\nb = a + 1\nc = b / missing\nd = 4"
+    referral = deploy_and_start(signpost, referrer, samples.script_then_user_task(script))
+    assert referral["incident"]["error"].endswith("(line 3)")
+    assert "missing" in referral["incident"]["error"]

@@ -238,8 +238,10 @@ def _step_failed(error: WorkflowException) -> StepFailed:
     task_name = getattr(spec, "bpmn_name", None) or element_id
     # SpiffWorkflow wraps the evaluator's error without chaining it explicitly.
     cause = error.__cause__ or error.__context__
-    detail = (
-        cause.message if isinstance(cause, ExpressionError) else str(error.args[0] if error.args else error)
-    )
+    if isinstance(cause, ExpressionError):
+        multi_line = cause.source is not None and "\n" in cause.source.strip()
+        detail = f"{cause.message} (line {cause.line})" if multi_line and cause.line else cause.message
+    else:
+        detail = str(error.args[0] if error.args else error)
     where = f"task '{task_name}'" if task_name else "the process"
     return StepFailed(f"{where} failed: {detail}", element_id=element_id, task_name=task_name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -42,12 +43,40 @@ def start(signpost, referrer, data, subject="9434765919"):
         subject=subject,
         data=data,
     )
+    assert_state_round_trips(signpost, referral)
     return referral
 
 
 def message(signpost, operator, referral, name, data):
     [after] = signpost.referrals.deliver_message(name, {"referral_id": referral["id"]}, data, operator)
+    assert_state_round_trips(signpost, referral)
     return after
+
+
+def complete_task(signpost, operator, task, data):
+    after = signpost.referrals.complete_task(task["id"], data, operator)
+    assert_state_round_trips(signpost, after)
+    return after
+
+
+def assert_state_round_trips(signpost, referral):
+    """Loading the stored state and saving it again must give back exactly what was stored."""
+    with signpost.database.read() as conn:
+        row = (
+            conn.execute(
+                sa.text(
+                    "SELECT version_id, state, serializer_version FROM instances WHERE id = "
+                    "(SELECT instance_id FROM referrals WHERE id = :id)"
+                ),
+                {"id": referral["id"]},
+            )
+            .mappings()
+            .one()
+        )
+    workflow = signpost.runtime.load(
+        signpost.definitions.pathway(row["version_id"]), row["state"], row["serializer_version"]
+    )
+    assert signpost.runtime.dump(workflow) == row["state"]
 
 
 def only_task(referral, element_id):
@@ -90,12 +119,12 @@ def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
     assert task["lane"] == "Point of access operator"
     assert referral["data"]["missing_fields"] == ["clinical_need", "address_postcode"]
 
-    still_missing = signpost.referrals.complete_task(task["id"], {"clinical_need": "wound_care"}, operator)
+    still_missing = complete_task(signpost, operator, task, {"clinical_need": "wound_care"})
     again = only_task(still_missing, "complete_missing_information")
     assert again["id"] != task["id"]
     assert still_missing["data"]["missing_fields"] == ["address_postcode"]
 
-    complete = signpost.referrals.complete_task(again["id"], {"address_postcode": "LE15 6AB"}, operator)
+    complete = complete_task(signpost, operator, again, {"address_postcode": "LE15 6AB"})
     assert complete["waiting_for"]["tasks"] == []
     assert complete["data"]["locality_team"] == "community-nursing-rutland"
     assert complete["waiting_for"]["messages"] == ["handoff.accepted", "handoff.rejected"]
@@ -121,7 +150,7 @@ def test_urgent_referral_escalates_when_acceptance_is_overdue_and_keeps_waiting(
     assert "handoff.accepted" in escalated["waiting_for"]["messages"]
     assert escalated["waiting_for"]["timers"] == []
 
-    signpost.referrals.complete_task(task["id"], {"escalation_note": "rang the team lead"}, operator)
+    complete_task(signpost, operator, task, {"escalation_note": "rang the team lead"})
     message(signpost, operator, referral, "handoff.accepted", {"visit_window": "today 15:00-17:00"})
     done = message(
         signpost, operator, referral, "handoff.completed", {"visit_outcome": "symptoms controlled"}
@@ -140,7 +169,7 @@ def test_rejected_referral_returns_to_the_operator_and_closes(signpost, nursing,
     assert rejected["waiting_for"]["messages"] == []
     assert rejected["waiting_for"]["timers"] == []
 
-    closed = signpost.referrals.complete_task(task["id"], {"action_taken": "signposted to GP"}, operator)
+    closed = complete_task(signpost, operator, task, {"action_taken": "signposted to GP"})
     assert closed["status"] == "completed"
     assert "completion_letter" not in closed["data"]
 
