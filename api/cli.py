@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The ticker runs every second: its per-run lines would drown everything else.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     signpost = build(Settings.from_env())
     try:
         return args.command(signpost, args)

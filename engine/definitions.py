@@ -138,8 +138,9 @@ class Definitions:
         with self._database.read() as conn:
             found = repo.version(conn, key, number)
             if found is None:
-                which = f"version {number}" if number is not None else "any version"
-                raise NotFound(f"definition '{key}' has no {which}")
+                if number is None or repo.definition(conn, key) is None:
+                    raise NotFound(f"no definition with key '{key}' has been deployed")
+                raise NotFound(f"definition '{key}' has no version {number}")
             result = dict(found)
             if with_files:
                 result["files"] = [dict(f) for f in repo.files_of_version(conn, found["id"])]

@@ -252,3 +252,24 @@ def test_openapi_document_and_offline_docs_are_served(http):
     assert b"http" not in page.data  # every asset comes from this server: no CDN on an offline network
     asset = http.get("/api/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
+
+
+def test_unknown_routes_wrong_methods_and_oversized_bodies_are_problems(http, app, designer):
+    missing = http.get("/api/v1/nowhere", headers=designer)
+    assert (missing.status_code, missing.content_type) == (404, "application/problem+json")
+    wrong_method = http.delete("/api/v1/referrals", headers=designer)
+    assert (wrong_method.status_code, wrong_method.content_type) == (405, "application/problem+json")
+    oversized = http.post(
+        "/api/v1/referrals",
+        data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
+        headers={**designer, "Content-Type": "application/json"},
+    )
+    assert (oversized.status_code, oversized.content_type) == (413, "application/problem+json")
+
+
+def test_malformed_json_is_a_problem_naming_the_body(http, referrer):
+    response = http.post(
+        "/api/v1/referrals", data=b"{not json", headers={**referrer, "Content-Type": "application/json"}
+    )
+    assert response.status_code in (400, 422)
+    assert response.content_type == "application/problem+json"
