@@ -115,6 +115,7 @@ def test_every_problem_is_reported_at_once(signpost):
         ("PT48H", 'must be quoted: write "PT48H"'),
         ('"48 hours"', "not a valid ISO 8601"),
         ("12", "must give an ISO 8601 string"),
+        ('"2026-12-01T09:00:00"', "without a UTC offset"),
     ],
 )
 def test_timer_expressions_must_give_iso_8601(signpost, expression, fragment):

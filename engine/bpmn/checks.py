@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -151,7 +152,12 @@ def timer_value_problem(kind: str, value, *, cycle: bool) -> str | None:
         if cycle:
             TimerEventDefinition.parse_iso_recurring_interval(value)
         else:
-            TimerEventDefinition.parse_time_or_duration(value)
+            parsed = TimerEventDefinition.parse_time_or_duration(value)
+            if isinstance(parsed, datetime) and datetime.fromisoformat(value).tzinfo is None:
+                return (
+                    f"{kind} gives {value!r} without a UTC offset; it would be read in the server's local "
+                    f"time zone: write e.g. {value}+00:00"
+                )
     except Exception:  # SpiffWorkflow raises bare ValueError/TypeError/AttributeError for malformed values
         return f"{kind} gives {value!r}, which is not a valid ISO 8601 " + (
             "repeating interval (e.g. R3/PT1H)" if cycle else "duration or date-time (e.g. PT48H)"
