@@ -18,6 +18,7 @@ import builtins
 import copy
 import math
 import operator
+import re
 import sys
 import textwrap
 import time
@@ -37,6 +38,9 @@ MAX_ITEMS = 10_000_000
 # Ten million digits would take seconds of uninterruptible big-int arithmetic; one million takes ~0.1 s.
 MAX_INT_DIGITS = 1_000_000
 MAX_RANGE = 1_000_000
+MAX_FORMAT_WIDTH_DIGITS = 4
+_HUGE_FORMAT_WIDTH = re.compile(rf"\d{{{MAX_FORMAT_WIDTH_DIGITS + 1},}}")
+_HUGE_PERCENT_WIDTH = re.compile(rf"%[-+ #0]*(\d{{{MAX_FORMAT_WIDTH_DIGITS + 1},}}|\*)")
 _LOG10_2 = math.log10(2)
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 
@@ -316,7 +320,19 @@ def _problem_with(node: ast.AST) -> str | None:
             return f"changing attribute '{node.attr}' is not allowed: only variables and items can be set"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
         return f"{node.func.id}() is not allowed in pathway scripts"
+    if _has_huge_padding(node):
+        return f"format widths of more than {MAX_FORMAT_WIDTH_DIGITS} digits are not allowed"
     return _private_identifier(node)
+
+
+def _has_huge_padding(node: ast.AST) -> bool:
+    """A width like ``{x:>1000000000}`` or ``'%1000000000d'`` allocates gigabytes in one C call."""
+    if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+        spec = "".join(v.value for v in node.format_spec.values if isinstance(v, ast.Constant))
+        return bool(_HUGE_FORMAT_WIDTH.search(spec))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
+        return isinstance(node.left.value, str) and bool(_HUGE_PERCENT_WIDTH.search(node.left.value))
+    return False
 
 
 def _private_identifier(node: ast.AST) -> str | None:

@@ -331,3 +331,16 @@ def test_environment_executes_against_the_task_data_in_place(evaluator):
 def test_environment_refuses_service_calls(evaluator):
     with pytest.raises(ExpressionFailed, match="service calls are not configured"):
         RestrictedEnvironment(evaluator).call_service({}, operation_name="lookup")
+
+
+@pytest.mark.parametrize("source", ['f"{x:>1000000000}"', "'%1000000000d' % x", "'%*d' % (1000000000, x)"])
+def test_huge_format_widths_are_refused_before_they_allocate(source):
+    with pytest.raises(ExpressionRejected, match="format widths"):
+        Evaluator().check_expression(source)
+
+
+def test_ordinary_format_specs_still_work():
+    assert (
+        Evaluator().evaluate('f"{x:>6.2f}|{y:04d}" + " %5d" % y', {"x": 3.14159, "y": 7})
+        == "  3.14|0007     7"
+    )
