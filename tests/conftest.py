@@ -104,3 +104,12 @@ NURSING_FILES = ("community_nursing_referral.bpmn", "community_nursing_triage.dm
 def nursing(signpost):
     """The community nursing pathway, deployed."""
     return signpost.definitions.deploy(pathway_files(*NURSING_FILES), "tests")
+
+
+def stored_instance(signpost, referral_id: str) -> dict:
+    """The instance row behind a referral, as the database holds it."""
+    with signpost.database.read() as conn:
+        query = sa.text(
+            "SELECT * FROM instances WHERE id = (SELECT instance_id FROM referrals WHERE id = :id)"
+        )
+        return dict(conn.execute(query, {"id": referral_id}).mappings().one())

@@ -7,12 +7,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 import time_machine
 
 from engine.errors import Conflict, TaskNotReady
 from engine.system import build
 from tests import bpmn_samples as samples
+from tests.conftest import stored_instance
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -33,22 +33,6 @@ def deploy_and_start(signpost, referrer, bpmn: str, data: dict | None = None) ->
         referrer, pathway="sample", version=None, referrer="r", subject=None, data=data or {}
     )
     return referral
-
-
-def stored_instance(signpost, referral) -> dict:
-    with signpost.database.read() as conn:
-        row = (
-            conn.execute(
-                sa.text(
-                    "SELECT status, state, lock_version, incident_task, incident_error FROM instances "
-                    "WHERE id = (SELECT instance_id FROM referrals WHERE id = :id)"
-                ),
-                {"id": referral["id"]},
-            )
-            .mappings()
-            .one()
-        )
-    return dict(row)
 
 
 def test_a_failing_script_at_start_is_an_incident_that_a_retry_with_data_resolves(
@@ -80,12 +64,12 @@ def test_a_failure_after_a_completed_task_keeps_the_completion_and_nothing_after
 ):
     referral = deploy_and_start(signpost, referrer, samples.user_task_then_script("result = answer * 2"))
     [task] = referral["waiting_for"]["tasks"]
-    before = stored_instance(signpost, referral)
+    before = stored_instance(signpost, referral["id"])
 
     after = signpost.referrals.complete_task(task["id"], {"note": "no answer given"}, operator)
     assert after["status"] == "incident"
     assert "answer" in after["incident"]["error"]
-    stored = stored_instance(signpost, referral)
+    stored = stored_instance(signpost, referral["id"])
     assert stored["lock_version"] == before["lock_version"] + 1
     assert "note" in stored["state"] and "result" not in stored["state"]
     [closed] = signpost.referrals.tasks(referral_id=referral["id"], status="completed")
@@ -178,7 +162,7 @@ def test_a_timer_expression_giving_nonsense_at_run_time_is_an_incident(signpost,
 
 def test_stored_state_leaves_the_spec_out_and_loads_back(signpost, referrer, operator):
     referral = deploy_and_start(signpost, referrer, samples.script_then_user_task())
-    state = json.loads(stored_instance(signpost, referral)["state"])
+    state = json.loads(stored_instance(signpost, referral["id"])["state"])
     assert "spec" not in state and "subprocess_specs" not in state
     assert state["tasks"]
     [task] = referral["waiting_for"]["tasks"]

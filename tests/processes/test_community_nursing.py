@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 import time_machine
+
+from tests.conftest import stored_instance
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -61,18 +62,7 @@ def complete_task(signpost, operator, task, data):
 
 def assert_state_round_trips(signpost, referral):
     """Loading the stored state and saving it again must give back exactly what was stored."""
-    with signpost.database.read() as conn:
-        row = (
-            conn.execute(
-                sa.text(
-                    "SELECT version_id, state, serializer_version FROM instances WHERE id = "
-                    "(SELECT instance_id FROM referrals WHERE id = :id)"
-                ),
-                {"id": referral["id"]},
-            )
-            .mappings()
-            .one()
-        )
+    row = stored_instance(signpost, referral["id"])
     workflow = signpost.runtime.load(
         signpost.definitions.pathway(row["version_id"]), row["state"], row["serializer_version"]
     )
