@@ -15,6 +15,8 @@ from engine.settings import Settings
 from engine.system import Signpost, build
 
 DEFINITION_SUFFIXES = (".bpmn", ".dmn")
+# A folder given to `deploy` may hold the service directory, loaded before the pathways that route to it.
+DIRECTORY_FILE = "services.toml"
 DEV_TOKEN_FILE = Path("var") / "dev-admin-token"
 
 
@@ -48,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(command=_serve)
 
-    deploy = commands.add_parser("deploy", help="deploy BPMN/DMN files (directories are searched)")
+    deploy = commands.add_parser(
+        "deploy", help="deploy BPMN/DMN files (directories are searched) and any services.toml directory"
+    )
     deploy.add_argument("paths", nargs="+", type=Path)
     deploy.add_argument("--by", default=os.environ.get("USER", "cli"), help="who is deploying (recorded)")
     deploy.set_defaults(command=_deploy)
@@ -103,8 +107,14 @@ def _development_token(signpost: Signpost) -> str:
 
 def _deploy(signpost: Signpost, args) -> int:
     signpost.migrate()
+    directories = [path / DIRECTORY_FILE for path in args.paths if (path / DIRECTORY_FILE).is_file()]
+    for directory in directories:
+        loaded = signpost.services.load_directory(directory.read_text(), str(directory), f"cli:{args.by}")
+        print(f"service directory {directory}: {len(loaded)} services loaded")
     files = [SourceFile(str(path), path.read_bytes()) for path in _definition_files(args.paths)]
     if not files:
+        if directories:
+            return 0
         print("no .bpmn or .dmn files found in " + " ".join(map(str, args.paths)), file=sys.stderr)
         return 1
     for version in signpost.definitions.deploy_each_top_level(files, f"cli:{args.by}"):

@@ -13,10 +13,12 @@ from engine.errors import (
     DefinitionInvalid,
     ExpressionError,
     IdempotencyConflict,
+    IllegalTransition,
     InvalidInput,
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PreconditionFailed,
     SignpostError,
 )
 
@@ -27,6 +29,8 @@ PROBLEM_TYPE_BASE = "https://signpost.invalid/problems/"
 # Ordered: the first matching class wins, so subclasses come before their parents.
 STATUS_OF = [
     (DefinitionInvalid, 422, "definition-invalid", "The definition is not valid"),
+    (IllegalTransition, 409, "illegal-transition", "Not allowed from the current status"),
+    (PreconditionFailed, 412, "precondition-failed", "The resource has changed"),
     (IdempotencyConflict, 409, "idempotency-conflict", "Idempotency-Key reused with a different request"),
     (Conflict, 409, "conflict", "Conflict with the current state"),
     (StepFailed, 422, "step-failed", "The pathway could not process this input"),
@@ -61,6 +65,8 @@ def engine_problem(error: SignpostError) -> Response:
                 extra["problems"] = [p.as_dict() for p in error.problems]
             if isinstance(error, StepFailed):
                 extra["element_id"] = error.element_id
+            if isinstance(error, IllegalTransition):
+                extra["allowed"] = error.allowed
             if status >= 500:
                 log.error("engine error: %s", error)
             return problem(status, title, error.message, slug, **extra)

@@ -114,7 +114,10 @@ class ReferralSchema(Schema):
     referrer = fields.String()
     referrer_organisation = fields.String()
     subject = fields.String(allow_none=True)
-    status = fields.String(metadata={"description": "waiting | completed | incident"})
+    status = fields.String(metadata={"description": "waiting | completed | cancelled | incident"})
+    status_text = fields.String(metadata={"description": "the status in plain language, for the referrer"})
+    owner = fields.String(metadata={"description": "who holds the referral now"})
+    handoffs = fields.List(fields.Nested(lambda: HandoffSummarySchema()))
     incident = fields.Nested(IncidentSchema, allow_none=True)
     waiting_for = fields.Nested(WaitingForSchema)
     data = fields.Dict()
@@ -168,3 +171,107 @@ class MessageSchema(StrictSchema):
 
 class MessageResultSchema(Schema):
     delivered_to = fields.List(fields.Nested(ReferralSchema))
+
+
+class HandoffSummarySchema(Schema):
+    id = fields.String()
+    to_service = fields.String()
+    to_service_name = fields.String(allow_none=True)
+    from_service = fields.String(allow_none=True)
+    referral_type = fields.String()
+    status = fields.String(metadata={"description": "FHIR Task status"})
+    business_status = fields.String(allow_none=True)
+    owner = fields.String(metadata={"description": "who holds the ball: a service id or 'referrer'"})
+    reason = fields.String(allow_none=True)
+    question = fields.String(allow_none=True)
+    window = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    payload = fields.Dict()
+    etag = fields.String()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class HandoffSchema(HandoffSummarySchema):
+    referral_id = fields.String(allow_none=True)
+    answer = fields.Raw(allow_none=True)
+    version = fields.Integer()
+
+
+class ServiceSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    organisation = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "point-of-access | receiving"})
+    accepts = fields.List(fields.String(), required=True)
+    calendar = fields.String(required=True)
+    delivery = fields.Dict(
+        required=True, metadata={"description": '{"mode": "pull"} or {"mode": "webhook", "url": …}'}
+    )
+    description = fields.String(allow_none=True, load_default=None)
+
+
+class ServiceQuerySchema(Schema):
+    organisation = fields.String(load_default=None)
+    accepts = fields.String(
+        load_default=None, metadata={"description": "only services accepting this referral type"}
+    )
+
+
+class QueueQuerySchema(Schema):
+    status = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                [
+                    "requested",
+                    "received",
+                    "accepted",
+                    "in-progress",
+                    "on-hold",
+                    "rejected",
+                    "completed",
+                    "cancelled",
+                    "failed",
+                ]
+            )
+        ),
+        load_default=None,
+        metadata={"description": "repeat for several; all when omitted"},
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class HandoffActionSchema(Schema):
+    """The fields an action takes: reject needs reason, request-information question, schedule window,
+    complete outcome, transfer to_service and reason; accept takes an optional window."""
+
+    reason = fields.String(validate=validate.Length(min=1, max=2000))
+    question = fields.String(validate=validate.Length(min=1, max=2000))
+    window = fields.String(validate=validate.Length(min=1, max=200))
+    outcome = fields.String(validate=validate.Length(min=1, max=2000))
+    to_service = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class InformationSchema(Schema):
+    answer = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "the information asked for, as named fields"},
+    )
+
+
+class CancelSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ReferralQuerySchema(Schema):
+    subject = fields.String(
+        required=True, metadata={"description": "NHS number: lists the person's open referrals"}
+    )
+
+
+class TimelineEntrySchema(Schema):
+    at = fields.String()
+    what = fields.String()
+    kind = fields.String()
+    by = fields.String()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
-from engine.bpmn import STATE_FORMAT, CompiledPathway, ParsedDeployment, SourceFile
+from engine.bpmn import STATE_FORMAT, CompiledPathway, Operation, ParsedDeployment, SourceFile
 from engine.errors import Conflict, DefinitionInvalid, NotFound, Problem
 from engine.evaluator import Evaluator
 from engine.store import repository as repo
@@ -57,7 +58,15 @@ class PathwayCache:
 
 
 class Definitions:
-    def __init__(self, database: Database, evaluator: Evaluator, pathways: PathwayCache, max_file_bytes: int):
+    def __init__(
+        self,
+        database: Database,
+        evaluator: Evaluator,
+        pathways: PathwayCache,
+        max_file_bytes: int,
+        operations: Mapping[str, Operation] | None = None,
+    ):
+        self._operations = operations or {}
         self._database = database
         self._evaluator = evaluator
         self._pathways = pathways
@@ -72,7 +81,7 @@ class Definitions:
                 [Problem("(none)", "no files were uploaded (use the form field 'files')")]
             )
         _refuse_duplicate_names(files)
-        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes)
+        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes, self._operations)
         process_id = key or _single_top_level(parsed)
         return self._store(parsed, process_id, files, deployed_by)
 
@@ -80,7 +89,7 @@ class Definitions:
         """Deploy every top-level process found in ``files``, each with all the files (the command line's
         ``signpost deploy DIR…``: call activities and DMN may sit in any of the given files)."""
         _refuse_duplicate_names(files)
-        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes)
+        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes, self._operations)
         return [self._store(parsed, pid, files, deployed_by) for pid in parsed.top_level_process_ids()]
 
     def _store(self, parsed: ParsedDeployment, process_id: str, files, deployed_by: str) -> DeployedVersion:

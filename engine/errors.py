@@ -99,6 +99,18 @@ class NoMatchingWait(Conflict):
     """A message was sent that no instance is waiting for."""
 
 
+class IllegalTransition(Conflict):
+    """The action is not allowed from the hand-off's current status; ``allowed`` lists what is."""
+
+    def __init__(self, message: str, *, allowed: list[str]):
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class PreconditionFailed(SignpostError):
+    """The caller's If-Match names a version that is no longer current."""
+
+
 class InvalidInput(SignpostError):
     """The request is well formed but its content cannot be acted on."""
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from engine import clock
-from engine.bpmn import CompiledPathway, Runtime, Snapshot, StepFailed
+from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, StepFailed
 from engine.definitions import PathwayCache
 from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, TaskNotReady
 from engine.store import repository as repo
 from engine.store.db import Database
 
 ENGINE_ACTOR = "engine"
+FINISHED = ("completed", "cancelled")
 
 
 @dataclass
@@ -30,9 +31,17 @@ class Change:
 
     events: list[dict] = field(default_factory=list)
     completed_task_id: str | None = None
+    # What the input answers its caller (e.g. the hand-off after a transition).
+    result: dict | None = None
+    # End the instance here instead of running it on (a cancelled referral).
+    cancel: bool = False
 
 
-Apply = Callable[[object], Change]
+# An input: it changes the loaded workflow (None when the instance has finished and the caller allowed
+# that) and may write through the connection, inside the instance's transaction.
+Apply = Callable[[object | None, Connection], Change]
+# Acts on the service calls a run made, inside the same transaction; raises StepFailed to refuse them.
+ServiceCallHandler = Callable[[Connection, str, list[ServiceCall]], list[dict]]
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Outcome:
     incident: str | None = None
     # What the caller's ``report`` made of the instance inside the same transaction (saves a round trip).
     report: dict | None = None
+    result: dict | None = None
 
 
 Report = Callable[[Connection, str], dict]
@@ -55,10 +65,17 @@ class _RunFailed(Exception):
 
 
 class Instances:
-    def __init__(self, database: Database, runtime: Runtime, pathways: PathwayCache):
+    def __init__(
+        self,
+        database: Database,
+        runtime: Runtime,
+        pathways: PathwayCache,
+        on_service_calls: ServiceCallHandler | None = None,
+    ):
         self._database = database
         self._runtime = runtime
         self._pathways = pathways
+        self._on_service_calls = on_service_calls
 
     # ---- starting --------------------------------------------------------------------------------
 
@@ -86,7 +103,7 @@ class Instances:
         repo.insert_correlations(conn, instance_id, correlation)
         row = {"id": instance_id, "lock_version": 0}
         try:
-            events = self._run(workflow)
+            events = self._run(conn, instance_id, workflow)
         except StepFailed as failure:
             return self._save_incident(
                 conn,
@@ -110,7 +127,7 @@ class Instances:
         if task["status"] == "claimed" and task["claimed_by"] != actor:
             raise TaskNotReady(f"task {task_id} is claimed by {task['claimed_by']}")
 
-        def complete(workflow) -> Change:
+        def complete(workflow, _conn) -> Change:
             view = self._runtime.complete_user_task(workflow, task_id, data)
             event = _event(
                 "task_completed",
@@ -159,7 +176,7 @@ class Instances:
         if not instance_ids:
             raise NoMatchingWait(f"no instance matching {correlation} is waiting for message '{name}'")
 
-        def deliver(workflow) -> Change:
+        def deliver(workflow, _conn) -> Change:
             if self._runtime.deliver_message(workflow, name, payload) == 0:
                 raise NoMatchingWait(f"the instance is no longer waiting for message '{name}'")
             detail = {"message": name, "correlation": correlation, "fields": sorted(payload)}
@@ -170,7 +187,7 @@ class Instances:
         ]
 
     def fire_due_timers(self, instance_id: str) -> Outcome:
-        def fire(workflow) -> Change:
+        def fire(workflow, _conn) -> Change:
             before = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
             self._runtime.fire_due_timers(workflow)
             after = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
@@ -192,7 +209,7 @@ class Instances:
         """Run the automated steps of an instance in incident again, optionally adding ``data`` to the
         tasks about to run (to supply what was missing)."""
 
-        def resume(workflow) -> Change:
+        def resume(workflow, _conn) -> Change:
             if data:
                 self._runtime.add_data_to_ready_tasks(workflow, data)
             return Change(events=[_event("retried", actor, clock.now(), detail={"data": sorted(data or {})})])
@@ -207,20 +224,33 @@ class Instances:
         actor: str,
         resuming: bool = False,
         report: Report | None = None,
+        finished_too: bool = False,
     ) -> Outcome:
         """Apply an input and run the instance on, all in one transaction under its row lock.
 
         A failure of the input itself (StepFailed, TaskNotReady…) propagates and changes nothing; a
-        failure of the steps after it is recorded as an incident."""
+        failure of the steps after it is recorded as an incident. With ``finished_too`` an instance that
+        has completed or been cancelled still gets the input, as ``apply(None, conn)``."""
         try:
             with self._database.write() as conn:
-                row, workflow = self._lock_and_load(conn, instance_id, resuming=resuming)
-                change = apply(workflow)
-                try:
-                    change.events.extend(self._run(workflow))
-                except StepFailed as failure:
-                    raise _RunFailed(failure) from failure
-                return _reported(conn, self._save(conn, row, workflow, change), report)
+                row, workflow = self._lock_and_load(
+                    conn, instance_id, resuming=resuming, finished_too=finished_too
+                )
+                change = apply(workflow, conn)
+                if workflow is None:
+                    repo.append_events(conn, [{**e, "instance_id": instance_id} for e in change.events])
+                    outcome = Outcome(instance_id, row["status"], result=change.result)
+                    return _reported(conn, outcome, report)
+                if change.cancel:
+                    self._runtime.cancel(workflow)
+                else:
+                    try:
+                        change.events.extend(self._run(conn, instance_id, workflow))
+                    except StepFailed as failure:
+                        raise _RunFailed(failure) from failure
+                outcome = self._save(conn, row, workflow, change)
+                outcome.result = change.result
+                return _reported(conn, outcome, report)
         except _RunFailed as run_failed:
             return self._apply_only_and_record_incident(
                 instance_id, apply, run_failed.failure, resuming, report
@@ -229,8 +259,9 @@ class Instances:
     def _apply_only_and_record_incident(self, instance_id, apply, failure, resuming, report) -> Outcome:
         with self._database.write() as conn:
             row, workflow = self._lock_and_load(conn, instance_id, resuming=resuming)
-            change = apply(workflow)
+            change = apply(workflow, conn)
             outcome = self._save_incident(conn, row, workflow, state=None, failure=failure, change=change)
+            outcome.result = change.result
             return _reported(conn, outcome, report)
 
     def record_incident(self, instance_id: str, failure: StepFailed) -> Outcome:
@@ -243,12 +274,14 @@ class Instances:
 
     # ---- internals -----------------------------------------------------------------------------------
 
-    def _lock_and_load(self, conn, instance_id: str, *, resuming: bool):
+    def _lock_and_load(self, conn, instance_id: str, *, resuming: bool, finished_too: bool = False):
         row = repo.lock_instance(conn, instance_id)
         if row is None:
             raise NotFound(f"no instance with id {instance_id}")
-        if row["status"] == "completed":
-            raise Conflict(f"instance {instance_id} has completed")
+        if row["status"] in FINISHED:
+            if finished_too:
+                return row, None
+            raise Conflict(f"instance {instance_id} has {row['status']}")
         if row["status"] == "incident" and not resuming:
             raise Conflict(
                 f"instance {instance_id} is stopped by an incident at '{row['incident_task']}': "
@@ -261,9 +294,19 @@ class Instances:
     def _pathway_of(self, row) -> CompiledPathway:
         return self._pathways.get(row["version_id"])
 
-    def _run(self, workflow) -> list[dict]:
-        completed = self._runtime.run(workflow)
+    def _run(self, conn, instance_id: str, workflow) -> list[dict]:
+        result = self._runtime.run(workflow)
         now = clock.now()
+        call_events = []
+        if result.calls:
+            if self._on_service_calls is None:
+                call = result.calls[0]
+                raise StepFailed(
+                    f"task '{call.task_name}' calls '{call.operation}', which this engine does not provide",
+                    element_id=call.element_id,
+                    task_name=call.task_name,
+                )
+            call_events = self._on_service_calls(conn, instance_id, result.calls)
         return [
             _event(
                 "step_completed",
@@ -273,15 +316,19 @@ class Instances:
                 task_name=t.title or t.element_id,
                 detail={"element_id": t.element_id},
             )
-            for t in completed
-        ]
+            for t in result.completed
+        ] + call_events
 
     def _save(self, conn, row, workflow, change: Change) -> Outcome:
         snapshot = self._runtime.describe(workflow)
         now = clock.now()
-        status = "completed" if snapshot.completed else "waiting"
-        if snapshot.completed:
+        if change.cancel:
+            status = "cancelled"
+        elif snapshot.completed:
+            status = "completed"
             change.events.append(_event("completed", ENGINE_ACTOR, now))
+        else:
+            status = "waiting"
         self._write(
             conn,
             row,
@@ -292,7 +339,7 @@ class Instances:
             data=self._runtime.dump_data(snapshot.data),
             incident_task=None,
             incident_error=None,
-            completed_at=now if snapshot.completed else None,
+            completed_at=now if status in FINISHED else None,
         )
         self._index(conn, row["id"], snapshot, change, now)
         return Outcome(row["id"], status)

@@ -16,11 +16,11 @@ from engine.definitions import Definitions
 from engine.errors import IdempotencyConflict, InvalidInput, NotFound
 from engine.instances import Instances
 from engine.nhs_number import validate_nhs_number
+from engine.referral_view import referral_view, task_view, timeline
 from engine.store import repository as repo
 from engine.store.db import Database
 
 START_SCOPE = "referrals.start"
-OPEN_TASK_STATUSES = ("ready", "claimed")
 # Crockford's base32 without I, L, O, U: a reference read out over the phone cannot be misheard as another.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -109,7 +109,7 @@ class Referrals:
                 created_at=clock.now(),
                 created_by=client.id,
             )
-            view = self._view(conn, repo.referral_overview(conn, referral_id=referral_id))
+            view = referral_view(conn, repo.referral_overview(conn, referral_id=referral_id))
             if idempotency_key:
                 repo.insert_idempotent_result(
                     conn,
@@ -125,7 +125,7 @@ class Referrals:
 
     def get(self, referral_id: str, viewer: Client) -> dict:
         with self._database.read() as conn:
-            return self._view(conn, self._visible_referral(conn, referral_id, viewer))
+            return referral_view(conn, self._visible_referral(conn, referral_id, viewer))
 
     def complete_task(self, task_id: str, data: dict, client: Client) -> dict:
         """Complete a user task with ``data`` and return its referral as it is afterwards."""
@@ -157,12 +157,26 @@ class Referrals:
 
     @classmethod
     def _view_of_instance(cls, conn, instance_id: str) -> dict:
-        return cls._view(conn, repo.referral_overview(conn, instance_id=instance_id))
+        return referral_view(conn, repo.referral_overview(conn, instance_id=instance_id))
 
     def events(self, referral_id: str, viewer: Client) -> list[dict]:
         with self._database.read() as conn:
             referral = self._visible_referral(conn, referral_id, viewer)
             return [_event_view(e) for e in repo.events_of(conn, referral["instance_id"])]
+
+    def timeline(self, referral_id: str, viewer: Client) -> list[dict]:
+        with self._database.read() as conn:
+            return timeline(conn, self._visible_referral(conn, referral_id, viewer))
+
+    def open_for_subject(self, subject: str, viewer: Client) -> list[dict]:
+        """Open referrals for a person: what a front-door operator needs to answer a chase call."""
+        subject = validate_nhs_number(subject)
+        organisation = None if viewer.roles & {"admin", "operator"} else viewer.organisation
+        with self._database.read() as conn:
+            return [
+                referral_view(conn, repo.referral_overview(conn, referral_id=referral_id))
+                for referral_id in repo.open_referrals_of_subject(conn, subject, organisation)
+            ]
 
     def instance_id(self, referral_id: str) -> str:
         with self._database.read() as conn:
@@ -181,7 +195,7 @@ class Referrals:
             if referral_id is not None:
                 instance_ids = [self._referral(conn, referral_id)["instance_id"]]
             return [
-                _task_view(t)
+                task_view(t)
                 for t in repo.list_user_tasks(
                     conn, instance_ids=instance_ids, lane=lane, status=status, limit=limit
                 )
@@ -192,7 +206,7 @@ class Referrals:
             found = repo.list_user_tasks(conn, task_id=task_id)
         if not found:
             raise NotFound(f"no task with id {task_id}")
-        return _task_view(found[0])
+        return task_view(found[0])
 
     @classmethod
     def _visible_referral(cls, conn, referral_id: str, viewer: Client):
@@ -210,37 +224,6 @@ class Referrals:
             raise NotFound(f"no referral with id {referral_id}")
         return found
 
-    @staticmethod
-    def _view(conn, referral) -> dict:
-        """``referral`` is a row of ``repo.referral_overview``."""
-        waits = repo.waits_of(conn, referral["instance_id"])
-        tasks = repo.list_user_tasks(conn, instance_ids=[referral["instance_id"]], status=OPEN_TASK_STATUSES)
-        return {
-            "id": referral["id"],
-            "reference": referral["reference"],
-            "pathway": {"key": referral["definition_key"], "version": referral["version_number"]},
-            "referrer": referral["referrer"],
-            "referrer_organisation": referral["referrer_organisation"],
-            "subject": referral["subject"],
-            "status": referral["status"],
-            "incident": {"task": referral["incident_task"], "error": referral["incident_error"]}
-            if referral["status"] == "incident"
-            else None,
-            "waiting_for": {
-                "tasks": [_task_view(t) for t in tasks],
-                "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
-                "timers": [
-                    {"name": w["name"], "due_at": w["due_at"].isoformat()}
-                    for w in waits
-                    if w["kind"] == "timer"
-                ],
-            },
-            "data": json.loads(referral["data"]),
-            "created_at": referral["created_at"].isoformat(),
-            "updated_at": referral["updated_at"].isoformat(),
-            "completed_at": referral["completed_at"].isoformat() if referral["completed_at"] else None,
-        }
-
 
 def _check_data(data) -> None:
     if not isinstance(data, dict):
@@ -251,21 +234,6 @@ def _check_data(data) -> None:
             f"data keys must be plain identifiers (letters, digits, '_', not starting with '_'), "
             f"so that pathway expressions can use them: {', '.join(map(repr, bad))}"
         )
-
-
-def _task_view(row) -> dict:
-    return {
-        "id": row["id"],
-        "referral_id": row["referral_id"],
-        "element_id": row["element_id"],
-        "title": row["title"],
-        "lane": row["lane"],
-        "status": row["status"],
-        "claimed_by": row["claimed_by"],
-        "created_at": row["created_at"].isoformat(),
-        "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
-        "completed_by": row["completed_by"],
-    }
 
 
 def _event_view(row) -> dict:

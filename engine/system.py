@@ -8,8 +8,10 @@ from engine.bpmn import Runtime
 from engine.clients import Clients
 from engine.definitions import Definitions, PathwayCache
 from engine.evaluator import Evaluator
+from engine.handoffs import OPERATIONS, Handoffs, record_routes
 from engine.instances import Instances
 from engine.referrals import Referrals
+from engine.services import Services
 from engine.settings import Settings
 from engine.store.db import Database
 from engine.store.migrate import upgrade
@@ -26,6 +28,8 @@ class Signpost:
     referrals: Referrals
     clients: Clients
     timers: Timers
+    services: Services
+    handoffs: Handoffs
 
     def migrate(self) -> None:
         upgrade(self.database)
@@ -46,10 +50,10 @@ class Signpost:
 def build(settings: Settings) -> Signpost:
     database = Database(settings.database_url)
     evaluator = Evaluator(time_limit_seconds=settings.expression_time_limit_seconds)
-    runtime = Runtime(evaluator)
+    runtime = Runtime(evaluator, OPERATIONS)
     pathways = PathwayCache(database)
-    definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes)
-    instances = Instances(database, runtime, pathways)
+    definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes, OPERATIONS)
+    instances = Instances(database, runtime, pathways, on_service_calls=record_routes)
     return Signpost(
         settings=settings,
         database=database,
@@ -59,4 +63,6 @@ def build(settings: Settings) -> Signpost:
         referrals=Referrals(database, definitions, instances),
         clients=Clients(database),
         timers=Timers(database, instances),
+        services=Services(database),
+        handoffs=Handoffs(database, instances, runtime),
     )

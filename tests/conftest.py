@@ -101,8 +101,16 @@ NURSING_FILES = ("community_nursing_referral.bpmn", "community_nursing_triage.dm
 
 
 @pytest.fixture
-def nursing(signpost):
-    """The community nursing pathway, deployed."""
+def directory(signpost):
+    """The shipped service directory, loaded."""
+    return signpost.services.load_directory(
+        (SOPS / "services.toml").read_text(), "sops/services.toml", "tests"
+    )
+
+
+@pytest.fixture
+def nursing(signpost, directory):
+    """The community nursing pathway, deployed, with the service directory it routes to."""
     return signpost.definitions.deploy(pathway_files(*NURSING_FILES), "tests")
 
 

@@ -40,7 +40,12 @@ def operator(token_for):
 
 
 @pytest.fixture
-def deployed(http, designer):
+def nursing_team(token_for):
+    return token_for("service", organisation="leicestershire-partnership-nhs-trust")
+
+
+@pytest.fixture
+def deployed(http, designer, directory):
     response = http.post(
         "/api/v1/definitions",
         data=upload(*NURSING_FILES),
@@ -71,7 +76,7 @@ def test_deploy_returns_a_numbered_version_and_identical_content_returns_it_agai
     assert all(f["content"].lstrip().startswith("<?xml") for f in version["files"])
 
 
-def test_referral_lifecycle_over_http(http, deployed, referrer, operator):
+def test_referral_lifecycle_over_http(http, deployed, referrer, operator, nursing_team):
     started = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer)
     assert started.status_code == 201, started.json
     referral = started.json
@@ -79,35 +84,32 @@ def test_referral_lifecycle_over_http(http, deployed, referrer, operator):
     assert referral["subject"] == "9434765919"
     assert referral["reference"].startswith("SP-")
     assert referral["waiting_for"]["messages"] == ["handoff.accepted", "handoff.rejected"]
+    assert referral["status_text"] == "Sent to City community nursing, waiting for them to respond"
 
-    accepted = http.post(
-        "/api/v1/messages",
-        headers=operator,
-        json={
-            "name": "handoff.accepted",
-            "correlation": {"reference": referral["reference"]},
-            "data": {"visit_window": "Tue 14:00-16:00"},
-        },
+    queue = http.get(
+        "/api/v1/services/community-nursing-city/handoffs?status=requested", headers=nursing_team
     )
-    assert accepted.status_code == 202, accepted.json
-    assert accepted.json["delivered_to"][0]["id"] == referral["id"]
+    [handoff] = queue.json
+    accepted = http.post(
+        f"/api/v1/handoffs/{handoff['id']}/accept",
+        json={"window": "Tue 14:00-16:00"},
+        headers={**nursing_team, "If-Match": handoff["etag"]},
+    )
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.headers["ETag"] == accepted.json["etag"] != handoff["etag"]
+    status = http.get(f"/api/v1/referrals/{referral['id']}", headers=referrer).json
+    assert status["status_text"] == "Accepted by City community nursing — visit booked Tue 14:00-16:00"
 
     completed = http.post(
-        "/api/v1/messages",
-        headers=operator,
-        json={
-            "name": "handoff.completed",
-            "correlation": {"referral_id": referral["id"]},
-            "data": {"visit_outcome": "seen"},
-        },
+        f"/api/v1/handoffs/{handoff['id']}/complete", json={"outcome": "seen"}, headers=nursing_team
     )
-    assert completed.json["delivered_to"][0]["status"] == "completed"
+    assert completed.json["status"] == "completed"
 
     status = http.get(f"/api/v1/referrals/{referral['id']}", headers=referrer).json
     assert status["status"] == "completed"
     events = http.get(f"/api/v1/referrals/{referral['id']}/events", headers=referrer).json
     assert events[0]["kind"] == "started"
-    assert "message_received" in [e["kind"] for e in events]
+    assert "handoff_accepted" in [e["kind"] for e in events]
 
 
 def test_operator_claims_and_completes_a_task_over_http(http, deployed, referrer, operator, token_for):
@@ -225,7 +227,9 @@ def test_bad_referrals_get_a_clear_problem_and_store_nothing(
         assert conn.exec_driver_sql("SELECT count(*) FROM instances").scalar() == 0
 
 
-def test_a_message_nobody_waits_for_is_a_409(http, deployed, referrer, operator):
+def test_a_message_goes_to_the_referral_it_correlates_with_and_one_nobody_waits_for_is_a_409(
+    http, deployed, referrer, operator
+):
     referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
     response = http.post(
         "/api/v1/messages",
@@ -234,6 +238,19 @@ def test_a_message_nobody_waits_for_is_a_409(http, deployed, referrer, operator)
     )
     assert response.status_code == 409
     assert "handoff.completed" in response.json["detail"]
+    rejected = http.post(
+        "/api/v1/messages",
+        headers=operator,
+        json={
+            "name": "handoff.rejected",
+            "correlation": {"reference": referral["reference"]},
+            "data": {"reason": "told by phone"},
+        },
+    )
+    assert rejected.status_code == 202, rejected.json
+    [after] = rejected.json["delivered_to"]
+    assert after["id"] == referral["id"]
+    assert after["data"]["rejection"] == {"reason": "told by phone"}
 
 
 def test_openapi_document_and_offline_docs_are_served(http):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
-import selectors
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -64,16 +65,18 @@ def free_port() -> int:
 
 
 def read_until(process: subprocess.Popen, pattern: str) -> str:
-    """Read the server's output until a line matches ``pattern`` (bounded by a deadline, not by sleeping)."""
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    """Read the server's output until a line matches ``pattern`` (bounded by a deadline, not by sleeping).
+
+    A thread does the reading: select() on a pipe wrapped in a buffered reader misses lines already
+    buffered, so waiting on a queue is the reliable way to bound the wait."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     seen = []
     while True:
-        if not selector.select(timeout=STARTUP_TIMEOUT_SECONDS):
-            raise AssertionError("server said nothing for a minute:\n" + "".join(seen))
-        line = process.stdout.readline()
-        if not line:
-            raise AssertionError("server exited:\n" + "".join(seen))
+        try:
+            line = lines.get(timeout=STARTUP_TIMEOUT_SECONDS)
+        except queue.Empty:
+            raise AssertionError("server said nothing for a minute:\n" + "".join(seen)) from None
         seen.append(line)
         if re.search(pattern, line):
             return "".join(seen)
@@ -85,7 +88,12 @@ def served(database_url, tmp_path):
         run(database_url, "deploy", str(ROOT / "processes"), str(ROOT / "sops"), cwd=tmp_path).returncode == 0
     )
     port = free_port()
-    env = {**os.environ, "SIGNPOST_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "SIGNPOST_DATABASE_URL": database_url,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("SIGNPOST_ADMIN_TOKEN", None)
     process = subprocess.Popen(
         [*SIGNPOST, "serve", "--port", str(port)],

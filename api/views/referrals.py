@@ -5,7 +5,17 @@ from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
 from api.engine_access import signpost
-from api.schemas import EventSchema, ReferralSchema, ReferralStartSchema, RetrySchema
+from api.schemas import (
+    CancelSchema,
+    EventSchema,
+    HandoffSummarySchema,
+    InformationSchema,
+    ReferralQuerySchema,
+    ReferralSchema,
+    ReferralStartSchema,
+    RetrySchema,
+    TimelineEntrySchema,
+)
 
 blp = Blueprint(
     "referrals",
@@ -58,3 +68,35 @@ def referral_events(referral_id: str):
 @requires("operator")
 def retry_referral(body: dict, referral_id: str):
     return signpost().referrals.retry(referral_id, body["data"], current_client())
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(ReferralQuerySchema, location="query")
+@blp.response(200, ReferralSchema(many=True))
+@requires("referrer", "operator")
+def open_referrals_for_subject(query: dict):
+    return signpost().referrals.open_for_subject(query["subject"], current_client())
+
+
+@blp.route("/<string:referral_id>/timeline", methods=["GET"])
+@blp.response(200, TimelineEntrySchema(many=True))
+@requires("referrer", "operator")
+def referral_timeline(referral_id: str):
+    return signpost().referrals.timeline(referral_id, current_client())
+
+
+@blp.route("/<string:referral_id>/information", methods=["POST"])
+@blp.arguments(InformationSchema)
+@blp.response(200, HandoffSummarySchema(many=True), description="the referral's hand-offs afterwards")
+@requires("referrer")
+def supply_information(body: dict, referral_id: str):
+    return signpost().handoffs.supply_information(referral_id, body["answer"], current_client())
+
+
+@blp.route("/<string:referral_id>/cancel", methods=["POST"])
+@blp.arguments(CancelSchema)
+@blp.response(200, ReferralSchema)
+@requires("referrer")
+def cancel_referral(body: dict, referral_id: str):
+    signpost().handoffs.cancel(referral_id, body["reason"], current_client())
+    return signpost().referrals.get(referral_id, current_client())

@@ -1,14 +1,18 @@
 """Everything that touches SpiffWorkflow lives in this package, and nothing outside it imports the library."""
 
+from engine.bpmn.operations import Operation, ServiceCall
 from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile
-from engine.bpmn.runtime import Runtime, Snapshot, StepFailed, TaskView, Wait
+from engine.bpmn.runtime import RunResult, Runtime, Snapshot, StepFailed, TaskView, Wait
 from engine.bpmn.serialization import STATE_FORMAT
 
 __all__ = [
     "STATE_FORMAT",
     "CompiledPathway",
+    "Operation",
     "ParsedDeployment",
+    "RunResult",
     "Runtime",
+    "ServiceCall",
     "Snapshot",
     "SourceFile",
     "StepFailed",

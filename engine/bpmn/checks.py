@@ -8,7 +8,7 @@ value must be valid ISO 8601 for the kind of timer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
@@ -19,18 +19,22 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 
+from engine.bpmn.operations import Operation
 from engine.errors import ExpressionError, ExpressionFailed, Problem
 from engine.evaluator import Evaluator
 
 LOOKS_LIKE_BARE_ISO_8601 = re.compile(r"^\s*(R\d*/)?P(\d|T\d)|^\s*\d{4}-\d{2}-\d{2}")
 
 
-def expression_problems(spec, evaluator: Evaluator) -> list[Problem]:
+def expression_problems(spec, evaluator: Evaluator, operations: Mapping[str, Operation]) -> list[Problem]:
     problems = []
     for task_spec in spec.task_specs.values():
         element_id = getattr(task_spec, "bpmn_id", None)
         if element_id is None:
             continue
+        operation_problem = _operation_problem(task_spec, operations)
+        if operation_problem:
+            problems.append(Problem(spec.file or "", operation_problem, element_id=element_id))
         for kind, source, check in _sources_of(task_spec):
             problem = _check(evaluator, kind, source, check)
             if problem:
@@ -40,6 +44,17 @@ def expression_problems(spec, evaluator: Evaluator) -> list[Problem]:
             if problem:
                 problems.append(Problem("", problem, element_id=source_id))
     return problems
+
+
+def _operation_problem(task_spec, operations: Mapping[str, Operation]) -> str | None:
+    name = getattr(task_spec, "operation_name", None)
+    if name is None:
+        return None
+    operation = operations.get(name)
+    if operation is None:
+        known = ", ".join(sorted(operations)) or "none"
+        return f"service task calls unknown operation '{name}' (known: {known})"
+    return operation.problem_with(set(task_spec.operation_params or {}))
 
 
 def _sources_of(task_spec) -> Iterator[tuple[str, str, str]]:
@@ -57,6 +72,8 @@ def _sources_of(task_spec) -> Iterator[tuple[str, str, str]]:
         source = getattr(task_spec, attribute, None)
         if isinstance(source, str) and source:
             yield f"loop {attribute.replace('_', ' ')}", source, "expression"
+    for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
+        yield f"service task parameter '{name}'", param["value"], "expression"
     event_definition = getattr(task_spec, "event_definition", None)
     if event_definition is not None:
         yield from _event_sources(event_definition)

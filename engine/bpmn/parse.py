@@ -7,6 +7,7 @@ upload), each located by file, element id and line.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -15,6 +16,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine.bpmn.checks import expression_problems
+from engine.bpmn.operations import Operation
 from engine.bpmn.serialization import new_serializer
 from engine.errors import DefinitionInvalid, Problem
 from engine.evaluator import Evaluator
@@ -70,8 +72,15 @@ class CompiledPathway:
 class ParsedDeployment:
     """Every file of one deployment, parsed together so that call activities and DMN resolve."""
 
-    def __init__(self, files: list[SourceFile], evaluator: Evaluator, max_bytes: int):
+    def __init__(
+        self,
+        files: list[SourceFile],
+        evaluator: Evaluator,
+        max_bytes: int,
+        operations: Mapping[str, Operation] | None = None,
+    ):
         self._evaluator = evaluator
+        self._operations = operations or {}
         self._parser = SpiffBpmnParser(validator=VALIDATOR)
         self._line_of_id: dict[str, dict[str, int]] = {}
         self.dmn_files: list[str] = []
@@ -158,7 +167,9 @@ class ParsedDeployment:
             raise DefinitionInvalid([Problem(self.files_of(process_id), str(error))]) from None
         problems: list[Problem] = []
         for each in [spec, *subprocess_specs.values()]:
-            problems.extend(self._located(p) for p in expression_problems(each, self._evaluator))
+            problems.extend(
+                self._located(p) for p in expression_problems(each, self._evaluator, self._operations)
+            )
         if problems:
             raise DefinitionInvalid(problems)
         return CompiledPathway(process_id, spec.description, spec, subprocess_specs)

@@ -7,12 +7,12 @@ waiting timers, the store indexes them, and the ticker calls ``fire_due_timers``
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
 from engine.errors import ExpressionError, InvalidInput, SignpostError, TaskNotReady
@@ -52,6 +53,12 @@ class Snapshot:
     data: dict
 
 
+@dataclass(frozen=True)
+class RunResult:
+    completed: list[TaskView]
+    calls: list[ServiceCall]
+
+
 class StepFailed(SignpostError):
     """An automated step (script, gateway, timer expression, decision) failed; the step is not saved."""
 
@@ -66,8 +73,8 @@ class Runtime:
 
     state_format = STATE_FORMAT
 
-    def __init__(self, evaluator: Evaluator):
-        self._script_engine = PythonScriptEngine(environment=RestrictedEnvironment(evaluator))
+    def __init__(self, evaluator: Evaluator, operations: Mapping[str, Operation] | None = None):
+        self._script_engine = OperationsScriptEngine(RestrictedEnvironment(evaluator), operations or {})
         self._codec = StateCodec()
 
     def new_workflow(self, pathway: CompiledPathway, data: dict) -> BpmnWorkflow:
@@ -93,10 +100,11 @@ class Runtime:
         workflow.script_engine = self._script_engine
         return workflow
 
-    def run(self, workflow: BpmnWorkflow) -> list[TaskView]:
-        """Run every automated step until the instance waits; return the BPMN elements completed on the way.
-        Raise StepFailed naming the failing task."""
+    def run(self, workflow: BpmnWorkflow) -> RunResult:
+        """Run every automated step until the instance waits; return the BPMN elements completed on the way
+        and the service calls they made. Raise StepFailed naming the failing task."""
         completed: list[TaskView] = []
+        calls = self._script_engine.collect_calls()
 
         def note_completed(task) -> None:
             if task.task_spec.bpmn_id is not None and task.state == TaskState.COMPLETED:
@@ -104,7 +112,7 @@ class Runtime:
 
         try:
             workflow.do_engine_steps(did_complete_task=note_completed)
-            return completed
+            return RunResult(completed, calls)
         except WorkflowException as error:
             raise _step_failed(error) from error
         except Exception as error:  # SpiffWorkflow raises bare Exception, e.g. for an invalid timer duration
@@ -126,6 +134,10 @@ class Runtime:
         except WorkflowException as error:
             raise _step_failed(error) from error
         return _user_task_view(task)
+
+    def cancel(self, workflow: BpmnWorkflow) -> None:
+        """End the instance where it is: every unfinished task is cancelled, nothing more runs."""
+        workflow.cancel()
 
     def add_data_to_ready_tasks(self, workflow: BpmnWorkflow, data: dict) -> None:
         for task in workflow.get_tasks(state=TaskState.READY):

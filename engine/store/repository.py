@@ -14,10 +14,13 @@ from engine.store.tables import (
     definition_files,
     definition_versions,
     definitions,
+    handoff_transitions,
+    handoffs,
     idempotency_keys,
     instance_events,
     instances,
     referrals,
+    services,
     user_tasks,
     waits,
 )
@@ -329,3 +332,108 @@ def idempotent_result(conn: Connection, client_id: int, scope: str, key: str) ->
 
 def insert_idempotent_result(conn: Connection, **values) -> None:
     conn.execute(idempotency_keys.insert().values(**values))
+
+
+# ---- Services -------------------------------------------------------------------------------------------
+
+
+def upsert_service(conn: Connection, values: dict) -> None:
+    updated = conn.execute(services.update().where(services.c.id == values["id"]).values(**values))
+    if updated.rowcount == 0:
+        conn.execute(services.insert().values(**values))
+
+
+def service(conn: Connection, service_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(services).where(services.c.id == service_id)).mappings().first()
+
+
+def services_by_id(conn: Connection, service_ids: Iterable[str]) -> dict[str, RowMapping]:
+    rows = conn.execute(sa.select(services).where(services.c.id.in_(set(service_ids)))).mappings()
+    return {row["id"]: row for row in rows}
+
+
+def list_services(conn: Connection, *, organisation: str | None = None) -> list[RowMapping]:
+    query = sa.select(services).order_by(services.c.kind, services.c.id)
+    if organisation is not None:
+        query = query.where(services.c.organisation == organisation)
+    return list(conn.execute(query).mappings())
+
+
+# ---- Hand-offs ------------------------------------------------------------------------------------------
+
+
+def insert_handoff(conn: Connection, values: dict) -> None:
+    conn.execute(handoffs.insert().values(**values))
+
+
+def handoff(conn: Connection, handoff_id: str) -> RowMapping | None:
+    query = sa.select(handoffs, referrals.c.id.label("referral_id")).join(
+        referrals, referrals.c.instance_id == handoffs.c.instance_id, isouter=True
+    )
+    return conn.execute(query.where(handoffs.c.id == handoff_id)).mappings().first()
+
+
+def update_handoff(conn: Connection, handoff_id: str, expected_version: int, values: dict) -> bool:
+    result = conn.execute(
+        handoffs.update()
+        .where(handoffs.c.id == handoff_id, handoffs.c.version == expected_version)
+        .values(version=expected_version + 1, **values)
+    )
+    return result.rowcount == 1
+
+
+def handoffs_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(handoffs, referrals.c.id.label("referral_id"))
+        .join(referrals, referrals.c.instance_id == handoffs.c.instance_id, isouter=True)
+        .where(handoffs.c.instance_id == instance_id)
+        .order_by(handoffs.c.created_at, handoffs.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def service_queue(
+    conn: Connection, service_id: str, statuses: Iterable[str] | None, limit: int
+) -> list[RowMapping]:
+    query = (
+        sa.select(handoffs, referrals.c.id.label("referral_id"))
+        .join(referrals, referrals.c.instance_id == handoffs.c.instance_id, isouter=True)
+        .where(handoffs.c.to_service == service_id)
+        .order_by(handoffs.c.created_at, handoffs.c.id)
+        .limit(limit)
+    )
+    if statuses is not None:
+        query = query.where(handoffs.c.status.in_(list(statuses)))
+    return list(conn.execute(query).mappings())
+
+
+def insert_transition(conn: Connection, values: dict) -> None:
+    conn.execute(handoff_transitions.insert().values(**values))
+
+
+def transitions_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(handoff_transitions, handoffs.c.to_service)
+        .join(handoffs, handoffs.c.id == handoff_transitions.c.handoff_id)
+        .where(handoffs.c.instance_id == instance_id)
+        .order_by(handoff_transitions.c.at, handoff_transitions.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def open_referrals_of_subject(conn: Connection, subject: str, organisation: str | None) -> list[str]:
+    query = (
+        sa.select(referrals.c.id)
+        .join(instances, instances.c.id == referrals.c.instance_id)
+        .where(referrals.c.subject == subject, instances.c.status.not_in(("completed", "cancelled")))
+        .order_by(referrals.c.created_at)
+    )
+    if organisation is not None:
+        query = query.where(referrals.c.referrer_organisation == organisation)
+    return list(conn.execute(query).scalars())
+
+
+def set_referral_cancelled(conn: Connection, referral_id: str, at: datetime, reason: str) -> None:
+    conn.execute(
+        referrals.update().where(referrals.c.id == referral_id).values(cancelled_at=at, cancel_reason=reason)
+    )

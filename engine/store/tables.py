@@ -165,6 +165,8 @@ referrals = sa.Table(
     sa.Column("referrer", sa.String(300), nullable=False),
     sa.Column("referrer_organisation", sa.String(200), nullable=False, index=True),
     sa.Column("subject", sa.String(20), index=True),
+    sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("cancel_reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.Integer, sa.ForeignKey("api_clients.id"), nullable=False),
 )
@@ -179,4 +181,62 @@ idempotency_keys = sa.Table(
     sa.Column("response_status", sa.Integer, nullable=False),
     sa.Column("response_body", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# ---- Routing: the service directory and hand-offs between services ---------------------------------------
+
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("organisation", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("accepts", sa.JSON, nullable=False),
+    sa.Column("calendar", sa.String(100), nullable=False),
+    sa.Column("delivery", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+)
+
+handoffs = sa.Table(
+    "handoffs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    # The referral is the one whose instance this is (referrals.instance_id); routing happens while the
+    # instance runs, which at the start of a referral is before the referral row exists.
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    sa.Column("element_id", sa.String(200)),
+    sa.Column("from_service", sa.String(100)),
+    sa.Column("to_service", sa.ForeignKey("services.id"), nullable=False),
+    sa.Column("referral_type", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("business_status", sa.String(500)),
+    # Who holds the ball: a service id, or "referrer" while an information request is outstanding.
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("question", sa.Text),
+    sa.Column("answer", sa.JSON),
+    sa.Column("window", sa.String(200)),
+    sa.Column("outcome", sa.Text),
+    sa.Column("status_before_hold", sa.String(20)),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_handoffs_to_service_status", "to_service", "status"),
+)
+
+handoff_transitions = sa.Table(
+    "handoff_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("handoff_id", sa.ForeignKey("handoffs.id"), nullable=False, index=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("from_status", sa.String(20)),
+    sa.Column("to_status", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("detail", sa.JSON),
 )

@@ -48,10 +48,28 @@ def start(signpost, referrer, data, subject="9434765919"):
     return referral
 
 
-def message(signpost, operator, referral, name, data):
-    [after] = signpost.referrals.deliver_message(name, {"referral_id": referral["id"]}, data, operator)
+@pytest.fixture
+def nursing_team(signpost):
+    """The system of the trust that runs the locality nursing teams and the SPA."""
+    return signpost.clients.create(
+        name="lpt nursing", organisation="leicestershire-partnership-nhs-trust", roles={"service"}
+    )[0]
+
+
+def service_acts(signpost, team, referral, action, body=None):
+    """The receiving service does ``action`` to the referral's open hand-off; returns the referral after."""
+    [handoff] = [h for h in handoffs_of(signpost, referral) if h["status"] not in ("rejected", "completed")]
+    signpost.handoffs.act(handoff["id"], action, body or {}, team)
     assert_state_round_trips(signpost, referral)
-    return after
+    return signpost.referrals.get(referral["id"], team_reader(signpost))
+
+
+def handoffs_of(signpost, referral):
+    return signpost.referrals.get(referral["id"], team_reader(signpost))["handoffs"]
+
+
+def team_reader(signpost):
+    return signpost.clients.create(name="reader", organisation="community-health-spa", roles={"operator"})[0]
 
 
 def complete_task(signpost, operator, task, data):
@@ -75,7 +93,9 @@ def only_task(referral, element_id):
     return tasks[0]
 
 
-def test_complete_routine_referral_is_triaged_accepted_and_completed(signpost, nursing, referrer, operator):
+def test_complete_routine_referral_is_triaged_routed_accepted_and_completed(
+    signpost, nursing, referrer, operator, nursing_team
+):
     with time_machine.travel(START, tick=False):
         referral = start(signpost, referrer, COMPLETE_ROUTINE)
     assert referral["status"] == "waiting"
@@ -85,20 +105,41 @@ def test_complete_routine_referral_is_triaged_accepted_and_completed(signpost, n
     [timer] = referral["waiting_for"]["timers"]
     assert datetime.fromisoformat(timer["due_at"]) == START + timedelta(days=1)
 
+    [handoff] = referral["handoffs"]
+    assert (handoff["to_service"], handoff["status"], handoff["referral_type"]) == (
+        "community-nursing-city",
+        "requested",
+        "community-nursing",
+    )
+    assert handoff["payload"] == {
+        "clinical_need": "medication",
+        "housebound": False,
+        "address_postcode": "LE1 5WW",
+        "priority": "routine",
+    }
+    assert referral["data"]["handoff"]["id"] == handoff["id"]
+
     with time_machine.travel(START + timedelta(hours=3), tick=False):
-        accepted = message(
-            signpost, operator, referral, "handoff.accepted", {"visit_window": "Tue 14:00-16:00"}
-        )
+        service_acts(signpost, nursing_team, referral, "acknowledge")
+        accepted = service_acts(signpost, nursing_team, referral, "accept", {"window": "Tue 14:00-16:00"})
     assert accepted["waiting_for"]["messages"] == ["handoff.completed"]
     assert accepted["waiting_for"]["timers"] == []  # acceptance cancels the overdue timer
-    assert accepted["data"]["acceptance"] == {"visit_window": "Tue 14:00-16:00"}
+    assert accepted["data"]["acceptance"]["window"] == "Tue 14:00-16:00"
+    assert accepted["handoffs"][0]["business_status"] == "visit booked Tue 14:00-16:00"
 
-    done = message(signpost, operator, referral, "handoff.completed", {"visit_outcome": "wound dressed"})
+    service_acts(signpost, nursing_team, referral, "start")
+    done = service_acts(signpost, nursing_team, referral, "complete", {"outcome": "wound dressed"})
     assert done["status"] == "completed"
     assert done["data"]["completion_letter"] == {"to": "C81001", "outcome": "wound dressed"}
     kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], operator)]
     assert kinds[0] == "started" and kinds[-1] == "completed"
-    assert kinds.count("message_received") == 2
+    assert [k for k in kinds if k.startswith("handoff_")] == [
+        "handoff_requested",
+        "handoff_acknowledged",
+        "handoff_accepted",
+        "handoff_started",
+        "handoff_completed",
+    ]
 
 
 def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
@@ -123,7 +164,7 @@ def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
 
 
 def test_urgent_referral_escalates_when_acceptance_is_overdue_and_keeps_waiting(
-    signpost, nursing, referrer, operator
+    signpost, nursing, referrer, operator, nursing_team
 ):
     with time_machine.travel(START, tick=False):
         referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "clinical_need": "end_of_life"})
@@ -141,21 +182,22 @@ def test_urgent_referral_escalates_when_acceptance_is_overdue_and_keeps_waiting(
     assert escalated["waiting_for"]["timers"] == []
 
     complete_task(signpost, operator, task, {"escalation_note": "rang the team lead"})
-    message(signpost, operator, referral, "handoff.accepted", {"visit_window": "today 15:00-17:00"})
-    done = message(
-        signpost, operator, referral, "handoff.completed", {"visit_outcome": "symptoms controlled"}
-    )
+    service_acts(signpost, nursing_team, referral, "accept", {"window": "today 15:00-17:00"})
+    done = service_acts(signpost, nursing_team, referral, "complete", {"outcome": "symptoms controlled"})
     assert done["status"] == "completed"
     kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], operator)]
     assert kinds.count("timer_fired") == 1
 
 
-def test_rejected_referral_returns_to_the_operator_and_closes(signpost, nursing, referrer, operator):
+def test_rejected_referral_returns_to_the_operator_and_closes(
+    signpost, nursing, referrer, operator, nursing_team
+):
     referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "address_postcode": "NN1 1AA"})
     assert referral["data"]["locality_team"] == "community-health-spa"
-    rejected = message(signpost, operator, referral, "handoff.rejected", {"rejection_reason": "out of area"})
+    rejected = service_acts(signpost, nursing_team, referral, "reject", {"reason": "out of area"})
     task = only_task(rejected, "review_rejection")
-    assert rejected["data"]["rejection"] == {"rejection_reason": "out of area"}
+    assert rejected["data"]["rejection"]["reason"] == "out of area"
+    assert rejected["handoffs"][0]["status"] == "rejected"
     assert rejected["waiting_for"]["messages"] == []
     assert rejected["waiting_for"]["timers"] == []
 

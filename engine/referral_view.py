@@ -1,0 +1,179 @@
+"""How a referral reads to the people who ask about it: one plain-language status, who holds it now, its
+hand-offs and a timeline of what happened when."""
+
+from __future__ import annotations
+
+import json
+
+from engine.store import repository as repo
+
+OPEN_TASK_STATUSES = ("ready", "claimed")
+POINT_OF_ACCESS = "the point of access"
+# Engine-internal events (each automated step) are in the event log, not in a referrer's timeline.
+NOT_IN_TIMELINE = ("step_completed", "task_claimed", "retried")
+
+
+def referral_view(conn, referral) -> dict:
+    """``referral`` is a row of ``repo.referral_overview``."""
+    instance_id = referral["instance_id"]
+    waits = repo.waits_of(conn, instance_id)
+    tasks = repo.list_user_tasks(conn, instance_ids=[instance_id], status=OPEN_TASK_STATUSES)
+    handoffs = repo.handoffs_of_instance(conn, instance_id)
+    names = {s_id: s["name"] for s_id, s in repo.services_by_id(conn, _services_named(handoffs)).items()}
+    status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))
+    return {
+        "id": referral["id"],
+        "reference": referral["reference"],
+        "pathway": {"key": referral["definition_key"], "version": referral["version_number"]},
+        "referrer": referral["referrer"],
+        "referrer_organisation": referral["referrer_organisation"],
+        "subject": referral["subject"],
+        "status": referral["status"],
+        "status_text": status_text,
+        "owner": owner,
+        "incident": {"task": referral["incident_task"], "error": referral["incident_error"]}
+        if referral["status"] == "incident"
+        else None,
+        "handoffs": [_handoff_summary(h, names) for h in handoffs],
+        "waiting_for": {
+            "tasks": [task_view(t) for t in tasks],
+            "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
+            "timers": [
+                {"name": w["name"], "due_at": w["due_at"].isoformat()} for w in waits if w["kind"] == "timer"
+            ],
+        },
+        "data": json.loads(referral["data"]),
+        "created_at": referral["created_at"].isoformat(),
+        "updated_at": referral["updated_at"].isoformat(),
+        "completed_at": referral["completed_at"].isoformat() if referral["completed_at"] else None,
+    }
+
+
+def timeline(conn, referral) -> list[dict]:
+    events = repo.events_of(conn, referral["instance_id"])
+    handoffs = repo.handoffs_of_instance(conn, referral["instance_id"])
+    names = {s_id: s["name"] for s_id, s in repo.services_by_id(conn, _services_named(handoffs)).items()}
+    return [
+        {"at": e["at"].isoformat(), "what": _describe(e, names), "kind": e["kind"], "by": e["actor"]}
+        for e in events
+        if e["kind"] not in NOT_IN_TIMELINE
+    ]
+
+
+def plain_status(referral, handoffs, names: dict[str, str], *, has_open_tasks: bool) -> tuple[str, str]:
+    """(what a referrer reads, who holds the referral now)."""
+    if referral["status"] == "cancelled" or referral["cancelled_at"] is not None:
+        return "Cancelled by the referrer", "nobody"
+    if referral["status"] == "incident":
+        return "Delayed: the point of access is sorting out a problem with this referral", POINT_OF_ACCESS
+    live = [h for h in handoffs if not _transferred_away(h)]
+    if not live:
+        if referral["status"] == "completed":
+            return "Closed by the point of access", "nobody"
+        if has_open_tasks:
+            return "Being reviewed by the point of access", POINT_OF_ACCESS
+        return "Received and being triaged", POINT_OF_ACCESS
+    latest = live[-1]
+    name = names.get(latest["to_service"], latest["to_service"])
+    owner = _owner(latest, names)
+    booked = f" — visit booked {latest['window']}" if latest["window"] else ""
+    text = {
+        "requested": f"Sent to {name}, waiting for them to respond",
+        "received": f"Received by {name}, waiting for their decision",
+        "accepted": f"Accepted by {name}{booked}",
+        "in-progress": f"{name} has started{booked}",
+        "on-hold": f"{name} has asked the referrer for more information: {latest['question']}",
+        "rejected": f"Declined by {name}: {latest['reason']}"
+        + ("" if referral["status"] in ("completed", "cancelled") else f" — back with {owner}"),
+        "completed": f"Completed by {name}: {latest['outcome']}",
+        "cancelled": f"Cancelled with {name}",
+        "failed": f"Could not be delivered to {name}; the point of access is following it up",
+    }[latest["status"]]
+    return text, owner if latest["status"] not in ("completed", "cancelled") else "nobody"
+
+
+def _transferred_away(handoff) -> bool:
+    return handoff["status"] == "cancelled" and (handoff["business_status"] or "").startswith("transferred")
+
+
+def _owner(handoff, names: dict[str, str]) -> str:
+    if handoff["owner"] == "referrer":
+        return "the referrer"
+    if handoff["owner"] is None:
+        return POINT_OF_ACCESS
+    return names.get(
+        handoff["owner"], POINT_OF_ACCESS if handoff["status"] == "rejected" else handoff["owner"]
+    )
+
+
+def _services_named(handoffs) -> set[str]:
+    return (
+        {h["to_service"] for h in handoffs}
+        | {h["owner"] for h in handoffs}
+        | {h["from_service"] for h in handoffs if h["from_service"]}
+    )
+
+
+def _handoff_summary(row, names: dict[str, str]) -> dict:
+    return {
+        "id": row["id"],
+        "to_service": row["to_service"],
+        "to_service_name": names.get(row["to_service"]),
+        "from_service": row["from_service"],
+        "referral_type": row["referral_type"],
+        "status": row["status"],
+        "business_status": row["business_status"],
+        "owner": row["owner"],
+        "reason": row["reason"],
+        "question": row["question"],
+        "window": row["window"],
+        "outcome": row["outcome"],
+        "payload": row["payload"],
+        "etag": f'"{row["id"]}.{row["version"]}"',
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+def _describe(event, names: dict[str, str]) -> str:
+    detail = event["detail"] or {}
+    service_id = detail.get("service") or detail.get("to_service")
+    service = names.get(service_id, service_id or "the service")
+    transferred_to = names.get(detail.get("to_service"), detail.get("to_service"))
+    window = f", visit booked {detail['window']}" if detail.get("window") else ""
+    kind = event["kind"]
+    described = {
+        "started": "Referral received",
+        "completed": "Pathway finished",
+        "cancelled": f"Cancelled by the referrer: {detail.get('reason', '')}".rstrip(": "),
+        "incident": "Delayed by a problem the point of access is sorting out",
+        "timer_fired": f"Time limit reached: {detail.get('timer', 'timer')}",
+        "task_completed": f"Point of access completed '{event['task_name']}'",
+        "message_received": f"Update received: {detail.get('message', '')}",
+        "handoff_requested": f"Sent to {service}",
+        "handoff_acknowledged": f"Received by {service}",
+        "handoff_accepted": f"Accepted by {service}{window}",
+        "handoff_rejected": f"Declined by {service}: {detail.get('reason', '')}",
+        "handoff_information_requested": f"{service} asked for more information: {detail.get('question', '')}",
+        "handoff_information_supplied": "The referrer supplied the information asked for",
+        "handoff_scheduled": f"{service} booked a visit: {detail.get('window', '')}",
+        "handoff_started": f"{service} started",
+        "handoff_completed": f"Completed by {service}: {detail.get('outcome', '')}",
+        "handoff_transferred": f"{service} transferred it to {transferred_to}: {detail.get('reason', '')}",
+    }
+    return described.get(kind, kind.replace("_", " "))
+
+
+def task_view(row) -> dict:
+    return {
+        "id": row["id"],
+        "referral_id": row["referral_id"],
+        "element_id": row["element_id"],
+        "title": row["title"],
+        "lane": row["lane"],
+        "status": row["status"],
+        "claimed_by": row["claimed_by"],
+        "created_at": row["created_at"].isoformat(),
+        "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
+        "completed_by": row["completed_by"],
+    }
