@@ -154,7 +154,7 @@ def _describe(event, names: dict[str, str]) -> str:
         "handoff_acknowledged": f"Received by {service}",
         "handoff_accepted": f"Accepted by {service}{window}",
         "handoff_rejected": f"Declined by {service}: {detail.get('reason', '')}",
-        "handoff_information_requested": f"{service} asked for more information: {detail.get('question', '')}",
+        "handoff_information_requested": f"{service} asked: {detail.get('question', '')}",
         "handoff_information_supplied": "The referrer supplied the information asked for",
         "handoff_scheduled": f"{service} booked a visit: {detail.get('window', '')}",
         "handoff_started": f"{service} started",
