@@ -198,8 +198,7 @@ class HandoffSchema(HandoffSummarySchema):
     version = fields.Integer()
 
 
-class ServiceSchema(Schema):
-    id = fields.String(required=True)
+class ServiceBodySchema(Schema):
     name = fields.String(required=True)
     organisation = fields.String(required=True)
     kind = fields.String(required=True, metadata={"description": "point-of-access | receiving"})
@@ -209,6 +208,10 @@ class ServiceSchema(Schema):
         required=True, metadata={"description": '{"mode": "pull"} or {"mode": "webhook", "url": …}'}
     )
     description = fields.String(allow_none=True, load_default=None)
+
+
+class ServiceSchema(ServiceBodySchema):
+    id = fields.String(required=True)
 
 
 class ServiceQuerySchema(Schema):

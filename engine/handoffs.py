@@ -505,6 +505,8 @@ def _consequences(current, transition: Transition, body: dict) -> dict:
         values["business_status"] = f"visit booked {body['window']}"
     elif action == "start":
         values["business_status"] = "in progress"
+    elif action == "complete":
+        values["business_status"] = "completed"
     elif action == "transfer":
         values["business_status"] = f"transferred to {body['to_service']}"
     elif action == "cancel":

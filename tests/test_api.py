@@ -271,7 +271,7 @@ def test_openapi_document_and_offline_docs_are_served(http):
     assert asset.status_code == 200 and len(asset.data) > 100_000
 
 
-def test_unknown_routes_wrong_methods_and_oversized_bodies_are_problems(http, app, designer):
+def test_unknown_routes_wrong_methods_and_oversized_bodies_are_problems(http, app, designer, referrer):
     missing = http.get("/api/v1/nowhere", headers=designer)
     assert (missing.status_code, missing.content_type) == (404, "application/problem+json")
     wrong_method = http.delete("/api/v1/referrals", headers=designer)
@@ -279,7 +279,7 @@ def test_unknown_routes_wrong_methods_and_oversized_bodies_are_problems(http, ap
     oversized = http.post(
         "/api/v1/referrals",
         data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
-        headers={**designer, "Content-Type": "application/json"},
+        headers={**referrer, "Content-Type": "application/json"},
     )
     assert (oversized.status_code, oversized.content_type) == (413, "application/problem+json")
 
@@ -290,3 +290,86 @@ def test_malformed_json_is_a_problem_naming_the_body(http, referrer):
     )
     assert response.status_code in (400, 422)
     assert response.content_type == "application/problem+json"
+
+
+def test_hand_off_problems_have_the_right_status_codes(http, deployed, referrer, nursing_team, token_for):
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+    handoff = referral["handoffs"][0]
+    url = f"/api/v1/handoffs/{handoff['id']}"
+
+    illegal = http.post(f"{url}/complete", json={"outcome": "x"}, headers=nursing_team)
+    assert (illegal.status_code, illegal.content_type) == (409, "application/problem+json")
+    assert illegal.json["allowed"] == ["acknowledge", "accept", "reject", "request-information", "transfer"]
+
+    missing_reason = http.post(f"{url}/reject", json={}, headers=nursing_team)
+    assert missing_reason.status_code == 422
+    assert "needs 'reason'" in missing_reason.json["detail"]
+
+    other_org = token_for("service", organisation="leicester-city-council")
+    assert http.post(f"{url}/accept", json={}, headers=other_org).status_code == 403
+
+    stale = {**nursing_team, "If-Match": handoff["etag"]}
+    assert http.post(f"{url}/acknowledge", json={}, headers=stale).status_code == 200
+    refused = http.post(f"{url}/accept", json={}, headers=stale)
+    assert refused.status_code == 412
+
+    replayed = {**nursing_team, "X-Request-ID": "service-msg-7"}
+    first = http.post(f"{url}/accept", json={"window": "Mon"}, headers=replayed)
+    again = http.post(f"{url}/accept", json={"window": "Mon"}, headers=replayed)
+    assert first.status_code == again.status_code == 200 and first.json == again.json
+
+    assert http.post(f"{url}/teleport", json={}, headers=nursing_team).status_code == 404
+    assert http.get(url, headers=nursing_team).headers["ETag"] == first.json["etag"]
+
+
+def test_the_referrer_answers_and_cancels_over_http(http, deployed, referrer, nursing_team):
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+    url = f"/api/v1/handoffs/{referral['handoffs'][0]['id']}"
+    http.post(f"{url}/request-information", json={"question": "Any allergies?"}, headers=nursing_team)
+    answered = http.post(
+        f"/api/v1/referrals/{referral['id']}/information",
+        json={"answer": {"allergies": "none"}},
+        headers=referrer,
+    )
+    assert answered.status_code == 200, answered.json
+    assert answered.json[0]["status"] == "requested"
+
+    cancelled = http.post(
+        f"/api/v1/referrals/{referral['id']}/cancel", json={"reason": "resolved"}, headers=referrer
+    )
+    assert cancelled.status_code == 200, cancelled.json
+    assert cancelled.json["status_text"] == "Cancelled by the referrer"
+    timeline = http.get(f"/api/v1/referrals/{referral['id']}/timeline", headers=referrer).json
+    assert timeline[-1]["what"] == "Cancelled by the referrer: resolved"
+
+    listed = http.get("/api/v1/referrals", query_string={"subject": "9434765919"}, headers=referrer)
+    assert listed.status_code == 200 and listed.json == []
+
+
+def test_the_service_directory_is_listed_and_admins_change_it(http, directory, token_for):
+    referrer = token_for("referrer")
+    services = http.get(
+        "/api/v1/services", query_string={"accepts": "community-nursing"}, headers=referrer
+    ).json
+    assert "community-nursing-city" in [s["id"] for s in services]
+    assert all("community-nursing" in s["accepts"] for s in services)
+    entry = {
+        "name": "Night nursing",
+        "organisation": "leicestershire-partnership-nhs-trust",
+        "kind": "receiving",
+        "accepts": ["community-nursing"],
+        "calendar": "24x7",
+        "delivery": {"mode": "pull"},
+    }
+    assert http.put("/api/v1/services/night-nursing", json=entry, headers=referrer).status_code == 403
+    admin = token_for("admin")
+    created = http.put("/api/v1/services/night-nursing", json=entry, headers=admin)
+    assert created.status_code == 201, created.json
+    bad = http.put("/api/v1/services/night-nursing", json={**entry, "calendar": "lunar"}, headers=admin)
+    assert bad.status_code == 422 and "unknown calendar 'lunar'" in bad.json["detail"]
+    assert http.get("/api/v1/services/night-nursing", headers=referrer).json["calendar"] == "24x7"
+
+
+def test_authentication_comes_before_validation(http):
+    response = http.post("/api/v1/referrals", json={"nonsense": True})
+    assert response.status_code == 401

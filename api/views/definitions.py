@@ -42,10 +42,10 @@ UPLOAD_BODY = {
 
 
 @blp.route("", methods=["POST"])
+@requires("designer")
 @blp.doc(requestBody=UPLOAD_BODY)
 @blp.response(201, DeployedSchema, description="a new version was stored")
 @blp.alt_response(200, schema=DeployedSchema, description="identical content: the existing version")
-@requires("designer")
 def deploy():
     files = [SourceFile(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("files")]
     deployed = signpost().definitions.deploy(
@@ -55,21 +55,21 @@ def deploy():
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, DefinitionSummarySchema(many=True))
 @requires("designer", "operator")
+@blp.response(200, DefinitionSummarySchema(many=True))
 def list_definitions():
     return signpost().definitions.list()
 
 
 @blp.route("/<string:key>", methods=["GET"])
-@blp.response(200, DefinitionSchema)
 @requires("designer", "operator")
+@blp.response(200, DefinitionSchema)
 def get_definition(key: str):
     return signpost().definitions.get(key)
 
 
 @blp.route("/<string:key>/versions/<int:number>", methods=["GET"])
-@blp.response(200, VersionWithFilesSchema)
 @requires("designer", "operator")
+@blp.response(200, VersionWithFilesSchema)
 def get_version(key: str, number: int):
     return signpost().definitions.version(key, number, with_files=True)

@@ -43,8 +43,8 @@ ACTION_HEADERS = [
 
 
 @blp.route("/<string:handoff_id>", methods=["GET"])
-@blp.response(200, HandoffSchema)
 @requires("service", "operator")
+@blp.response(200, HandoffSchema)
 def get_handoff(handoff_id: str):
     handoff = signpost().handoffs.get(handoff_id, current_client())
     return handoff, 200, {"ETag": handoff["etag"]}

@@ -15,9 +15,9 @@ blp = Blueprint(
 
 
 @blp.route("", methods=["POST"])
+@requires("service", "operator")
 @blp.arguments(MessageSchema)
 @blp.response(202, MessageResultSchema)
-@requires("service", "operator")
 def send_message(body: dict):
     delivered = signpost().referrals.deliver_message(
         body["name"], body["correlation"], body["data"], current_client()

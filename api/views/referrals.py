@@ -35,10 +35,10 @@ IDEMPOTENCY_HEADER = {
 
 
 @blp.route("", methods=["POST"])
+@requires("referrer", "operator")
 @blp.arguments(ReferralStartSchema)
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 @blp.response(201, ReferralSchema)
-@requires("referrer", "operator")
 def start_referral(body: dict):
     key = request.headers.get("Idempotency-Key") or request.headers.get("X-Request-ID") or None
     referral, replayed = signpost().referrals.start(current_client(), idempotency_key=key, **body)
@@ -49,54 +49,54 @@ def start_referral(body: dict):
 
 
 @blp.route("/<string:referral_id>", methods=["GET"])
-@blp.response(200, ReferralSchema)
 @requires("referrer", "operator")
+@blp.response(200, ReferralSchema)
 def get_referral(referral_id: str):
     return signpost().referrals.get(referral_id, current_client())
 
 
 @blp.route("/<string:referral_id>/events", methods=["GET"])
-@blp.response(200, EventSchema(many=True))
 @requires("referrer", "operator")
+@blp.response(200, EventSchema(many=True))
 def referral_events(referral_id: str):
     return signpost().referrals.events(referral_id, current_client())
 
 
 @blp.route("/<string:referral_id>/retry", methods=["POST"])
+@requires("operator")
 @blp.arguments(RetrySchema)
 @blp.response(200, ReferralSchema)
-@requires("operator")
 def retry_referral(body: dict, referral_id: str):
     return signpost().referrals.retry(referral_id, body["data"], current_client())
 
 
 @blp.route("", methods=["GET"])
+@requires("referrer", "operator")
 @blp.arguments(ReferralQuerySchema, location="query")
 @blp.response(200, ReferralSchema(many=True))
-@requires("referrer", "operator")
 def open_referrals_for_subject(query: dict):
     return signpost().referrals.open_for_subject(query["subject"], current_client())
 
 
 @blp.route("/<string:referral_id>/timeline", methods=["GET"])
-@blp.response(200, TimelineEntrySchema(many=True))
 @requires("referrer", "operator")
+@blp.response(200, TimelineEntrySchema(many=True))
 def referral_timeline(referral_id: str):
     return signpost().referrals.timeline(referral_id, current_client())
 
 
 @blp.route("/<string:referral_id>/information", methods=["POST"])
+@requires("referrer")
 @blp.arguments(InformationSchema)
 @blp.response(200, HandoffSummarySchema(many=True), description="the referral's hand-offs afterwards")
-@requires("referrer")
 def supply_information(body: dict, referral_id: str):
     return signpost().handoffs.supply_information(referral_id, body["answer"], current_client())
 
 
 @blp.route("/<string:referral_id>/cancel", methods=["POST"])
+@requires("referrer")
 @blp.arguments(CancelSchema)
 @blp.response(200, ReferralSchema)
-@requires("referrer")
 def cancel_referral(body: dict, referral_id: str):
     signpost().handoffs.cancel(referral_id, body["reason"], current_client())
     return signpost().referrals.get(referral_id, current_client())

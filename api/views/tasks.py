@@ -10,9 +10,9 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="User
 
 
 @blp.route("", methods=["GET"])
+@requires("operator")
 @blp.arguments(TaskQuerySchema, location="query")
 @blp.response(200, TaskSchema(many=True))
-@requires("operator")
 def list_tasks(query: dict):
     return signpost().referrals.tasks(
         referral_id=query["referral"], lane=query["lane"], status=query["status"], limit=query["limit"]
@@ -20,15 +20,15 @@ def list_tasks(query: dict):
 
 
 @blp.route("/<string:task_id>/claim", methods=["POST"])
-@blp.response(200, TaskSchema)
 @requires("operator")
+@blp.response(200, TaskSchema)
 def claim_task(task_id: str):
     return signpost().referrals.claim_task(task_id, current_client())
 
 
 @blp.route("/<string:task_id>/complete", methods=["POST"])
+@requires("operator")
 @blp.arguments(TaskCompleteSchema)
 @blp.response(200, ReferralSchema, description="the task's referral after the pathway moved on")
-@requires("operator")
 def complete_task(body: dict, task_id: str):
     return signpost().referrals.complete_task(task_id, body["data"], current_client())
