@@ -192,10 +192,21 @@ class HandoffSummarySchema(Schema):
     updated_at = fields.String()
 
 
+class TransitionSchema(Schema):
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    by = fields.String()
+    at = fields.String()
+
+
 class HandoffSchema(HandoffSummarySchema):
     referral_id = fields.String(allow_none=True)
     answer = fields.Raw(allow_none=True)
     version = fields.Integer()
+    transitions = fields.List(
+        fields.Nested(TransitionSchema), metadata={"description": "when each change happened"}
+    )
 
 
 class ServiceBodySchema(Schema):

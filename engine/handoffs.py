@@ -41,6 +41,8 @@ ROUTE_OPERATION = "signpost.route"
 OPEN = ("requested", "received", "accepted", "in-progress", "on-hold")
 CLOSED = ("rejected", "completed", "cancelled", "failed")
 REFERRER = "referrer"
+# Owner of a rejected hand-off whose routing task named no from_service.
+POINT_OF_ACCESS = "point-of-access"
 
 
 @dataclass(frozen=True)
@@ -237,11 +239,22 @@ class Handoffs:
             return [handoff_view(row) for row in repo.service_queue(conn, service_id, statuses, limit)]
 
     def get(self, handoff_id: str, client: Client) -> dict:
+        """A hand-off with the history of its transitions."""
         with self._database.read() as conn:
             row, service = self._handoff_and_service(conn, handoff_id)
             if not client.roles & {"admin", "operator"}:
                 _check_acts_for(client, service)
-            return handoff_view(row)
+            history = [
+                {
+                    "action": t["action"],
+                    "from_status": t["from_status"],
+                    "to_status": t["to_status"],
+                    "by": t["actor"],
+                    "at": t["at"].isoformat(),
+                }
+                for t in repo.transitions_of_handoff(conn, handoff_id)
+            ]
+            return {**handoff_view(row), "transitions": history}
 
     # ---- changing -------------------------------------------------------------------------------------
 
@@ -490,7 +503,8 @@ def _consequences(current, transition: Transition, body: dict) -> dict:
         values["status"] = transition.to
     action = transition.action
     if action == "reject":
-        values["owner"] = current["from_service"] or REFERRER
+        # As in BaRS: a rejection hands the referral back to whoever sent it.
+        values["owner"] = current["from_service"] or POINT_OF_ACCESS
         values["business_status"] = "rejected: ownership returned to the sender"
     elif action == "request-information":
         values["owner"] = REFERRER

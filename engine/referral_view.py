@@ -99,7 +99,7 @@ def _transferred_away(handoff) -> bool:
 def _owner(handoff, names: dict[str, str]) -> str:
     if handoff["owner"] == "referrer":
         return "the referrer"
-    if handoff["owner"] is None:
+    if handoff["owner"] in (None, "point-of-access"):
         return POINT_OF_ACCESS
     return names.get(
         handoff["owner"], POINT_OF_ACCESS if handoff["status"] == "rejected" else handoff["owner"]

@@ -122,7 +122,12 @@ def test_each_status_allows_exactly_its_actions(signpost, referral, gp, team, st
             "visit booked Wed 09:00-11:00",
             "community-nursing-city",
         ),
-        (["acknowledge", "reject"], "rejected", "rejected: ownership returned to the sender", "referrer"),
+        (
+            ["acknowledge", "reject"],
+            "rejected",
+            "rejected: ownership returned to the sender",
+            "community-health-spa",
+        ),
         (
             ["accept", "request-information"],
             "on-hold",
@@ -329,7 +334,8 @@ def test_a_rejection_reads_as_back_with_the_point_of_access(signpost, referral, 
     signpost.handoffs.act(handoff_id, "reject", {"reason": "not housebound"}, team)
     view = signpost.referrals.get(referral["id"], gp)
     assert (
-        view["status_text"] == "Declined by City community nursing: not housebound — back with the referrer"
+        view["status_text"] == "Declined by City community nursing: not housebound — back with "
+        "Community Health Single Point of Access"
     )
     assert [t["element_id"] for t in view["waiting_for"]["tasks"]] == ["review_rejection"]
 

@@ -411,6 +411,15 @@ def insert_transition(conn: Connection, values: dict) -> None:
     conn.execute(handoff_transitions.insert().values(**values))
 
 
+def transitions_of_handoff(conn: Connection, handoff_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(handoff_transitions)
+        .where(handoff_transitions.c.handoff_id == handoff_id)
+        .order_by(handoff_transitions.c.at, handoff_transitions.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
 def transitions_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
     query = (
         sa.select(handoff_transitions, handoffs.c.to_service)
