@@ -6,7 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from api import docs, errors
-from api.views import definitions, handoffs, messages, referrals, services, tasks
+from api.views import definitions, fhir, handoffs, messages, olas, referrals, services, tasks
 from engine.system import Signpost
 
 # Large enough for a deployment of several BPMN/DMN files; anything bigger is refused with a 413.
@@ -34,7 +34,16 @@ def create_app(signpost: Signpost) -> Flask:
     )
     app.extensions["signpost"] = signpost
     api = Api(app)
-    for blueprint in (definitions.blp, referrals.blp, tasks.blp, messages.blp, services.blp, handoffs.blp):
+    for blueprint in (
+        definitions.blp,
+        referrals.blp,
+        tasks.blp,
+        messages.blp,
+        services.blp,
+        handoffs.blp,
+        olas.blp,
+        fhir.blp,
+    ):
         api.register_blueprint(blueprint)
     errors.register(app)
     docs.register(app)

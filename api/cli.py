@@ -17,6 +17,7 @@ from engine.system import Signpost, build
 DEFINITION_SUFFIXES = (".bpmn", ".dmn")
 # A folder given to `deploy` may hold the service directory, loaded before the pathways that route to it.
 DIRECTORY_FILE = "services.toml"
+OLA_FILE = "olas.toml"
 DEV_TOKEN_FILE = Path("var") / "dev-admin-token"
 
 
@@ -78,7 +79,7 @@ def _serve(signpost: Signpost, args) -> int:
     signpost.migrate()
     token = signpost.settings.admin_token or _development_token(signpost)
     signpost.clients.ensure(token=token, name="admin", organisation="signpost", roles={"admin"})
-    ticker = Ticker(signpost.timers, signpost.settings.tick_seconds)
+    ticker = Ticker(signpost.tick, signpost.settings.tick_seconds)
     ticker.start()
     base = f"http://{args.host}:{args.port}"
     print(
@@ -111,6 +112,9 @@ def _deploy(signpost: Signpost, args) -> int:
     for directory in directories:
         loaded = signpost.services.load_directory(directory.read_text(), str(directory), f"cli:{args.by}")
         print(f"service directory {directory}: {len(loaded)} services loaded")
+    for terms in [path / OLA_FILE for path in args.paths if (path / OLA_FILE).is_file()]:
+        olas = signpost.olas.load_terms(terms.read_text(), str(terms), f"cli:{args.by}")
+        print(f"OLA terms {terms}: {len(olas)} OLAs loaded")
     files = [SourceFile(str(path), path.read_bytes()) for path in _definition_files(args.paths)]
     if not files:
         if directories:

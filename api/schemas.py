@@ -118,6 +118,9 @@ class ReferralSchema(Schema):
     status_text = fields.String(metadata={"description": "the status in plain language, for the referrer"})
     owner = fields.String(metadata={"description": "who holds the referral now"})
     handoffs = fields.List(fields.Nested(lambda: HandoffSummarySchema()))
+    clocks = fields.List(
+        fields.Nested(lambda: ClockSchema()), metadata={"description": "OLA clocks: who owes what"}
+    )
     incident = fields.Nested(IncidentSchema, allow_none=True)
     waiting_for = fields.Nested(WaitingForSchema)
     data = fields.Dict()
@@ -182,7 +185,10 @@ class HandoffSummarySchema(Schema):
     status = fields.String(metadata={"description": "FHIR Task status"})
     business_status = fields.String(allow_none=True)
     owner = fields.String(metadata={"description": "who holds the ball: a service id or 'referrer'"})
-    reason = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "why it was routed"})
+    status_reason = fields.String(
+        allow_none=True, metadata={"description": "why it was rejected, transferred or cancelled"}
+    )
     question = fields.String(allow_none=True)
     window = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
@@ -289,3 +295,56 @@ class TimelineEntrySchema(Schema):
     what = fields.String()
     kind = fields.String()
     by = fields.String()
+
+
+class ClockSchema(Schema):
+    id = fields.String()
+    handoff_id = fields.String()
+    ola = fields.String()
+    obligation = fields.String()
+    party = fields.String(metadata={"description": "receiver | sender"})
+    owed_by = fields.String(metadata={"description": "who owes it, by name"})
+    state = fields.String(metadata={"description": "running | paused | met | breached | cancelled"})
+    calendar = fields.String()
+    target_seconds = fields.Integer(metadata={"description": "the target in business seconds"})
+    business_seconds_used = fields.Integer()
+    business_seconds_remaining = fields.Integer()
+    due_at = fields.String(allow_none=True)
+    started_at = fields.String(allow_none=True)
+    stopped_at = fields.String(allow_none=True)
+    breached_at = fields.String(allow_none=True)
+
+
+class AtRiskClockSchema(ClockSchema):
+    referral_id = fields.String()
+    reference = fields.String()
+
+
+class ObligationQuerySchema(Schema):
+    state = fields.List(
+        fields.String(validate=validate.OneOf(["running", "paused", "met", "breached", "cancelled"])),
+        load_default=lambda: ["running"],
+    )
+    due_before = fields.AwareDateTime(load_default=None, metadata={"description": "ISO 8601 with an offset"})
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=5000))
+
+
+class ReportQuerySchema(Schema):
+    start = fields.AwareDateTime(required=True, data_key="from")
+    end = fields.AwareDateTime(required=True, data_key="to")
+
+
+class ComplianceSchema(Schema):
+    group = fields.List(fields.String(allow_none=True))
+    met = fields.Integer()
+    breached = fields.Integer()
+    percent_met = fields.Float()
+    median_seconds_to_meet = fields.Integer(allow_none=True)
+    p90_seconds_to_meet = fields.Integer(allow_none=True)
+
+
+class OlaReportSchema(Schema):
+    service = fields.List(fields.Nested(ComplianceSchema))
+    organisation_pair = fields.List(fields.Nested(ComplianceSchema))
+    obligation = fields.List(fields.Nested(ComplianceSchema))
+    party = fields.List(fields.Nested(ComplianceSchema))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
-from engine import clock
+from engine import clock, clocks
 from engine.bpmn import Operation, Runtime, ServiceCall, StepFailed
 from engine.clients import Client
 from engine.errors import (
@@ -74,7 +74,7 @@ SERVICE_TRANSITIONS = {
             "rejected",
             "handoff.rejected",
             required=("reason",),
-            fields={"reason": "reason"},
+            fields={"reason": "status_reason"},
         ),
         Transition(
             "request-information",
@@ -107,7 +107,7 @@ SERVICE_TRANSITIONS = {
             "cancelled",
             "handoff.transferred",
             required=("to_service", "reason"),
-            fields={"reason": "reason"},
+            fields={"reason": "status_reason"},
         ),
     )
 }
@@ -183,17 +183,16 @@ def record_routes(conn, instance_id: str, calls: list[ServiceCall]) -> list[dict
                 "updated_at": now,
             },
         )
-        repo.insert_transition(
+        _log_transition(
             conn,
-            {
-                "handoff_id": handoff_id,
-                "action": "route",
-                "from_status": None,
-                "to_status": "requested",
-                "actor": "engine",
-                "at": now,
-                "detail": {"element_id": call.element_id},
-            },
+            handoff_id,
+            "route",
+            None,
+            "requested",
+            "engine",
+            now,
+            {"element_id": call.element_id},
+            event="requested",
         )
         events.append(
             {
@@ -427,17 +426,16 @@ class Handoffs:
         values["updated_at"] = now
         if not repo.update_handoff(conn, current["id"], current["version"], values):
             raise Conflict(f"hand-off {current['id']} changed while this request was made; read it and retry")
-        repo.insert_transition(
+        _log_transition(
             conn,
-            {
-                "handoff_id": current["id"],
-                "action": transition.action,
-                "from_status": current["status"],
-                "to_status": values.get("status", current["status"]),
-                "actor": actor,
-                "at": now,
-                "detail": body or None,
-            },
+            current["id"],
+            transition.action,
+            current["status"],
+            values.get("status", current["status"]),
+            actor,
+            now,
+            body or None,
+            event=transition.message.split(".", 1)[1],
         )
         return {**current, **values}
 
@@ -463,17 +461,16 @@ class Handoffs:
                 "updated_at": now,
             },
         )
-        repo.insert_transition(
+        _log_transition(
             conn,
-            {
-                "handoff_id": new_id,
-                "action": "route",
-                "from_status": None,
-                "to_status": "requested",
-                "actor": actor,
-                "at": now,
-                "detail": {"transferred_from": current["id"]},
-            },
+            new_id,
+            "route",
+            None,
+            "requested",
+            actor,
+            now,
+            {"transferred_from": current["id"]},
+            event="requested",
         )
         return new_id
 
@@ -493,7 +490,28 @@ class Handoffs:
         return earlier["response_body"]
 
 
-_CANCEL = Transition("cancel", CANCELLABLE, "cancelled", "referral.cancelled", fields={"reason": "reason"})
+_CANCEL = Transition(
+    "cancel", CANCELLABLE, "cancelled", "referral.cancelled", fields={"reason": "status_reason"}
+)
+
+
+def _log_transition(
+    conn, handoff_id, action, from_status, to_status, actor, at, detail, *, event: str
+) -> None:
+    """Record a transition and let the hand-off's OLA clocks react to its event, in the same transaction."""
+    repo.insert_transition(
+        conn,
+        {
+            "handoff_id": handoff_id,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor": actor,
+            "at": at,
+            "detail": detail,
+        },
+    )
+    clocks.on_handoff_event(conn, repo.handoff(conn, handoff_id), event, at)
 
 
 def _consequences(current, transition: Transition, body: dict) -> dict:
@@ -599,6 +617,7 @@ def handoff_view(row) -> dict:
         "business_status": row["business_status"],
         "owner": row["owner"],
         "reason": row["reason"],
+        "status_reason": row["status_reason"],
         "question": row["question"],
         "answer": row["answer"],
         "window": row["window"],

@@ -272,6 +272,10 @@ class Instances:
                 conn, row, workflow=None, state=row["state"], failure=failure, change=Change()
             )
 
+    def deliver_if_waiting(self, workflow, name: str, payload: dict) -> bool:
+        """Hand a message to a loaded workflow inside an ``apply``; a workflow not waiting for it is fine."""
+        return self._runtime.deliver_message(workflow, name, payload) > 0
+
     # ---- internals -----------------------------------------------------------------------------------
 
     def _lock_and_load(self, conn, instance_id: str, *, resuming: bool, finished_too: bool = False):

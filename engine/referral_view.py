@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from engine import clock
+from engine.clocks import clock_view
 from engine.store import repository as repo
 
 OPEN_TASK_STATUSES = ("ready", "claimed")
@@ -21,6 +23,7 @@ def referral_view(conn, referral) -> dict:
     handoffs = repo.handoffs_of_instance(conn, instance_id)
     names = {s_id: s["name"] for s_id, s in repo.services_by_id(conn, _services_named(handoffs)).items()}
     status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))
+    now = clock.now()
     return {
         "id": referral["id"],
         "reference": referral["reference"],
@@ -35,6 +38,7 @@ def referral_view(conn, referral) -> dict:
         if referral["status"] == "incident"
         else None,
         "handoffs": [_handoff_summary(h, names) for h in handoffs],
+        "clocks": [clock_view(c, names, now) for c in repo.clocks_of_instance(conn, instance_id)],
         "waiting_for": {
             "tasks": [task_view(t) for t in tasks],
             "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
@@ -83,7 +87,7 @@ def plain_status(referral, handoffs, names: dict[str, str], *, has_open_tasks: b
         "accepted": f"Accepted by {name}{booked}",
         "in-progress": f"{name} has started{booked}",
         "on-hold": f"{name} has asked the referrer for more information: {latest['question']}",
-        "rejected": f"Declined by {name}: {latest['reason']}"
+        "rejected": f"Declined by {name}: {latest['status_reason']}"
         + ("" if referral["status"] in ("completed", "cancelled") else f" — back with {owner}"),
         "completed": f"Completed by {name}: {latest['outcome']}",
         "cancelled": f"Cancelled with {name}",
@@ -125,6 +129,7 @@ def _handoff_summary(row, names: dict[str, str]) -> dict:
         "business_status": row["business_status"],
         "owner": row["owner"],
         "reason": row["reason"],
+        "status_reason": row["status_reason"],
         "question": row["question"],
         "window": row["window"],
         "outcome": row["outcome"],
@@ -161,6 +166,12 @@ def _describe(event, names: dict[str, str]) -> str:
         "handoff_completed": f"Completed by {service}: {detail.get('outcome', '')}",
         "handoff_transferred": f"{service} transferred it to {transferred_to}: {detail.get('reason', '')}",
     }
+    if kind in ("ola_warning", "ola_breached"):
+        owed = service if detail.get("party") == "receiver" else "The referrer"
+        deed = detail.get("obligation", "act").replace("-", " ")
+        if kind == "ola_breached":
+            return f"{owed} missed its time limit to {deed}"
+        return f"{owed} is {round(100 * detail.get('threshold', 0))}% through its time limit to {deed}"
     return described.get(kind, kind.replace("_", " "))
 
 

@@ -9,13 +9,14 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlparse
 
 from engine import clock
+from engine.calendars import CALENDARS as SHIPPED_CALENDARS
 from engine.errors import InvalidInput, NotFound
 from engine.store import repository as repo
 from engine.store.db import Database
 
 KINDS = ("point-of-access", "receiving")
 # The OLA calendars ship with these names; a service naming another would have clocks nobody can run.
-CALENDARS = ("24x7", "8-to-8-every-day", "office-hours")
+CALENDARS = tuple(SHIPPED_CALENDARS)
 SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
 REFERRAL_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$")
 FIELDS = {"id", "name", "organisation", "kind", "accepts", "calendar", "delivery", "description"}

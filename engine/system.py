@@ -10,6 +10,7 @@ from engine.definitions import Definitions, PathwayCache
 from engine.evaluator import Evaluator
 from engine.handoffs import OPERATIONS, Handoffs, record_routes
 from engine.instances import Instances
+from engine.olas import Olas
 from engine.referrals import Referrals
 from engine.services import Services
 from engine.settings import Settings
@@ -30,6 +31,7 @@ class Signpost:
     timers: Timers
     services: Services
     handoffs: Handoffs
+    olas: Olas
 
     def migrate(self) -> None:
         upgrade(self.database)
@@ -42,6 +44,11 @@ class Signpost:
                 organisation="signpost",
                 roles={"admin"},
             )
+
+    def tick(self) -> None:
+        """Everything that falls due with time: BPMN timers, then OLA warnings and breaches."""
+        self.timers.fire_due()
+        self.olas.attend_due()
 
     def close(self) -> None:
         self.database.dispose()
@@ -65,4 +72,5 @@ def build(settings: Settings) -> Signpost:
         timers=Timers(database, instances),
         services=Services(database),
         handoffs=Handoffs(database, instances, runtime),
+        olas=Olas(database, instances),
     )

@@ -7,6 +7,7 @@ due, so a restart loses nothing and a timer that fell due while the server was d
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -43,25 +44,20 @@ class Timers:
 
 
 class Ticker:
-    """Calls ``Timers.fire_due`` every ``interval_seconds`` in a background thread of this process."""
+    """Calls ``tick`` every ``interval_seconds`` in a background thread of this process."""
 
-    def __init__(self, timers: Timers, interval_seconds: float):
+    def __init__(self, tick: Callable[[], None], interval_seconds: float):
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_job(
-            self._tick,
-            "interval",
-            seconds=interval_seconds,
-            max_instances=1,
-            coalesce=True,
-            id="fire-due-timers",
+            self._run, "interval", seconds=interval_seconds, max_instances=1, coalesce=True, id="tick"
         )
-        self._timers = timers
+        self._tick = tick
 
-    def _tick(self) -> None:
+    def _run(self) -> None:
         try:
-            self._timers.fire_due()
+            self._tick()
         except Exception:  # the ticker must outlive a database hiccup; the next tick tries again
-            log.exception("timer tick failed")
+            log.exception("tick failed")
 
     def start(self) -> None:
         self._scheduler.start()

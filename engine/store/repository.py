@@ -19,6 +19,9 @@ from engine.store.tables import (
     idempotency_keys,
     instance_events,
     instances,
+    ola_clocks,
+    ola_terms,
+    outbox,
     referrals,
     services,
     user_tasks,
@@ -446,3 +449,93 @@ def set_referral_cancelled(conn: Connection, referral_id: str, at: datetime, rea
     conn.execute(
         referrals.update().where(referrals.c.id == referral_id).values(cancelled_at=at, cancel_reason=reason)
     )
+
+
+# ---- OLA terms and clocks --------------------------------------------------------------------------------
+
+
+def replace_ola_terms(conn: Connection, rows: list[dict]) -> None:
+    conn.execute(ola_terms.delete())
+    if rows:
+        conn.execute(ola_terms.insert(), rows)
+
+
+def ola_terms_rows(conn: Connection) -> list[RowMapping]:
+    return list(conn.execute(sa.select(ola_terms).order_by(ola_terms.c.name)).mappings())
+
+
+def insert_clock(conn: Connection, values: dict) -> None:
+    conn.execute(ola_clocks.insert().values(**values))
+
+
+def update_clock(conn: Connection, clock_id: str, values: dict) -> None:
+    conn.execute(ola_clocks.update().where(ola_clocks.c.id == clock_id).values(**values))
+
+
+def clocks_of_handoff(conn: Connection, handoff_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(ola_clocks).where(ola_clocks.c.handoff_id == handoff_id).order_by(ola_clocks.c.started_at)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def clocks_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(ola_clocks)
+        .where(ola_clocks.c.instance_id == instance_id)
+        .order_by(ola_clocks.c.started_at, ola_clocks.c.obligation)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def clocks_needing_attention(conn: Connection, now: datetime, limit: int) -> list[RowMapping]:
+    """Running clocks with a warning or breach due by ``now``, served by their (state, next_check) index."""
+    query = (
+        sa.select(ola_clocks.c.id, ola_clocks.c.instance_id)
+        .where(ola_clocks.c.state == "running", ola_clocks.c.next_check_at <= now)
+        .order_by(ola_clocks.c.next_check_at)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def clock(conn: Connection, clock_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(ola_clocks).where(ola_clocks.c.id == clock_id)).mappings().first()
+
+
+def clocks_at_risk(
+    conn: Connection, *, states: list[str], due_before: datetime | None, to_services=None, limit: int = 200
+) -> list[RowMapping]:
+    query = (
+        sa.select(ola_clocks, referrals.c.id.label("referral_id"), referrals.c.reference)
+        .join(referrals, referrals.c.instance_id == ola_clocks.c.instance_id)
+        .where(ola_clocks.c.state.in_(states))
+        .order_by(ola_clocks.c.due_at)
+        .limit(limit)
+    )
+    if due_before is not None:
+        query = query.where(ola_clocks.c.due_at <= due_before)
+    if to_services is not None:
+        query = query.where(ola_clocks.c.to_service.in_(list(to_services)))
+    return list(conn.execute(query).mappings())
+
+
+def clocks_stopped_between(conn: Connection, start: datetime, end: datetime) -> list[RowMapping]:
+    """Clocks that were met or breached in [start, end): what OLA reports count."""
+    met = sa.and_(
+        ola_clocks.c.state == "met", ola_clocks.c.stopped_at >= start, ola_clocks.c.stopped_at < end
+    )
+    breached = sa.and_(
+        ola_clocks.c.state == "breached", ola_clocks.c.breached_at >= start, ola_clocks.c.breached_at < end
+    )
+    return list(conn.execute(sa.select(ola_clocks).where(sa.or_(met, breached))).mappings())
+
+
+def insert_outbox(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(outbox.insert(), rows)
+
+
+def outbox_of_referral(conn: Connection, referral_id: str) -> list[RowMapping]:
+    query = sa.select(outbox).where(outbox.c.referral_id == referral_id).order_by(outbox.c.id)
+    return list(conn.execute(query).mappings())

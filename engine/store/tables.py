@@ -215,7 +215,9 @@ handoffs = sa.Table(
     sa.Column("business_status", sa.String(500)),
     # Who holds the ball: a service id, or "referrer" while an information request is outstanding.
     sa.Column("owner", sa.String(100), nullable=False),
+    # Why it was routed; and why it was rejected, transferred or cancelled (kept apart so neither is lost).
     sa.Column("reason", sa.Text),
+    sa.Column("status_reason", sa.Text),
     sa.Column("question", sa.Text),
     sa.Column("answer", sa.JSON),
     sa.Column("window", sa.String(200)),
@@ -239,4 +241,63 @@ handoff_transitions = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("detail", sa.JSON),
+)
+
+# ---- Two-way OLAs: terms, and one clock per obligation per hand-off --------------------------------------
+
+ola_terms = sa.Table(
+    "ola_terms",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("terms", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+)
+
+ola_clocks = sa.Table(
+    "ola_clocks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("handoff_id", sa.ForeignKey("handoffs.id"), nullable=False, index=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    sa.Column("ola", sa.String(200), nullable=False),
+    sa.Column("obligation", sa.String(100), nullable=False),
+    sa.Column("party", sa.String(20), nullable=False),
+    # Copied from the hand-off so that reports group without joins.
+    sa.Column("from_service", sa.String(100)),
+    sa.Column("to_service", sa.String(100), nullable=False),
+    sa.Column("from_organisation", sa.String(200)),
+    sa.Column("to_organisation", sa.String(200), nullable=False),
+    sa.Column("referral_type", sa.String(100), nullable=False),
+    sa.Column("calendar", sa.String(100), nullable=False),
+    sa.Column("target_seconds", sa.Integer, nullable=False),
+    sa.Column("warn_at", sa.JSON, nullable=False),
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("running_since", UTCDateTime),
+    sa.Column("accumulated_seconds", sa.Float, nullable=False),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("warnings_sent", sa.Integer, nullable=False),
+    # The next instant this clock needs attention (a warning threshold or its breach); null unless running.
+    sa.Column("next_check_at", UTCDateTime),
+    sa.Column("stopped_at", UTCDateTime),
+    sa.Column("breached_at", UTCDateTime),
+    sa.Column("business_seconds_to_stop", sa.Float),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_ola_clocks_state_next_check_at", "state", "next_check_at"),
+    sa.Index("ix_ola_clocks_state_due_at", "state", "due_at"),
+    sa.Index("ix_ola_clocks_stopped_at", "stopped_at"),
+)
+
+# Notifications to deliver, written in the same transaction as the change that caused them.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("referral_id", sa.String(36), index=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
 )

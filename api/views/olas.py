@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from api.auth import current_client, requires
+from api.engine_access import signpost
+from api.schemas import AtRiskClockSchema, ObligationQuerySchema, OlaReportSchema, ReportQuerySchema
+
+blp = Blueprint(
+    "olas", __name__, url_prefix="/api/v1", description="Two-way OLAs: clocks at risk, and compliance reports"
+)
+
+CSV_COLUMNS = (
+    "grouping",
+    "group",
+    "met",
+    "breached",
+    "percent_met",
+    "median_seconds_to_meet",
+    "p90_seconds_to_meet",
+)
+
+
+@blp.route("/obligations", methods=["GET"])
+@requires("operator", "service")
+@blp.arguments(ObligationQuerySchema, location="query")
+@blp.response(200, AtRiskClockSchema(many=True))
+def obligations(query: dict):
+    return signpost().olas.at_risk(
+        current_client(), states=query["state"], due_before=query["due_before"], limit=query["limit"]
+    )
+
+
+@blp.route("/reports/ola", methods=["GET"])
+@requires("operator")
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, OlaReportSchema)
+def ola_report(query: dict):
+    return signpost().olas.report(query["start"], query["end"])
+
+
+@blp.route("/reports/ola.csv", methods=["GET"])
+@requires("operator")
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, description="the same figures as /reports/ola, one row per group", content_type="text/csv")
+def ola_report_csv(query: dict):
+    report = signpost().olas.report(query["start"], query["end"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for grouping, rows in report.items():
+        for row in rows:
+            writer.writerow(
+                [grouping, " / ".join(str(g) for g in row["group"]), *(row[c] for c in CSV_COLUMNS[2:])]
+            )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="ola-report.csv"'},
+    )

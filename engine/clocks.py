@@ -1,0 +1,224 @@
+"""OLA clocks: one per obligation per hand-off, driven by the hand-off's events, on a business calendar.
+
+    (start event) → running ⇄ paused (pause / resume events) → met (stop event before the due time)
+                       └─ due time passes while running → breached (stays breached; a later stop
+                          event still records when the obligation was finally met)
+    the hand-off closes without a stop event → cancelled
+
+The due time is recomputed on every resume. Each running clock keeps ``next_check_at``, the next instant it
+needs attention (a warning threshold or its breach), so the ticker finds due work through one index instead
+of scanning open referrals. Warnings and breaches are stamped with the instant they truly happened, so a
+breach that fell due while the server was down is recorded with its real time when the server comes back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from engine import clock as wall_clock
+from engine.calendars import calendar
+from engine.ola_terms import Ola, ola_from_stored
+from engine.store import repository as repo
+
+OPEN_STATES = ("running", "paused", "breached")
+
+
+def on_handoff_event(conn, handoff, event: str, at: datetime) -> None:
+    """Start, pause, resume and stop the clocks of ``handoff`` for ``event`` (inside its transaction).
+
+    ``handoff`` is the hand-off as it is after the event."""
+    olas = [o for o in _terms(conn) if o.applies_to(handoff)]
+    clocks = repo.clocks_of_handoff(conn, handoff["id"])
+    for ola in olas:
+        for obligation in ola.obligations:
+            mine = [c for c in clocks if c["ola"] == ola.name and c["obligation"] == obligation.name]
+            live = next((c for c in mine if c["state"] in OPEN_STATES and c["stopped_at"] is None), None)
+            if live is not None:
+                _apply_event(conn, live, obligation, event, at)
+            elif event in obligation.start:
+                _start(conn, handoff, ola, obligation, at)
+    if handoff["status"] in ("rejected", "completed", "cancelled", "failed"):
+        # Clocks the closing event did not stop can never be met now.
+        for live in repo.clocks_of_handoff(conn, handoff["id"]):
+            if live["state"] in ("running", "paused"):
+                repo.update_clock(conn, live["id"], _closed(live, "cancelled", at))
+            elif live["state"] == "breached" and live["stopped_at"] is None:
+                repo.update_clock(conn, live["id"], _closed(live, "breached", at))
+
+
+def _start(conn, handoff, ola: Ola, obligation, at: datetime) -> None:
+    services = repo.services_by_id(conn, [s for s in (handoff["to_service"], handoff["from_service"]) if s])
+    to_service = services[handoff["to_service"]]
+    from_service = services.get(handoff["from_service"])
+    calendar_name = obligation.calendar or (
+        from_service["calendar"] if obligation.party == "sender" and from_service else to_service["calendar"]
+    )
+    row = {
+        "id": str(uuid.uuid4()),
+        "handoff_id": handoff["id"],
+        "instance_id": handoff["instance_id"],
+        "ola": ola.name,
+        "obligation": obligation.name,
+        "party": obligation.party,
+        "from_service": handoff["from_service"],
+        "to_service": handoff["to_service"],
+        "from_organisation": from_service["organisation"] if from_service else None,
+        "to_organisation": to_service["organisation"],
+        "referral_type": handoff["referral_type"],
+        "calendar": calendar_name,
+        "target_seconds": obligation.target_seconds,
+        "warn_at": list(obligation.warn_at),
+        "rules": {
+            "stop": list(obligation.stop),
+            "pause": list(obligation.pause),
+            "resume": list(obligation.resume),
+        },
+        "state": "running",
+        "started_at": at,
+        "running_since": at,
+        "accumulated_seconds": 0.0,
+        "warnings_sent": 0,
+        "updated_at": at,
+    }
+    row.update(_schedule(row))
+    repo.insert_clock(conn, row)
+
+
+def _apply_event(conn, live, obligation, event: str, at: datetime) -> None:
+    if event in obligation.stop:
+        repo.update_clock(
+            conn, live["id"], _closed(live, "breached" if live["state"] == "breached" else "met", at)
+        )
+    elif event in obligation.pause and live["running_since"] is not None:
+        accumulated = live["accumulated_seconds"] + _elapsed(live, live["running_since"], at)
+        state = "breached" if live["state"] == "breached" else "paused"
+        repo.update_clock(
+            conn,
+            live["id"],
+            {
+                "state": state,
+                "accumulated_seconds": accumulated,
+                "running_since": None,
+                "due_at": None if state == "paused" else live["due_at"],
+                "next_check_at": None,
+                "updated_at": at,
+            },
+        )
+    elif event in obligation.resume and live["running_since"] is None:
+        resumed = {
+            **live,
+            "running_since": at,
+            "state": "running" if live["state"] == "paused" else live["state"],
+        }
+        repo.update_clock(
+            conn,
+            live["id"],
+            {"state": resumed["state"], "running_since": at, "updated_at": at, **_schedule(resumed)},
+        )
+
+
+def _closed(live, state: str, at: datetime) -> dict:
+    accumulated = live["accumulated_seconds"]
+    if live["running_since"] is not None:
+        accumulated += _elapsed(live, live["running_since"], at)
+    return {
+        "state": state,
+        "stopped_at": at,
+        "running_since": None,
+        "accumulated_seconds": accumulated,
+        "business_seconds_to_stop": accumulated,
+        "next_check_at": None,
+        "updated_at": at,
+    }
+
+
+def _schedule(clock) -> dict:
+    """Due time and next check of a clock that runs from ``running_since`` with what it has accumulated."""
+    if clock["state"] == "breached":
+        return {"next_check_at": None}
+    remaining = clock["target_seconds"] - clock["accumulated_seconds"]
+    due_at = _add(clock, clock["running_since"], remaining)
+    return {"due_at": due_at, "next_check_at": min(due_at, _next_warning_at(clock) or due_at)}
+
+
+def _next_warning_at(clock) -> datetime | None:
+    thresholds = clock["warn_at"]
+    if clock["warnings_sent"] >= len(thresholds) or clock["running_since"] is None:
+        return None
+    to_threshold = thresholds[clock["warnings_sent"]] * clock["target_seconds"] - clock["accumulated_seconds"]
+    return _add(clock, clock["running_since"], max(0.0, to_threshold))
+
+
+def _add(clock, start: datetime, seconds: float) -> datetime:
+    return calendar(clock["calendar"]).add(start, timedelta(seconds=seconds))
+
+
+def _elapsed(clock, start: datetime, end: datetime) -> float:
+    return calendar(clock["calendar"]).elapsed(start, end).total_seconds()
+
+
+def business_seconds_so_far(clock, now: datetime) -> float:
+    running = _elapsed(clock, clock["running_since"], now) if clock["running_since"] is not None else 0.0
+    return clock["accumulated_seconds"] + running
+
+
+def attend(conn, clock_row, now: datetime) -> list[dict]:
+    """Raise the warnings and the breach that are due on a running clock; returns what happened, each with
+    the instant it truly happened (a clock attended late still reports its real breach time)."""
+    happened = []
+    current = dict(clock_row)
+    while (
+        (warning_at := _next_warning_at(current)) is not None
+        and warning_at <= now
+        and (current["due_at"] is None or warning_at <= current["due_at"])
+    ):
+        threshold = current["warn_at"][current["warnings_sent"]]
+        happened.append({"kind": "ola_warning", "at": warning_at, "threshold": threshold, "clock": current})
+        current["warnings_sent"] += 1
+    changes = {"warnings_sent": current["warnings_sent"], "updated_at": now}
+    if current["due_at"] is not None and current["due_at"] <= now:
+        happened.append({"kind": "ola_breached", "at": current["due_at"], "threshold": 1.0, "clock": current})
+        changes.update(state="breached", breached_at=current["due_at"], next_check_at=None)
+    else:
+        changes["next_check_at"] = min(current["due_at"], _next_warning_at(current) or current["due_at"])
+    repo.update_clock(conn, current["id"], changes)
+    return happened
+
+
+def _terms(conn) -> list[Ola]:
+    return [ola_from_stored(row["terms"]) for row in repo.ola_terms_rows(conn)]
+
+
+def clock_view(row, names: dict[str, str], now: datetime | None = None) -> dict:
+    now = now or wall_clock.now()
+    so_far = (
+        business_seconds_so_far(row, now) if row["stopped_at"] is None else row["business_seconds_to_stop"]
+    )
+    owed_by = (
+        names.get(row["to_service"], row["to_service"])
+        if row["party"] == "receiver"
+        else (names.get(row["from_service"], "the referrer") if row["from_service"] else "the referrer")
+    )
+    return {
+        "id": row["id"],
+        "handoff_id": row["handoff_id"],
+        "ola": row["ola"],
+        "obligation": row["obligation"],
+        "party": row["party"],
+        "owed_by": owed_by,
+        "state": row["state"],
+        "calendar": row["calendar"],
+        "target_seconds": row["target_seconds"],
+        "business_seconds_used": round(so_far),
+        "business_seconds_remaining": max(0, round(row["target_seconds"] - so_far)),
+        "due_at": row["due_at"].isoformat() if row["due_at"] else None,
+        "started_at": row["started_at"].isoformat() if row["started_at"] else None,
+        "stopped_at": row["stopped_at"].isoformat() if row["stopped_at"] else None,
+        "breached_at": row["breached_at"].isoformat() if row["breached_at"] else None,
+    }
+
+
+def services_named(rows: Iterable) -> set[str]:
+    return {r["to_service"] for r in rows} | {r["from_service"] for r in rows if r["from_service"]}

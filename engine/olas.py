@@ -1,0 +1,182 @@
+"""Two-way OLAs as a service: loading the terms, attending to due clocks, listing and reporting them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from datetime import datetime
+
+from engine import clock
+from engine.clients import Client
+from engine.clocks import attend, clock_view, services_named
+from engine.errors import InvalidInput
+from engine.instances import ENGINE_ACTOR, Change, Instances
+from engine.ola_terms import Ola, ola_as_dict, parse_olas
+from engine.store import repository as repo
+from engine.store.db import Database
+
+REPORT_GROUPINGS = ("service", "organisation_pair", "obligation", "party")
+
+
+class Olas:
+    def __init__(self, database: Database, instances: Instances, batch_size: int = 200):
+        self._database = database
+        self._instances = instances
+        self._batch_size = batch_size
+
+    def load_terms(self, text: str, filename: str, updated_by: str) -> list[Ola]:
+        """Replace the OLA terms with those of a terms file (all or nothing). Clocks already running keep
+        the terms they started under."""
+        with self._database.write() as conn:
+            known = {row["id"] for row in repo.list_services(conn)}
+            olas = parse_olas(text, filename, known)
+            now = clock.now()
+            repo.replace_ola_terms(
+                conn,
+                [
+                    {"name": o.name, "terms": ola_as_dict(o), "updated_at": now, "updated_by": updated_by}
+                    for o in olas
+                ],
+            )
+        return olas
+
+    def attend_due(self) -> int:
+        """Raise every warning and breach that is due; returns how many clocks were attended to."""
+        attended = 0
+        while True:
+            with self._database.read() as conn:
+                due = repo.clocks_needing_attention(conn, clock.now(), self._batch_size)
+            by_instance: dict[str, list[str]] = defaultdict(list)
+            for row in due:
+                by_instance[row["instance_id"]].append(row["id"])
+            for instance_id, clock_ids in by_instance.items():
+                self._instances.advance(
+                    instance_id,
+                    self._attending(instance_id, clock_ids),
+                    actor=ENGINE_ACTOR,
+                    finished_too=True,
+                )
+                attended += len(clock_ids)
+            if len(due) < self._batch_size:
+                return attended
+
+    def _attending(self, instance_id: str, clock_ids: list[str]):
+        def apply(workflow, conn) -> Change:
+            now = clock.now()
+            events, notifications = [], []
+            for clock_id in clock_ids:
+                row = repo.clock(conn, clock_id)
+                # Re-read under the instance lock: another ticker or a transition may have got there first.
+                if (
+                    row is None
+                    or row["state"] != "running"
+                    or row["next_check_at"] is None
+                    or row["next_check_at"] > now
+                ):
+                    continue
+                for happened in attend(conn, row, now):
+                    payload = _ola_payload(happened)
+                    events.append(
+                        {
+                            "kind": happened["kind"],
+                            "actor": ENGINE_ACTOR,
+                            "at": happened["at"],
+                            "task_id": None,
+                            "task_name": None,
+                            "detail": payload,
+                        }
+                    )
+                    notifications.append((happened["kind"].replace("_", "."), payload))
+                    if workflow is not None:
+                        self._instances.deliver_if_waiting(
+                            workflow, happened["kind"].replace("_", "."), payload
+                        )
+            referral = repo.referral_overview(conn, instance_id=instance_id)
+            repo.insert_outbox(
+                conn,
+                [
+                    {
+                        "referral_id": referral["id"] if referral else None,
+                        "event_type": event_type,
+                        "data": data,
+                        "created_at": now,
+                    }
+                    for event_type, data in notifications
+                ],
+            )
+            return Change(events=events)
+
+        return apply
+
+    def at_risk(
+        self, client: Client, *, states: list[str], due_before: datetime | None, limit: int
+    ) -> list[dict]:
+        """Clocks for a duty manager's worklist, soonest due first; a service client sees only its own."""
+        with self._database.read() as conn:
+            to_services = None
+            if not client.roles & {"admin", "operator"}:
+                to_services = [s["id"] for s in repo.list_services(conn, organisation=client.organisation)]
+            rows = repo.clocks_at_risk(
+                conn, states=states, due_before=due_before, to_services=to_services, limit=limit
+            )
+            names = {s: r["name"] for s, r in repo.services_by_id(conn, services_named(rows)).items()}
+        now = clock.now()
+        return [
+            {**clock_view(r, names, now), "referral_id": r["referral_id"], "reference": r["reference"]}
+            for r in rows
+        ]
+
+    def report(self, start: datetime, end: datetime) -> dict[str, list[dict]]:
+        """Compliance over [start, end) per service, organisation pair, obligation and party."""
+        if end <= start:
+            raise InvalidInput("the report's 'to' must be after its 'from'")
+        with self._database.read() as conn:
+            rows = repo.clocks_stopped_between(conn, start, end)
+        keys = {
+            "service": lambda r: (r["to_service"],),
+            "organisation_pair": lambda r: (r["from_organisation"] or "referrer", r["to_organisation"]),
+            "obligation": lambda r: (r["ola"], r["obligation"]),
+            "party": lambda r: (r["party"],),
+        }
+        return {grouping: _compliance(rows, key) for grouping, key in keys.items()}
+
+
+def _compliance(rows, key) -> list[dict]:
+    groups: dict[tuple, list] = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
+    result = []
+    for group_key, members in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0])):
+        met = [m for m in members if m["state"] == "met"]
+        times = sorted(m["business_seconds_to_stop"] for m in met)
+        result.append(
+            {
+                "group": list(group_key),
+                "met": len(met),
+                "breached": len(members) - len(met),
+                "percent_met": round(100 * len(met) / len(members), 1),
+                "median_seconds_to_meet": round(statistics.median(times)) if times else None,
+                "p90_seconds_to_meet": round(_percentile(times, 0.9)) if times else None,
+            }
+        )
+    return result
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least ``fraction`` of the values at or below it."""
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def _ola_payload(happened: dict) -> dict:
+    row = happened["clock"]
+    return {
+        "ola": row["ola"],
+        "obligation": row["obligation"],
+        "party": row["party"],
+        "handoff_id": row["handoff_id"],
+        "service": row["to_service"],
+        "threshold": happened["threshold"],
+        "due_at": row["due_at"].isoformat() if row["due_at"] else None,
+        "at": happened["at"].isoformat(),
+    }
