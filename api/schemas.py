@@ -348,3 +348,26 @@ class OlaReportSchema(Schema):
     organisation_pair = fields.List(fields.Nested(ComplianceSchema))
     obligation = fields.List(fields.Nested(ComplianceSchema))
     party = fields.List(fields.Nested(ComplianceSchema))
+
+
+class ClosureBodySchema(Schema):
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ClosureSchema(Schema):
+    id = fields.Integer()
+    calendar = fields.String()
+    starts_at = fields.String()
+    ends_at = fields.String()
+    reason = fields.String()
+    created_by = fields.String()
+
+
+class CalendarSchema(Schema):
+    name = fields.String()
+    time_zone = fields.String()
+    closed_on_bank_holidays = fields.Boolean(metadata={"description": "England and Wales bank holidays"})
+    opening = fields.Dict(keys=fields.String(), values=fields.List(fields.List(fields.String())))
+    closures = fields.List(fields.Nested(ClosureSchema))

@@ -18,11 +18,25 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from engine import clock as wall_clock
-from engine.calendars import calendar
+from engine.calendars import Calendar, calendar
 from engine.ola_terms import Ola, ola_from_stored
 from engine.store import repository as repo
 
 OPEN_STATES = ("running", "paused", "breached")
+
+
+class CalendarBook:
+    """The calendars clocks run on, with the closures admins have added, read once per transaction."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._calendars: dict[str, Calendar] = {}
+
+    def get(self, name: str) -> Calendar:
+        if name not in self._calendars:
+            closures = [(c["starts_at"], c["ends_at"]) for c in repo.closures_of_calendar(self._conn, name)]
+            self._calendars[name] = calendar(name, closures)
+        return self._calendars[name]
 
 
 def on_handoff_event(conn, handoff, event: str, at: datetime) -> None:
@@ -30,25 +44,26 @@ def on_handoff_event(conn, handoff, event: str, at: datetime) -> None:
 
     ``handoff`` is the hand-off as it is after the event."""
     olas = [o for o in _terms(conn) if o.applies_to(handoff)]
+    book = CalendarBook(conn)
     clocks = repo.clocks_of_handoff(conn, handoff["id"])
     for ola in olas:
         for obligation in ola.obligations:
             mine = [c for c in clocks if c["ola"] == ola.name and c["obligation"] == obligation.name]
             live = next((c for c in mine if c["state"] in OPEN_STATES and c["stopped_at"] is None), None)
             if live is not None:
-                _apply_event(conn, live, obligation, event, at)
+                _apply_event(conn, book, live, obligation, event, at)
             elif event in obligation.start:
-                _start(conn, handoff, ola, obligation, at)
+                _start(conn, book, handoff, ola, obligation, at)
     if handoff["status"] in ("rejected", "completed", "cancelled", "failed"):
         # Clocks the closing event did not stop can never be met now.
         for live in repo.clocks_of_handoff(conn, handoff["id"]):
             if live["state"] in ("running", "paused"):
-                repo.update_clock(conn, live["id"], _closed(live, "cancelled", at))
+                repo.update_clock(conn, live["id"], _closed(book, live, "cancelled", at))
             elif live["state"] == "breached" and live["stopped_at"] is None:
-                repo.update_clock(conn, live["id"], _closed(live, "breached", at))
+                repo.update_clock(conn, live["id"], _closed(book, live, "breached", at))
 
 
-def _start(conn, handoff, ola: Ola, obligation, at: datetime) -> None:
+def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime) -> None:
     services = repo.services_by_id(conn, [s for s in (handoff["to_service"], handoff["from_service"]) if s])
     to_service = services[handoff["to_service"]]
     from_service = services.get(handoff["from_service"])
@@ -82,17 +97,17 @@ def _start(conn, handoff, ola: Ola, obligation, at: datetime) -> None:
         "warnings_sent": 0,
         "updated_at": at,
     }
-    row.update(_schedule(row))
+    row.update(_schedule(book, row))
     repo.insert_clock(conn, row)
 
 
-def _apply_event(conn, live, obligation, event: str, at: datetime) -> None:
+def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: datetime) -> None:
     if event in obligation.stop:
         repo.update_clock(
-            conn, live["id"], _closed(live, "breached" if live["state"] == "breached" else "met", at)
+            conn, live["id"], _closed(book, live, "breached" if live["state"] == "breached" else "met", at)
         )
     elif event in obligation.pause and live["running_since"] is not None:
-        accumulated = live["accumulated_seconds"] + _elapsed(live, live["running_since"], at)
+        accumulated = live["accumulated_seconds"] + _elapsed(book, live, live["running_since"], at)
         state = "breached" if live["state"] == "breached" else "paused"
         repo.update_clock(
             conn,
@@ -115,14 +130,14 @@ def _apply_event(conn, live, obligation, event: str, at: datetime) -> None:
         repo.update_clock(
             conn,
             live["id"],
-            {"state": resumed["state"], "running_since": at, "updated_at": at, **_schedule(resumed)},
+            {"state": resumed["state"], "running_since": at, "updated_at": at, **_schedule(book, resumed)},
         )
 
 
-def _closed(live, state: str, at: datetime) -> dict:
+def _closed(book: CalendarBook, live, state: str, at: datetime) -> dict:
     accumulated = live["accumulated_seconds"]
     if live["running_since"] is not None:
-        accumulated += _elapsed(live, live["running_since"], at)
+        accumulated += _elapsed(book, live, live["running_since"], at)
     return {
         "state": state,
         "stopped_at": at,
@@ -134,33 +149,35 @@ def _closed(live, state: str, at: datetime) -> dict:
     }
 
 
-def _schedule(clock) -> dict:
+def _schedule(book: CalendarBook, clock) -> dict:
     """Due time and next check of a clock that runs from ``running_since`` with what it has accumulated."""
     if clock["state"] == "breached":
         return {"next_check_at": None}
     remaining = clock["target_seconds"] - clock["accumulated_seconds"]
-    due_at = _add(clock, clock["running_since"], remaining)
-    return {"due_at": due_at, "next_check_at": min(due_at, _next_warning_at(clock) or due_at)}
+    due_at = _add(book, clock, clock["running_since"], remaining)
+    return {"due_at": due_at, "next_check_at": min(due_at, _next_warning_at(book, clock) or due_at)}
 
 
-def _next_warning_at(clock) -> datetime | None:
+def _next_warning_at(book: CalendarBook, clock) -> datetime | None:
     thresholds = clock["warn_at"]
     if clock["warnings_sent"] >= len(thresholds) or clock["running_since"] is None:
         return None
     to_threshold = thresholds[clock["warnings_sent"]] * clock["target_seconds"] - clock["accumulated_seconds"]
-    return _add(clock, clock["running_since"], max(0.0, to_threshold))
+    return _add(book, clock, clock["running_since"], max(0.0, to_threshold))
 
 
-def _add(clock, start: datetime, seconds: float) -> datetime:
-    return calendar(clock["calendar"]).add(start, timedelta(seconds=seconds))
+def _add(book: CalendarBook, clock, start: datetime, seconds: float) -> datetime:
+    return book.get(clock["calendar"]).add(start, timedelta(seconds=seconds))
 
 
-def _elapsed(clock, start: datetime, end: datetime) -> float:
-    return calendar(clock["calendar"]).elapsed(start, end).total_seconds()
+def _elapsed(book: CalendarBook, clock, start: datetime, end: datetime) -> float:
+    return book.get(clock["calendar"]).elapsed(start, end).total_seconds()
 
 
-def business_seconds_so_far(clock, now: datetime) -> float:
-    running = _elapsed(clock, clock["running_since"], now) if clock["running_since"] is not None else 0.0
+def business_seconds_so_far(book: CalendarBook, clock, now: datetime) -> float:
+    running = (
+        _elapsed(book, clock, clock["running_since"], now) if clock["running_since"] is not None else 0.0
+    )
     return clock["accumulated_seconds"] + running
 
 
@@ -168,9 +185,10 @@ def attend(conn, clock_row, now: datetime) -> list[dict]:
     """Raise the warnings and the breach that are due on a running clock; returns what happened, each with
     the instant it truly happened (a clock attended late still reports its real breach time)."""
     happened = []
+    book = CalendarBook(conn)
     current = dict(clock_row)
     while (
-        (warning_at := _next_warning_at(current)) is not None
+        (warning_at := _next_warning_at(book, current)) is not None
         and warning_at <= now
         and (current["due_at"] is None or warning_at <= current["due_at"])
     ):
@@ -182,19 +200,30 @@ def attend(conn, clock_row, now: datetime) -> list[dict]:
         happened.append({"kind": "ola_breached", "at": current["due_at"], "threshold": 1.0, "clock": current})
         changes.update(state="breached", breached_at=current["due_at"], next_check_at=None)
     else:
-        changes["next_check_at"] = min(current["due_at"], _next_warning_at(current) or current["due_at"])
+        changes["next_check_at"] = min(
+            current["due_at"], _next_warning_at(book, current) or current["due_at"]
+        )
     repo.update_clock(conn, current["id"], changes)
     return happened
+
+
+def reschedule_running_on(conn, calendar_name: str) -> None:
+    """Recompute due times and checks of the running clocks on a calendar whose closures changed."""
+    book = CalendarBook(conn)
+    for row in repo.running_clocks_on(conn, calendar_name):
+        repo.update_clock(conn, row["id"], _schedule(book, row))
 
 
 def _terms(conn) -> list[Ola]:
     return [ola_from_stored(row["terms"]) for row in repo.ola_terms_rows(conn)]
 
 
-def clock_view(row, names: dict[str, str], now: datetime | None = None) -> dict:
+def clock_view(book: CalendarBook, row, names: dict[str, str], now: datetime | None = None) -> dict:
     now = now or wall_clock.now()
     so_far = (
-        business_seconds_so_far(row, now) if row["stopped_at"] is None else row["business_seconds_to_stop"]
+        business_seconds_so_far(book, row, now)
+        if row["stopped_at"] is None
+        else row["business_seconds_to_stop"]
     )
     owed_by = (
         names.get(row["to_service"], row["to_service"])

@@ -449,7 +449,7 @@ class Handoffs:
                 "id": new_id,
                 "instance_id": current["instance_id"],
                 "element_id": current["element_id"],
-                "from_service": current["to_service"],
+                "from_service": current["from_service"],  # ownership still returns to the original sender
                 "to_service": target["id"],
                 "referral_type": current["referral_type"],
                 "status": "requested",

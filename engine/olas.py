@@ -8,9 +8,10 @@ from collections import defaultdict
 from datetime import datetime
 
 from engine import clock
+from engine.calendars import CALENDARS, calendar
 from engine.clients import Client
-from engine.clocks import attend, clock_view, services_named
-from engine.errors import InvalidInput
+from engine.clocks import CalendarBook, attend, clock_view, reschedule_running_on, services_named
+from engine.errors import InvalidInput, NotFound
 from engine.instances import ENGINE_ACTOR, Change, Instances
 from engine.ola_terms import Ola, ola_as_dict, parse_olas
 from engine.store import repository as repo
@@ -121,11 +122,55 @@ class Olas:
                 conn, states=states, due_before=due_before, to_services=to_services, limit=limit
             )
             names = {s: r["name"] for s, r in repo.services_by_id(conn, services_named(rows)).items()}
-        now = clock.now()
-        return [
-            {**clock_view(r, names, now), "referral_id": r["referral_id"], "reference": r["reference"]}
-            for r in rows
-        ]
+            book, now = CalendarBook(conn), clock.now()
+            return [
+                {
+                    **clock_view(book, r, names, now),
+                    "referral_id": r["referral_id"],
+                    "reference": r["reference"],
+                }
+                for r in rows
+            ]
+
+    def calendars(self) -> list[dict]:
+        """The shipped calendars with their opening hours and the closures admins have added."""
+        with self._database.read() as conn:
+            return [
+                {
+                    **describe_calendar(cal),
+                    "closures": [closure_view(c) for c in repo.closures_of_calendar(conn, name)],
+                }
+                for name, cal in CALENDARS.items()
+            ]
+
+    def add_closure(
+        self, name: str, starts_at: datetime, ends_at: datetime, reason: str, client: Client
+    ) -> dict:
+        """Close a calendar for a period (e.g. a local holiday): no business time passes inside it. Running
+        clocks on that calendar get their due times recomputed in the same transaction."""
+        calendar(name)  # refuses an unknown calendar with InvalidInput
+        if starts_at.tzinfo is None or ends_at.tzinfo is None or ends_at <= starts_at:
+            raise InvalidInput("a closure needs 'starts_at' before 'ends_at', both with a UTC offset")
+        if not reason.strip():
+            raise InvalidInput("say why the calendar is closed ('reason')")
+        with self._database.write() as conn:
+            closure_id = repo.insert_closure(
+                conn,
+                calendar=name,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                reason=reason,
+                created_by=client.actor,
+                created_at=clock.now(),
+            )
+            reschedule_running_on(conn, name)
+            return closure_view(repo.closure(conn, closure_id))
+
+    def remove_closure(self, name: str, closure_id: int) -> None:
+        with self._database.write() as conn:
+            if not repo.delete_closure(conn, name, closure_id):
+                raise NotFound(f"calendar '{name}' has no closure {closure_id}")
+            reschedule_running_on(conn, name)
 
     def report(self, start: datetime, end: datetime) -> dict[str, list[dict]]:
         """Compliance over [start, end) per service, organisation pair, obligation and party."""
@@ -166,6 +211,35 @@ def _compliance(rows, key) -> list[dict]:
 def _percentile(ordered: list[float], fraction: float) -> float:
     """Nearest-rank percentile: the smallest value with at least ``fraction`` of the values at or below it."""
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def describe_calendar(cal) -> dict:
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    return {
+        "name": cal.name,
+        "time_zone": cal.time_zone,
+        "closed_on_bank_holidays": cal.closed_on_bank_holidays,
+        "opening": {
+            days[d]: [[_hhmm(o), _hhmm(c, end=True)] for o, c in cal.opening.get(d, [])]
+            for d in range(7)
+        },
+    }
+
+
+def _hhmm(moment, *, end: bool = False) -> str:
+    # An interval ending at 00:00 runs to midnight: say so.
+    return "24:00" if end and moment.hour == moment.minute == 0 else moment.isoformat("minutes")
+
+
+def closure_view(row) -> dict:
+    return {
+        "id": row["id"],
+        "calendar": row["calendar"],
+        "starts_at": row["starts_at"].isoformat(),
+        "ends_at": row["ends_at"].isoformat(),
+        "reason": row["reason"],
+        "created_by": row["created_by"],
+    }
 
 
 def _ola_payload(happened: dict) -> dict:

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 
 from engine import clock
-from engine.clocks import clock_view
+from engine.clocks import CalendarBook, clock_view
 from engine.store import repository as repo
 
 OPEN_TASK_STATUSES = ("ready", "claimed")
+OPEN_HANDOFF_STATUSES = ("requested", "received", "accepted", "in-progress", "on-hold")
+# A pathway sets this data field (e.g. in its sign-posting script) to tell the referrer, in its own words,
+# where the referral stands when no service holds it.
+PATHWAY_STATUS_FIELD = "status_for_referrer"
 POINT_OF_ACCESS = "the point of access"
 # Engine-internal events (each automated step) are in the event log, not in a referrer's timeline.
 NOT_IN_TIMELINE = ("step_completed", "task_claimed", "retried")
@@ -24,6 +28,7 @@ def referral_view(conn, referral) -> dict:
     names = {s_id: s["name"] for s_id, s in repo.services_by_id(conn, _services_named(handoffs)).items()}
     status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))
     now = clock.now()
+    book = CalendarBook(conn)
     return {
         "id": referral["id"],
         "reference": referral["reference"],
@@ -38,7 +43,7 @@ def referral_view(conn, referral) -> dict:
         if referral["status"] == "incident"
         else None,
         "handoffs": [_handoff_summary(h, names) for h in handoffs],
-        "clocks": [clock_view(c, names, now) for c in repo.clocks_of_instance(conn, instance_id)],
+        "clocks": [clock_view(book, c, names, now) for c in repo.clocks_of_instance(conn, instance_id)],
         "waiting_for": {
             "tasks": [task_view(t) for t in tasks],
             "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
@@ -71,6 +76,14 @@ def plain_status(referral, handoffs, names: dict[str, str], *, has_open_tasks: b
     if referral["status"] == "incident":
         return "Delayed: the point of access is sorting out a problem with this referral", POINT_OF_ACCESS
     live = [h for h in handoffs if not _transferred_away(h)]
+    said_by_pathway = json.loads(referral["data"]).get(PATHWAY_STATUS_FIELD)
+    if (
+        isinstance(said_by_pathway, str)
+        and said_by_pathway.strip()
+        and not (live and live[-1]["status"] in OPEN_HANDOFF_STATUSES)
+    ):
+        # While a service holds the referral its status speaks; otherwise the pathway's own words do.
+        return said_by_pathway.strip(), POINT_OF_ACCESS if referral["status"] == "waiting" else "nobody"
     if not live:
         if referral["status"] == "completed":
             return "Closed by the point of access", "nobody"

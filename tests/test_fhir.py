@@ -308,7 +308,8 @@ def test_a_search_by_focus_returns_the_referrals_tasks_in_a_bundle(http, referra
     assert moved["statusReason"] == {"text": "needs a 2-hour response"}
     assert moved["reasonCode"] == {"text": "Community nursing referral, priority routine"}  # why it was sent
     assert (new["status"], new["focus"]) == ("requested", moved["focus"])
-    assert new["requester"]["display"] == "City community nursing"
+    # The point of access that routed it stays the requester: a rejection would go back there.
+    assert new["requester"]["display"] == "Community Health Single Point of Access"
     assert new["owner"]["identifier"] == {"system": fhir.SERVICE_SYSTEM, "value": "urgent-community-response"}
     assert service_request(http, referrer, referral["id"])["status"] == "active"
 

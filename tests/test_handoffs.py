@@ -179,7 +179,7 @@ def test_a_transfer_cancels_this_hand_off_and_routes_a_new_one(signpost, referra
     assert (new["to_service"], new["status"], new["from_service"]) == (
         "urgent-community-response",
         "requested",
-        "community-nursing-city",
+        "community-health-spa",  # a rejection still goes back to the point of access that sent it
     )
     assert new["payload"] == old["payload"]
     assert view["status_text"] == "Sent to Urgent Community Response, waiting for them to respond"

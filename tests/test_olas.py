@@ -331,3 +331,82 @@ def test_the_report_matches_a_hand_computed_fixture(signpost, nursing, olas, gp,
     [party] = report["party"]
     assert party["group"] == ["receiver"]
     assert signpost.olas.report(MONDAY_9 + timedelta(days=1), MONDAY_9 + timedelta(days=2))["service"] == []
+
+
+def test_a_closure_added_by_an_admin_moves_running_due_times(signpost, nursing, olas, gp):
+    referral = start_referral(signpost, gp, MONDAY_9)
+    admin = signpost.clients.create(name="admin", organisation="signpost", roles={"admin"})[0]
+    with time_machine.travel(MONDAY_9 + hours(0.5), tick=False):
+        closure = signpost.olas.add_closure(
+            "8-to-8-every-day", MONDAY_9 + hours(1), MONDAY_9 + hours(3), "building evacuated", admin
+        )
+    moved = clocks(signpost, referral, MONDAY_9 + hours(0.5))
+    assert datetime.fromisoformat(moved["accept-or-reject"]["due_at"]) == MONDAY_9 + hours(
+        6
+    )  # 4h + 2h closed
+    assert datetime.fromisoformat(moved["acknowledge"]["due_at"]) == MONDAY_9 + hours(1)  # due as it closes
+    signpost.olas.remove_closure("8-to-8-every-day", closure["id"])
+    back = clocks(signpost, referral, MONDAY_9 + hours(0.5))
+    assert datetime.fromisoformat(back["accept-or-reject"]["due_at"]) == MONDAY_9 + hours(4)
+    with pytest.raises(InvalidInput, match="unknown calendar 'lunar'"):
+        signpost.olas.add_closure("lunar", MONDAY_9, MONDAY_9 + hours(1), "x", admin)
+    with pytest.raises(InvalidInput, match="before 'ends_at'"):
+        signpost.olas.add_closure("24x7", MONDAY_9, MONDAY_9, "x", admin)
+
+
+def test_obligations_reports_and_calendars_over_http(http, signpost, nursing, olas, gp, team, token_for):
+    referral = start_referral(signpost, gp, MONDAY_9)
+    act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
+    operator = token_for("operator", organisation="community-health-spa")
+    with time_machine.travel(MONDAY_9 + hours(1), tick=False):
+        listed = http.get(
+            "/api/v1/obligations",
+            query_string={"due_before": (MONDAY_9 + hours(5)).isoformat()},
+            headers=operator,
+        )
+    assert listed.status_code == 200, listed.json
+    assert [c["obligation"] for c in listed.json] == ["accept-or-reject"]
+    assert listed.json[0]["business_seconds_remaining"] == 3 * 3600
+    naive = http.get(
+        "/api/v1/obligations", query_string={"due_before": "2026-11-23T10:00:00"}, headers=operator
+    )
+    assert naive.status_code == 422
+
+    window = {"from": MONDAY_9.isoformat(), "to": (MONDAY_9 + timedelta(days=1)).isoformat()}
+    report = http.get("/api/v1/reports/ola", query_string=window, headers=operator)
+    assert report.status_code == 200
+    assert report.json["obligation"][0]["group"] == ["community nursing locality teams", "acknowledge"]
+    as_csv = http.get("/api/v1/reports/ola.csv", query_string=window, headers=operator)
+    assert as_csv.content_type.startswith("text/csv")
+    lines = as_csv.data.decode().splitlines()
+    assert lines[0] == "grouping,group,met,breached,percent_met,median_seconds_to_meet,p90_seconds_to_meet"
+    assert "obligation,community nursing locality teams / acknowledge,1,0,100.0,1800,1800" in lines
+    backwards = http.get(
+        "/api/v1/reports/ola", query_string={"from": window["to"], "to": window["from"]}, headers=operator
+    )
+    assert backwards.status_code == 422
+
+    calendars = {c["name"]: c for c in http.get("/api/v1/calendars", headers=operator).json}
+    assert calendars["office-hours"]["opening"]["monday"] == [["09:00", "17:00"]]
+    assert calendars["office-hours"]["opening"]["sunday"] == []
+    assert calendars["24x7"]["opening"]["sunday"] == [["00:00", "24:00"]]
+    body = {
+        "starts_at": "2026-12-24T12:00:00+00:00",
+        "ends_at": "2026-12-24T17:00:00+00:00",
+        "reason": "Christmas Eve afternoon",
+    }
+    assert (
+        http.post("/api/v1/calendars/office-hours/closures", json=body, headers=operator).status_code == 403
+    )
+    created = http.post("/api/v1/calendars/office-hours/closures", json=body, headers=token_for("admin"))
+    assert created.status_code == 201, created.json
+    assert http.get("/api/v1/calendars", headers=operator).json[2]["closures"][0]["reason"] == body["reason"]
+
+
+def test_a_pathway_can_say_what_the_referrer_reads_when_no_service_holds_it(signpost, directory, gp):
+    script = 'status_for_referrer = "Sign-posted to First Contact Plus: they will call within 2 days"'
+    signpost.definitions.deploy([samples.source(samples.script_then_user_task(script))], "tests")
+    referral, _ = signpost.referrals.start(
+        gp, pathway="sample", version=None, referrer="r", subject=None, data={}
+    )
+    assert referral["status_text"] == "Sign-posted to First Contact Plus: they will call within 2 days"

@@ -8,7 +8,15 @@ from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
 from api.engine_access import signpost
-from api.schemas import AtRiskClockSchema, ObligationQuerySchema, OlaReportSchema, ReportQuerySchema
+from api.schemas import (
+    AtRiskClockSchema,
+    CalendarSchema,
+    ClosureBodySchema,
+    ClosureSchema,
+    ObligationQuerySchema,
+    OlaReportSchema,
+    ReportQuerySchema,
+)
 
 blp = Blueprint(
     "olas", __name__, url_prefix="/api/v1", description="Two-way OLAs: clocks at risk, and compliance reports"
@@ -62,3 +70,27 @@ def ola_report_csv(query: dict):
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="ola-report.csv"'},
     )
+
+
+@blp.route("/calendars", methods=["GET"])
+@requires("designer", "operator", "service", "referrer")
+@blp.response(200, CalendarSchema(many=True))
+def calendars():
+    return signpost().olas.calendars()
+
+
+@blp.route("/calendars/<string:name>/closures", methods=["POST"])
+@requires("admin")
+@blp.arguments(ClosureBodySchema)
+@blp.response(201, ClosureSchema)
+def add_closure(body: dict, name: str):
+    return signpost().olas.add_closure(
+        name, body["starts_at"], body["ends_at"], body["reason"], current_client()
+    )
+
+
+@blp.route("/calendars/<string:name>/closures/<int:closure_id>", methods=["DELETE"])
+@requires("admin")
+@blp.response(204)
+def remove_closure(name: str, closure_id: int):
+    signpost().olas.remove_closure(name, closure_id)

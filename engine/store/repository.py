@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from engine.store.tables import (
     api_clients,
+    calendar_closures,
     correlations,
     definition_files,
     definition_versions,
@@ -538,4 +539,41 @@ def insert_outbox(conn: Connection, rows: list[dict]) -> None:
 
 def outbox_of_referral(conn: Connection, referral_id: str) -> list[RowMapping]:
     query = sa.select(outbox).where(outbox.c.referral_id == referral_id).order_by(outbox.c.id)
+    return list(conn.execute(query).mappings())
+
+
+def closures_of_calendar(conn: Connection, calendar_name: str) -> list[RowMapping]:
+    query = (
+        sa.select(calendar_closures)
+        .where(calendar_closures.c.calendar == calendar_name)
+        .order_by(calendar_closures.c.starts_at)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def insert_closure(conn: Connection, **values) -> int:
+    return conn.execute(calendar_closures.insert().values(**values)).inserted_primary_key[0]
+
+
+def closure(conn: Connection, closure_id: int) -> RowMapping | None:
+    return (
+        conn.execute(sa.select(calendar_closures).where(calendar_closures.c.id == closure_id))
+        .mappings()
+        .first()
+    )
+
+
+def delete_closure(conn: Connection, calendar_name: str, closure_id: int) -> bool:
+    result = conn.execute(
+        calendar_closures.delete().where(
+            calendar_closures.c.id == closure_id, calendar_closures.c.calendar == calendar_name
+        )
+    )
+    return result.rowcount == 1
+
+
+def running_clocks_on(conn: Connection, calendar_name: str) -> list[RowMapping]:
+    query = sa.select(ola_clocks).where(
+        ola_clocks.c.calendar == calendar_name, ola_clocks.c.state == "running"
+    )
     return list(conn.execute(query).mappings())

@@ -1,4 +1,4 @@
-"""two-way OLAs: terms, clocks, outbox
+"""two-way OLAs: terms, clocks, calendar closures, outbox
 
 Revision ID: 0003
 Revises: 0002
@@ -15,6 +15,20 @@ depends_on = None
 
 
 def upgrade() -> None:
+
+    op.create_table(
+        "calendar_closures",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("calendar", sa.String(length=100), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_closures")),
+    )
+    with op.batch_alter_table("calendar_closures", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_calendar_closures_calendar"), ["calendar"], unique=False)
 
     op.create_table(
         "ola_terms",
@@ -102,3 +116,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     op.drop_table("ola_terms")
+    with op.batch_alter_table("calendar_closures", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_calendar_closures_calendar"))
+
+    op.drop_table("calendar_closures")
