@@ -1,27 +1,54 @@
-"""Full lifecycles of the community nursing pathway: raw SpiffWorkflow in memory vs Signpost's engine + store.
+"""Full lifecycles of the community nursing pathway: raw SpiffWorkflow in memory vs Signpost.
 
-Both run the same BPMN and DMN: start a referral (register, triage, allocate, wait for acceptance), deliver
-``handoff.accepted``, deliver ``handoff.completed`` (completion letter, end). The raw baseline parses once
-and serializes/deserializes the whole workflow (spec included, as SpiffWorkflow does) at each wait; Signpost
-does what its API does: one transaction per input, state saved and loaded from the database.
+All contenders run the same BPMN and DMN: start a referral (register, triage, route to the locality team,
+wait for acceptance), deliver ``handoff.accepted``, deliver ``handoff.completed`` (completion letter, end).
+
+- Raw SpiffWorkflow parses once, answers the routing service task in memory and serializes/deserializes the
+  whole workflow (spec included, as SpiffWorkflow does) at each wait.
+- Signpost's engine + store does what its API does, called in-process: one transaction per input (start,
+  the service accepts the hand-off, the service completes it), state saved and loaded from the database;
+  and again as the "routed lifecycle", with the four actions the HTTP clients below make.
+- Signpost through HTTP: a real ``signpost serve`` process on a scratch database, set up with the command
+  line as an operator would, driven by 1 and by 4 concurrent clients (threads, one connection each). Each
+  referral is POST /api/v1/referrals (complete data, so it routes at once), then the receiving service
+  acknowledges, accepts, starts and completes the hand-off named in the referral response; every referral
+  is then checked to be ``completed``. The clients speak HTTP/1.1 and would keep their connections open,
+  but Werkzeug's server (under ``signpost serve``) answers ``Connection: close``, so every request opens a
+  new loopback connection.
+
+Each runs on SQLite, and on PostgreSQL as well when ``--database-url`` (or SIGNPOST_DATABASE_URL) names a
+PostgreSQL server (a scratch database is created on it and dropped afterwards).
 
 Usage: python bench/lifecycle.py [--n N] [--database-url URL]
-Prints both rates and, as its last line, ratio=<signpost rate / raw rate>.
+Prints every rate, a ratio to the raw rate for each, and, as its last line, ratio=<Signpost engine on
+SQLite rate / raw rate>.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
+import queue
+import secrets
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from SpiffWorkflow.bpmn import BpmnEvent  # noqa: E402 - the path must be set first
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
@@ -34,11 +61,43 @@ from engine.store.db import scratch_postgres_database  # noqa: E402
 from engine.system import build  # noqa: E402
 
 PROCESSES = ROOT / "processes"
+DIRECTORY = ROOT / "sops" / "services.toml"
 FILES = ("community_nursing_referral.bpmn", "community_nursing_triage.dmn")
 PROCESS_ID = "community_nursing_referral"
 REFERRAL_DATA = {"clinical_need": "wound_care", "address_postcode": "LE1 5WW", "housebound": True}
-ACCEPTED = {"visit_window": "Tue 14:00-16:00"}
-COMPLETED = {"visit_outcome": "wound dressed"}
+SUBJECT = "9434765919"
+TEAM = "community-nursing-city"  # where the triage table sends wound care in LE1
+TEAM_ORGANISATION = "leicestershire-partnership-nhs-trust"
+WINDOW = "Tue 14:00-16:00"
+OUTCOME = "wound dressed"
+ACTION_BODIES = {
+    "acknowledge": {},
+    "accept": {"window": WINDOW},
+    "start": {},
+    "complete": {"outcome": OUTCOME},
+}
+ROUTED = ("acknowledge", "accept", "start", "complete")  # what the service does in the HTTP lifecycle
+CONCURRENCY = (1, 4)
+WARM_UP = 5  # referrals through a fresh server before timing (first requests load the spec, fill caches)
+SERVER_START_SECONDS = 60
+
+
+# ---- raw SpiffWorkflow -----------------------------------------------------------------------------------
+
+
+class RouteInMemory(TaskDataEnvironment):
+    """Answers the pathway's ``signpost.route`` service task as Signpost's operation does, with no store."""
+
+    def call_service(self, context, operation_name=None, operation_params=None, **_ignored):
+        params = {name: param["value"] for name, param in (operation_params or {}).items()}
+        return json.dumps(
+            {
+                "id": str(uuid.uuid4()),
+                "to_service": params["service"],
+                "referral_type": params["referral_type"],
+                "status": "requested",
+            }
+        )
 
 
 def raw_lifecycles(n: int) -> float:
@@ -48,68 +107,316 @@ def raw_lifecycles(n: int) -> float:
     spec = parser.get_spec(PROCESS_ID)
     subprocess_specs = parser.get_subprocess_specs(PROCESS_ID)
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    script_engine = PythonScriptEngine(environment=RouteInMemory())
     started = time.perf_counter()
     for i in range(n):
-        workflow = BpmnWorkflow(spec, subprocess_specs)
-        workflow.task_tree.data.update(REFERRAL_DATA, referrer=f"GP{i}", subject_nhs_number="9434765919")
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+        workflow.task_tree.data.update(REFERRAL_DATA, referrer=f"GP{i}", subject_nhs_number=SUBJECT)
         workflow.do_engine_steps()
-        for name, payload in (("handoff.accepted", ACCEPTED), ("handoff.completed", COMPLETED)):
+        [waiting] = workflow.get_tasks(spec_name="await_acceptance")
+        handoff = waiting.data["handoff"]
+        # The payloads Signpost's hand-off actions deliver to the pathway.
+        common = {"handoff_id": handoff["id"], "service": handoff["to_service"]}
+        for name, payload in (
+            ("handoff.accepted", {**common, "status": "accepted", "window": WINDOW}),
+            ("handoff.completed", {**common, "status": "completed", "outcome": OUTCOME}),
+        ):
             stored = serializer.serialize_json(workflow)
             workflow = serializer.deserialize_json(stored)
+            workflow.script_engine = script_engine
             workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
             workflow.do_engine_steps()
         serializer.serialize_json(workflow)
         assert workflow.completed, "the raw lifecycle did not complete"
+        assert workflow.data["completion_letter"]["outcome"] == OUTCOME
     return n / (time.perf_counter() - started)
 
 
-def signpost_lifecycles(n: int, database_url: str) -> float:
+# ---- Signpost engine + store, in-process -----------------------------------------------------------------
+
+
+def signpost_lifecycles(
+    n: int, database_url: str, actions: tuple[str, ...] = ("accept", "complete")
+) -> float:
+    """Lifecycles through the engine and store in-process; ``actions`` are what the service does to the
+    hand-off (accept and complete deliver the two messages the pathway waits for)."""
     system = build(Settings(database_url=database_url))
-    system.migrate()
-    system.definitions.deploy([SourceFile(f, (PROCESSES / f).read_bytes()) for f in FILES], "bench")
-    referrer = system.clients.create(name="bench gp", organisation="bench-gp", roles={"referrer"})[0]
-    service = system.clients.create(name="bench service", organisation="bench-nursing", roles={"service"})[0]
+    try:
+        system.migrate()
+        system.services.load_directory(DIRECTORY.read_text(), str(DIRECTORY), "bench")
+        system.definitions.deploy([SourceFile(f, (PROCESSES / f).read_bytes()) for f in FILES], "bench")
+        referrer = system.clients.create(name="bench gp", organisation="bench-gp", roles={"referrer"})[0]
+        team = system.clients.create(name="bench team", organisation=TEAM_ORGANISATION, roles={"service"})[0]
+        referral_ids = []
+        started = time.perf_counter()
+        for i in range(n):
+            referral, _ = system.referrals.start(
+                referrer,
+                pathway=PROCESS_ID,
+                version=None,
+                referrer=f"GP{i}",
+                subject=SUBJECT,
+                data=REFERRAL_DATA,
+            )
+            [handoff] = referral["handoffs"]
+            for action in actions:
+                system.handoffs.act(handoff["id"], action, ACTION_BODIES[action], team)
+            referral_ids.append(referral["id"])
+        rate = n / (time.perf_counter() - started)
+        for referral_id in referral_ids:
+            status = system.referrals.get(referral_id, referrer)["status"]
+            assert status == "completed", f"referral {referral_id} is {status}, not completed"
+        return rate
+    finally:
+        system.close()
+
+
+# ---- Signpost through HTTP: a real server process --------------------------------------------------------
+
+
+def _signpost_command(args: list[str], env: dict[str, str]) -> str:
+    """Run ``signpost ARGS`` with this interpreter (so the same virtualenv); returns what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"signpost {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+def _created_token(printed: str) -> str:
+    tokens = [line.removeprefix("token: ") for line in printed.splitlines() if line.startswith("token: ")]
+    if len(tokens) != 1:
+        raise RuntimeError(f"no token in the output of 'signpost clients create':\n{printed}")
+    return tokens[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _pump(stream, startup: queue.Queue, tail: deque) -> None:
+    """Read the server's output until it ends: start-up lines go to ``startup`` until the server says it
+    is running (then None at the end), and the last lines are kept for error messages. Reading all of it
+    keeps the pipe from filling up with the per-request log."""
+    starting = True
+    for line in stream:
+        tail.append(line)
+        if starting:
+            startup.put(line)
+            starting = "Running on" not in line
+    startup.put(None)
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[int]:
+    """``signpost serve`` on a free port, stopped at the end whatever happens; yields the port."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    startup: queue.Queue = queue.Queue()
+    tail: deque = deque(maxlen=40)
+    reader = threading.Thread(target=_pump, args=(server.stdout, startup, tail), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            try:
+                line = startup.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError(
+                    f"signpost serve did not start within {SERVER_START_SECONDS}s:\n{''.join(tail)}"
+                ) from None
+            if line is None:
+                raise RuntimeError(f"signpost serve stopped ({server.wait()}):\n{''.join(tail)}")
+            if "Running on" in line:
+                break
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        reader.join(timeout=30)
+        server.stdout.close()
+
+
+class Api:
+    """An HTTP/1.1 connection to the server, reused while the server keeps it open (http.client opens a new
+    one when the server has closed it)."""
+
+    def __init__(self, port: int):
+        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(self, method: str, path: str, token: str, body: dict | None = None, expect: int = 200) -> dict:
+        headers = {"Authorization": f"Bearer {token}"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        self._connection.request(method, path, body=payload, headers=headers)
+        response = self._connection.getresponse()
+        text = response.read()  # read to the end, so the connection can carry the next request
+        if response.status != expect:
+            raise RuntimeError(f"{method} {path}: {response.status} {text.decode(errors='replace')}")
+        return json.loads(text)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def routed_lifecycle(api: Api, referrer: str, team: str, i: int) -> str:
+    """One referral from the GP to its completion by the locality team; returns the referral id."""
+    referral = api.call(
+        "POST",
+        "/api/v1/referrals",
+        referrer,
+        {"pathway": PROCESS_ID, "referrer": f"GP{i}", "subject": SUBJECT, "data": REFERRAL_DATA},
+        expect=201,
+    )
+    [handoff] = referral["handoffs"]
+    assert handoff["to_service"] == TEAM and handoff["status"] == "requested", handoff
+    actions = "/api/v1/handoffs/" + handoff["id"]
+    for action in ROUTED:
+        after = api.call("POST", f"{actions}/{action}", team, ACTION_BODIES[action])
+    assert after["status"] == "completed", after
+    return referral["id"]
+
+
+def drive(port: int, referrer: str, team: str, n: int, clients: int) -> tuple[float, list[str]]:
+    """N routed lifecycles split over ``clients`` threads, each with its own connection; returns
+    (referrals per second, their ids)."""
+    shares = [range(c, n, clients) for c in range(clients)]
+    done: list[list[str]] = [[] for _ in range(clients)]
+    failures: list[BaseException] = []
+    ready = threading.Barrier(clients + 1)
+
+    def client(c: int) -> None:
+        api = Api(port)
+        try:
+            ready.wait()
+            for i in shares[c]:
+                done[c].append(routed_lifecycle(api, referrer, team, i))
+        except BaseException as failure:  # reported by the main thread
+            failures.append(failure)
+        finally:
+            api.close()
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
     started = time.perf_counter()
-    for i in range(n):
-        referral, _ = system.referrals.start(
-            referrer,
-            pathway=PROCESS_ID,
-            version=None,
-            referrer=f"GP{i}",
-            subject="9434765919",
-            data=REFERRAL_DATA,
-        )
-        correlation = {"referral_id": referral["id"]}
-        system.referrals.deliver_message("handoff.accepted", correlation, ACCEPTED, service)
-        [done] = system.referrals.deliver_message("handoff.completed", correlation, COMPLETED, service)
-        assert done["status"] == "completed", "the Signpost lifecycle did not complete"
-    rate = n / (time.perf_counter() - started)
-    system.close()
-    return rate
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {clients} clients failed") from failures[0]
+    return n / elapsed, [referral_id for ids in done for referral_id in ids]
+
+
+def http_lifecycles(n: int, database_url: str) -> dict[int, float]:
+    """Set up a database as an operator would, serve it, and drive it with each client count."""
+    env = {
+        **os.environ,
+        "SIGNPOST_DATABASE_URL": database_url,
+        # Given, so that serve neither generates nor writes a development token.
+        "SIGNPOST_ADMIN_TOKEN": "sp_bench_" + secrets.token_urlsafe(24),
+    }
+    _signpost_command(["db", "upgrade"], env)
+    # The service directory and the one pathway measured (not every pathway in processes/).
+    _signpost_command(["deploy", str(ROOT / "sops"), *(str(PROCESSES / f) for f in FILES)], env)
+    referrer = _created_token(
+        _signpost_command(["clients", "create", "--org", "city-gp-practice", "--role", "referrer"], env)
+    )
+    team = _created_token(
+        _signpost_command(["clients", "create", "--org", TEAM_ORGANISATION, "--role", "service"], env)
+    )
+    rates = {}
+    with running_server(env) as port:
+        drive(port, referrer, team, WARM_UP, 1)
+        for clients in CONCURRENCY:
+            rates[clients], referral_ids = drive(port, referrer, team, n, clients)
+            api = Api(port)
+            try:
+                for referral_id in referral_ids:
+                    status = api.call("GET", f"/api/v1/referrals/{referral_id}", referrer)["status"]
+                    assert status == "completed", f"referral {referral_id} is {status}, not completed"
+            finally:
+                api.close()
+    return rates
+
+
+# ---- the run ---------------------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="lifecycles per contender")
+    parser.add_argument("--n", type=int, default=200, help="lifecycles per contender (and per client count)")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("SIGNPOST_DATABASE_URL"),
         help="also run Signpost on this database (e.g. PostgreSQL); SQLite always runs",
     )
     args = parser.parse_args()
+    postgres_url = (
+        args.database_url if args.database_url and not args.database_url.startswith("sqlite") else None
+    )
 
     raw_lifecycles(min(20, args.n))  # warm-up: imports, caches
     raw = raw_lifecycles(args.n)
-    print(f"raw SpiffWorkflow (in memory, spec serialized with each save): {raw:8.1f} lifecycles/s")
-    with tempfile.TemporaryDirectory() as scratch:
-        sqlite = signpost_lifecycles(args.n, f"sqlite:///{scratch}/bench.db")
-    print(f"Signpost engine + store on SQLite:                             {sqlite:8.1f} lifecycles/s")
-    if args.database_url and not args.database_url.startswith("sqlite"):
-        with scratch_postgres_database(args.database_url, "signpost_bench") as url:
-            postgres = signpost_lifecycles(args.n, url)
-        print(f"Signpost engine + store on PostgreSQL:                         {postgres:8.1f} lifecycles/s")
-        print(f"ratio_postgresql={postgres / raw:.2f}")
-    print(f"ratio={sqlite / raw:.2f}")
+    report("raw SpiffWorkflow (in memory, spec serialized with each save)", raw, "lifecycles")
+    ratios = {}
+    databases = [("sqlite", "SQLite", None)]
+    if postgres_url:
+        databases.append(("postgresql", "PostgreSQL", postgres_url))
+    for key, name, server_url in databases:
+        with scratch_database(server_url, "signpost_bench") as url:
+            engine = signpost_lifecycles(args.n, url)
+        report(f"Signpost engine + store on {name}", engine, "lifecycles")
+        ratios[key] = engine / raw
+        with scratch_database(server_url, "signpost_bench_routed") as url:
+            routed = signpost_lifecycles(args.n, url, ROUTED)
+        report(f"Signpost engine + store on {name}, routed lifecycle", routed, "lifecycles")
+        ratios[f"routed_{key}"] = routed / raw
+        with scratch_database(server_url, "signpost_bench_http") as url:
+            over_http = http_lifecycles(args.n, url)
+        for clients, rate in over_http.items():
+            report(
+                f"Signpost over HTTP on {name}, {clients} client{'s' if clients > 1 else ''}",
+                rate,
+                "referrals",
+            )
+            ratios[f"http_{key}_c{clients}"] = rate / raw
+    for key, ratio in ratios.items():
+        if key != "sqlite":
+            print(f"ratio_{key}={ratio:.3f}")
+    print(f"ratio={ratios['sqlite']:.3f}")
+
+
+def report(what: str, rate: float, unit: str) -> None:
+    print(f"{what + ':':<63}{rate:8.1f} {unit}/s", flush=True)
+
+
+@contextmanager
+def scratch_database(server_url: str | None, prefix: str) -> Iterator[str]:
+    """A scratch PostgreSQL database on ``server_url``, or a scratch SQLite file when it is None."""
+    if server_url is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            yield f"sqlite:///{scratch}/{prefix}.db"
+    else:
+        with scratch_postgres_database(server_url, prefix) as url:
+            yield url
 
 
 if __name__ == "__main__":
