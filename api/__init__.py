@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import docs, errors
+from api import docs, errors, operations
 from api.views import definitions, fhir, handoffs, messages, olas, referrals, services, tasks
 from engine.system import Signpost
 
@@ -47,4 +47,5 @@ def create_app(signpost: Signpost) -> Flask:
         api.register_blueprint(blueprint)
     errors.register(app)
     docs.register(app)
+    operations.register(app)
     return app

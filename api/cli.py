@@ -6,7 +6,9 @@ import argparse
 import logging
 import os
 import secrets
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from engine.bpmn import SourceFile
@@ -51,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(command=_serve)
 
+    worker = commands.add_parser(
+        "worker",
+        help="fire due timers and raise OLA warnings and breaches (no HTTP); run several on PostgreSQL",
+    )
+    worker.set_defaults(command=_worker)
+
     deploy = commands.add_parser(
         "deploy", help="deploy BPMN/DMN files (directories are searched) and any services.toml directory"
     )
@@ -92,6 +100,25 @@ def _serve(signpost: Signpost, args) -> int:
         create_app(signpost).run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     finally:
         ticker.stop()
+    return 0
+
+
+def _worker(signpost: Signpost, _args) -> int:
+    from engine.timers import Ticker
+
+    stopping = threading.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: stopping.set())
+    ticker = Ticker(signpost.tick, signpost.settings.tick_seconds)
+    ticker.start()
+    print(
+        f"Signpost worker {os.getpid()} is attending to timers and OLA clocks every "
+        f"{signpost.settings.tick_seconds:g} s",
+        flush=True,
+    )
+    stopping.wait()
+    # The tick in progress finishes its transaction; anything not committed is simply done again later.
+    ticker.stop()
     return 0
 
 

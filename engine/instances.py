@@ -18,6 +18,7 @@ from engine import clock
 from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, StepFailed
 from engine.definitions import PathwayCache
 from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, TaskNotReady
+from engine.metrics import Metrics
 from engine.store import repository as repo
 from engine.store.db import Database
 
@@ -57,6 +58,10 @@ class Outcome:
 Report = Callable[[Connection, str], dict]
 
 
+class InstanceBusy(Conflict):
+    """Another transaction holds the instance's row lock and the caller asked not to wait."""
+
+
 class _RunFailed(Exception):
     """Carries a StepFailed out of the first transaction so that it rolls back before we record it."""
 
@@ -71,7 +76,9 @@ class Instances:
         runtime: Runtime,
         pathways: PathwayCache,
         on_service_calls: ServiceCallHandler | None = None,
+        metrics: Metrics | None = None,
     ):
+        self._metrics = metrics or Metrics()
         self._database = database
         self._runtime = runtime
         self._pathways = pathways
@@ -186,7 +193,10 @@ class Instances:
             self.advance(instance_id, deliver, actor=actor, report=report) for instance_id in instance_ids
         ]
 
-    def fire_due_timers(self, instance_id: str) -> Outcome:
+    def fire_due_timers(self, instance_id: str, *, skip_locked: bool = False) -> Outcome:
+        """Fire the timers of an instance that are due. With ``skip_locked`` (workers sharing PostgreSQL)
+        an instance another process is changing raises InstanceBusy at once instead of waiting for it."""
+
         def fire(workflow, _conn) -> Change:
             before = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
             self._runtime.fire_due_timers(workflow)
@@ -199,7 +209,7 @@ class Instances:
             )
 
         try:
-            return self.advance(instance_id, fire, actor=ENGINE_ACTOR)
+            return self.advance(instance_id, fire, actor=ENGINE_ACTOR, skip_locked=skip_locked)
         except StepFailed as failure:
             return self.record_incident(instance_id, failure)
 
@@ -225,16 +235,21 @@ class Instances:
         resuming: bool = False,
         report: Report | None = None,
         finished_too: bool = False,
+        skip_locked: bool = False,
     ) -> Outcome:
         """Apply an input and run the instance on, all in one transaction under its row lock.
 
         A failure of the input itself (StepFailed, TaskNotReady…) propagates and changes nothing; a
         failure of the steps after it is recorded as an incident. With ``finished_too`` an instance that
         has completed or been cancelled still gets the input, as ``apply(None, conn)``."""
+        with self._metrics.step_duration.time():
+            return self._advance(instance_id, apply, actor, resuming, report, finished_too, skip_locked)
+
+    def _advance(self, instance_id, apply, actor, resuming, report, finished_too, skip_locked) -> Outcome:
         try:
             with self._database.write() as conn:
                 row, workflow = self._lock_and_load(
-                    conn, instance_id, resuming=resuming, finished_too=finished_too
+                    conn, instance_id, resuming=resuming, finished_too=finished_too, skip_locked=skip_locked
                 )
                 change = apply(workflow, conn)
                 if workflow is None:
@@ -278,9 +293,13 @@ class Instances:
 
     # ---- internals -----------------------------------------------------------------------------------
 
-    def _lock_and_load(self, conn, instance_id: str, *, resuming: bool, finished_too: bool = False):
-        row = repo.lock_instance(conn, instance_id)
+    def _lock_and_load(
+        self, conn, instance_id: str, *, resuming: bool, finished_too: bool = False, skip_locked: bool = False
+    ):
+        row = repo.lock_instance(conn, instance_id, skip_locked=skip_locked)
         if row is None:
+            if skip_locked and repo.instance_exists(conn, instance_id):
+                raise InstanceBusy(f"instance {instance_id} is being changed by another process")
             raise NotFound(f"no instance with id {instance_id}")
         if row["status"] in FINISHED:
             if finished_too:

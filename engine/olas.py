@@ -12,7 +12,8 @@ from engine.calendars import CALENDARS, calendar
 from engine.clients import Client
 from engine.clocks import CalendarBook, attend, clock_view, reschedule_running_on, services_named
 from engine.errors import InvalidInput, NotFound
-from engine.instances import ENGINE_ACTOR, Change, Instances
+from engine.instances import ENGINE_ACTOR, Change, InstanceBusy, Instances
+from engine.metrics import Metrics
 from engine.ola_terms import Ola, ola_as_dict, parse_olas
 from engine.store import repository as repo
 from engine.store.db import Database
@@ -21,9 +22,10 @@ REPORT_GROUPINGS = ("service", "organisation_pair", "obligation", "party")
 
 
 class Olas:
-    def __init__(self, database: Database, instances: Instances, batch_size: int = 200):
+    def __init__(self, database: Database, instances: Instances, metrics: Metrics, batch_size: int = 200):
         self._database = database
         self._instances = instances
+        self._metrics = metrics
         self._batch_size = batch_size
 
     def load_terms(self, text: str, filename: str, updated_by: str) -> list[Ola]:
@@ -48,18 +50,24 @@ class Olas:
         while True:
             with self._database.read() as conn:
                 due = repo.clocks_needing_attention(conn, clock.now(), self._batch_size)
+            attended_now = 0
             by_instance: dict[str, list[str]] = defaultdict(list)
             for row in due:
                 by_instance[row["instance_id"]].append(row["id"])
             for instance_id, clock_ids in by_instance.items():
-                self._instances.advance(
-                    instance_id,
-                    self._attending(instance_id, clock_ids),
-                    actor=ENGINE_ACTOR,
-                    finished_too=True,
-                )
-                attended += len(clock_ids)
-            if len(due) < self._batch_size:
+                try:
+                    self._instances.advance(
+                        instance_id,
+                        self._attending(instance_id, clock_ids),
+                        actor=ENGINE_ACTOR,
+                        finished_too=True,
+                        skip_locked=True,
+                    )
+                except InstanceBusy:
+                    continue  # another worker is attending to it
+                attended_now += len(clock_ids)
+            attended += attended_now
+            if len(due) < self._batch_size or attended_now == 0:
                 return attended
 
     def _attending(self, instance_id: str, clock_ids: list[str]):
@@ -77,6 +85,7 @@ class Olas:
                 ):
                     continue
                 for happened in attend(conn, row, now):
+                    self._metrics.ola_events.labels(kind=happened["kind"]).inc()
                     payload = _ola_payload(happened)
                     events.append(
                         {
@@ -220,8 +229,7 @@ def describe_calendar(cal) -> dict:
         "time_zone": cal.time_zone,
         "closed_on_bank_holidays": cal.closed_on_bank_holidays,
         "opening": {
-            days[d]: [[_hhmm(o), _hhmm(c, end=True)] for o, c in cal.opening.get(d, [])]
-            for d in range(7)
+            days[d]: [[_hhmm(o), _hhmm(c, end=True)] for o, c in cal.opening.get(d, [])] for d in range(7)
         },
     }
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine import clock
 from engine.bpmn import Runtime
 from engine.clients import Clients
 from engine.definitions import Definitions, PathwayCache
 from engine.evaluator import Evaluator
 from engine.handoffs import OPERATIONS, Handoffs, record_routes
 from engine.instances import Instances
+from engine.metrics import Metrics
 from engine.olas import Olas
 from engine.referrals import Referrals
 from engine.services import Services
 from engine.settings import Settings
+from engine.store import repository as repo
 from engine.store.db import Database
 from engine.store.migrate import upgrade
 from engine.timers import Timers
@@ -32,6 +35,7 @@ class Signpost:
     services: Services
     handoffs: Handoffs
     olas: Olas
+    metrics: Metrics
 
     def migrate(self) -> None:
         upgrade(self.database)
@@ -50,6 +54,18 @@ class Signpost:
         self.timers.fire_due()
         self.olas.attend_due()
 
+    def ready(self) -> None:
+        """Raise if the database cannot be reached (for a readiness probe)."""
+        with self.database.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def metrics_exposition(self) -> bytes:
+        """Metrics in Prometheus text format, with the database-wide gauges read now."""
+        with self.database.read() as conn:
+            self.metrics.timers_due.set(repo.count_timers_due(conn, clock.now()))
+            self.metrics.outbox_depth.set(repo.outbox_depth(conn))
+        return self.metrics.exposition()
+
     def close(self) -> None:
         self.database.dispose()
 
@@ -57,10 +73,11 @@ class Signpost:
 def build(settings: Settings) -> Signpost:
     database = Database(settings.database_url)
     evaluator = Evaluator(time_limit_seconds=settings.expression_time_limit_seconds)
+    metrics = Metrics()
     runtime = Runtime(evaluator, OPERATIONS)
     pathways = PathwayCache(database)
     definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes, OPERATIONS)
-    instances = Instances(database, runtime, pathways, on_service_calls=record_routes)
+    instances = Instances(database, runtime, pathways, on_service_calls=record_routes, metrics=metrics)
     return Signpost(
         settings=settings,
         database=database,
@@ -69,8 +86,9 @@ def build(settings: Settings) -> Signpost:
         instances=instances,
         referrals=Referrals(database, definitions, instances),
         clients=Clients(database),
-        timers=Timers(database, instances),
+        timers=Timers(database, instances, metrics),
         services=Services(database),
         handoffs=Handoffs(database, instances, runtime),
-        olas=Olas(database, instances),
+        olas=Olas(database, instances, metrics),
+        metrics=metrics,
     )

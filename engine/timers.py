@@ -13,7 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine import clock
 from engine.errors import Conflict, NotFound
-from engine.instances import Instances
+from engine.instances import InstanceBusy, Instances
+from engine.metrics import Metrics
 from engine.store import repository as repo
 from engine.store.db import Database
 
@@ -21,25 +22,40 @@ log = logging.getLogger(__name__)
 
 
 class Timers:
-    def __init__(self, database: Database, instances: Instances, batch_size: int = 200):
+    def __init__(self, database: Database, instances: Instances, metrics: Metrics, batch_size: int = 200):
         self._database = database
         self._instances = instances
+        self._metrics = metrics
         self._batch_size = batch_size
 
     def fire_due(self) -> int:
-        """Advance every instance with a timer due now; returns how many instances were advanced."""
+        """Advance every instance with a timer due now; returns how many instances this process advanced.
+
+        Any number of processes may run this against one PostgreSQL database: an instance another process
+        is changing is skipped (its row lock is taken with SKIP LOCKED), so each due timer fires once."""
         fired = 0
         while True:
+            now = clock.now()
             with self._database.read() as conn:
-                due = repo.instances_with_due_timers(conn, clock.now(), self._batch_size)
-            for instance_id in due:
+                due = repo.instances_with_due_timers(conn, now, self._batch_size)
+            advanced = 0
+            for instance_id, due_at in due:
                 try:
-                    self._instances.fire_due_timers(instance_id)
-                    fired += 1
+                    self._instances.fire_due_timers(instance_id, skip_locked=True)
+                except InstanceBusy:
+                    continue  # another worker holds it; it fires there, or here on the next tick
                 except (NotFound, Conflict) as skipped:
                     # Completed, cancelled or stopped by an incident since we looked: nothing to fire.
                     log.info("timer of instance %s not fired: %s", instance_id, skipped)
-            if len(due) < self._batch_size:
+                    continue
+                advanced += 1
+                lateness = max(0.0, (clock.now() - due_at).total_seconds())
+                self._metrics.timers_fired.inc()
+                self._metrics.timer_lateness.observe(lateness)
+                log.info("fired the timers of instance %s, %.3f s after they fell due", instance_id, lateness)
+            fired += advanced
+            # A short batch means nothing more is due; a batch of busy instances means others are at work.
+            if len(due) < self._batch_size or advanced == 0:
                 return fired
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -147,11 +147,16 @@ def insert_instance(conn: Connection, **values) -> None:
     conn.execute(instances.insert().values(**values))
 
 
-def lock_instance(conn: Connection, instance_id: str) -> RowMapping | None:
+def lock_instance(conn: Connection, instance_id: str, *, skip_locked: bool = False) -> RowMapping | None:
     """Read the instance row holding its write lock until the transaction ends (PostgreSQL row lock;
-    on SQLite the write transaction already holds the database's write lock)."""
-    query = sa.select(instances).where(instances.c.id == instance_id).with_for_update()
+    on SQLite the write transaction already holds the database's write lock). With ``skip_locked`` a row
+    another transaction holds is not waited for: None comes back, as for a missing row."""
+    query = sa.select(instances).where(instances.c.id == instance_id).with_for_update(skip_locked=skip_locked)
     return conn.execute(query).mappings().first()
+
+
+def instance_exists(conn: Connection, instance_id: str) -> bool:
+    return conn.execute(sa.select(instances.c.id).where(instances.c.id == instance_id)).first() is not None
 
 
 def instance(conn: Connection, instance_id: str) -> RowMapping | None:
@@ -196,15 +201,35 @@ def waits_of(conn: Connection, instance_id: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
-def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> list[str]:
+def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """(instance id, its earliest due time) for instances with a timer due by ``now``, most overdue first."""
+    earliest = sa.func.min(waits.c.due_at)
     query = (
-        sa.select(waits.c.instance_id)
+        sa.select(waits.c.instance_id, earliest)
         .where(waits.c.kind == "timer", waits.c.due_at <= now)
         .group_by(waits.c.instance_id)
-        .order_by(sa.func.min(waits.c.due_at))
+        .order_by(earliest)
         .limit(limit)
     )
-    return list(conn.execute(query).scalars())
+    return [(instance_id, _aware(due_at)) for instance_id, due_at in conn.execute(query)]
+
+
+def count_timers_due(conn: Connection, now: datetime) -> int:
+    query = (
+        sa.select(sa.func.count()).select_from(waits).where(waits.c.kind == "timer", waits.c.due_at <= now)
+    )
+    return conn.execute(query).scalar_one()
+
+
+def outbox_depth(conn: Connection) -> int:
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None))
+    ).scalar_one()
+
+
+def _aware(value: datetime) -> datetime:
+    # An aggregate loses the column's type on SQLite, so the stored naive UTC comes back as it is.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def instances_waiting_for_message(conn: Connection, name: str, correlation: dict[str, str]) -> list[str]:
