@@ -6,7 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from api import docs, errors, operations
-from api.views import definitions, fhir, handoffs, messages, olas, referrals, services, tasks
+from api.views import definitions, fhir, handoffs, messages, notifications, olas, referrals, services, tasks
 from engine.system import Signpost
 
 # Large enough for a deployment of several BPMN/DMN files; anything bigger is refused with a 413.
@@ -42,6 +42,7 @@ def create_app(signpost: Signpost) -> Flask:
         services.blp,
         handoffs.blp,
         olas.blp,
+        notifications.blp,
         fhir.blp,
     ):
         api.register_blueprint(blueprint)

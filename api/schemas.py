@@ -71,6 +71,13 @@ class ReferralStartSchema(StrictSchema):
         metadata={"description": "the person's NHS number (10 digits, checked)"},
     )
     data = fields.Dict(keys=fields.String(), load_default=dict)
+    notify = fields.Nested(
+        lambda: NotifySchema(),
+        load_default=None,
+        metadata={
+            "description": "a one-off notification address for this referral (a webhook url or an email)"
+        },
+    )
 
 
 class TaskSchema(Schema):
@@ -120,6 +127,11 @@ class ReferralSchema(Schema):
     handoffs = fields.List(fields.Nested(lambda: HandoffSummarySchema()))
     clocks = fields.List(
         fields.Nested(lambda: ClockSchema()), metadata={"description": "OLA clocks: who owes what"}
+    )
+    notification_subscription = fields.Dict(
+        metadata={
+            "description": "the one-off subscription made from 'notify', with its secret (shown only now)"
+        }
     )
     incident = fields.Nested(IncidentSchema, allow_none=True)
     waiting_for = fields.Nested(WaitingForSchema)
@@ -371,3 +383,73 @@ class CalendarSchema(Schema):
     closed_on_bank_holidays = fields.Boolean(metadata={"description": "England and Wales bank holidays"})
     opening = fields.Dict(keys=fields.String(), values=fields.List(fields.List(fields.String())))
     closures = fields.List(fields.Nested(ClosureSchema))
+
+
+class NotifySchema(Schema):
+    url = fields.String(validate=validate.Length(max=2000), metadata={"description": "webhook endpoint"})
+    email = fields.String(validate=validate.Length(max=320))
+    events = fields.List(fields.String(), metadata={"description": "event types; all when omitted"})
+
+
+class SubscriptionBodySchema(Schema):
+    referral_id = fields.String(
+        load_default=None,
+        metadata={"description": "one referral; when omitted, every referral your organisation submits"},
+    )
+    url = fields.String(load_default=None, validate=validate.Length(max=2000))
+    email = fields.String(load_default=None, validate=validate.Length(max=320))
+    events = fields.List(fields.String(), load_default=None)
+
+
+class SubscriptionSchema(Schema):
+    id = fields.String()
+    organisation = fields.String()
+    referral_id = fields.String(allow_none=True)
+    all_referrals = fields.Boolean()
+    channel = fields.String(metadata={"description": "webhook | email"})
+    url = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    events = fields.List(fields.String())
+    status = fields.String()
+    disabled_reason = fields.String(allow_none=True)
+    last_event_number = fields.Integer()
+    created_at = fields.String()
+    secret = fields.String(metadata={"description": "whsec_…: shown only when created or rotated"})
+
+
+class RotateSchema(Schema):
+    grace_seconds = fields.Integer(load_default=86400, validate=validate.Range(min=0, max=7 * 86400))
+
+
+class SinceSchema(Schema):
+    since = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class AttemptSchema(Schema):
+    attempt = fields.Integer()
+    at = fields.String()
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer()
+    subscription_id = fields.String()
+    referral_id = fields.String()
+    event_number = fields.Integer()
+    event_type = fields.String()
+    status = fields.String(metadata={"description": "pending | delivered | dead | disabled"})
+    attempts = fields.Integer()
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.String(allow_none=True)
+    delivered_at = fields.String(allow_none=True)
+    attempt_log = fields.List(fields.Nested(AttemptSchema))
+
+
+class NotificationEventSchema(Schema):
+    type = fields.String()
+    timestamp = fields.String()
+    data = fields.Dict()

@@ -43,6 +43,8 @@ class Change:
 Apply = Callable[[object | None, Connection], Change]
 # Acts on the service calls a run made, inside the same transaction; raises StepFailed to refuse them.
 ServiceCallHandler = Callable[[Connection, str, list[ServiceCall]], list[dict]]
+# Sees every event logged for an instance, in the same transaction (e.g. to write notifications).
+EventHandler = Callable[[Connection, str, list[dict]], None]
 
 
 @dataclass
@@ -77,7 +79,9 @@ class Instances:
         pathways: PathwayCache,
         on_service_calls: ServiceCallHandler | None = None,
         metrics: Metrics | None = None,
+        on_events: EventHandler | None = None,
     ):
+        self._on_events = on_events
         self._metrics = metrics or Metrics()
         self._database = database
         self._runtime = runtime
@@ -253,7 +257,7 @@ class Instances:
                 )
                 change = apply(workflow, conn)
                 if workflow is None:
-                    repo.append_events(conn, [{**e, "instance_id": instance_id} for e in change.events])
+                    self._log(conn, instance_id, change.events)
                     outcome = Outcome(instance_id, row["status"], result=change.result)
                     return _reported(conn, outcome, report)
                 if change.cancel:
@@ -314,6 +318,11 @@ class Instances:
             raise Conflict(f"instance {instance_id} has no incident to retry (status {row['status']})")
         return row, self._runtime.load(self._pathway_of(row), row["state"], row["serializer_version"])
 
+    def _log(self, conn, instance_id: str, events: list[dict]) -> None:
+        repo.append_events(conn, [{**e, "instance_id": instance_id} for e in events])
+        if self._on_events is not None:
+            self._on_events(conn, instance_id, events)
+
     def _pathway_of(self, row) -> CompiledPathway:
         return self._pathways.get(row["version_id"])
 
@@ -337,7 +346,7 @@ class Instances:
                 now,
                 task_id=t.id,
                 task_name=t.title or t.element_id,
-                detail={"element_id": t.element_id},
+                detail={"element_id": t.element_id, "kind": t.kind},
             )
             for t in result.completed
         ] + call_events
@@ -411,7 +420,7 @@ class Instances:
         if not saved:
             # Only reachable if a writer skipped the row lock: fencing on lock_version keeps its work out.
             raise Conflict(f"instance {row['id']} was changed concurrently; try again")
-        repo.append_events(conn, [{**e, "instance_id": row["id"]} for e in change.events])
+        self._log(conn, row["id"], change.events)
 
     def _index(self, conn, instance_id: str, snapshot: Snapshot, change: Change, now) -> None:
         repo.replace_waits(

@@ -73,7 +73,7 @@ class Olas:
     def _attending(self, instance_id: str, clock_ids: list[str]):
         def apply(workflow, conn) -> Change:
             now = clock.now()
-            events, notifications = [], []
+            events = []
             for clock_id in clock_ids:
                 row = repo.clock(conn, clock_id)
                 # Re-read under the instance lock: another ticker or a transition may have got there first.
@@ -97,24 +97,10 @@ class Olas:
                             "detail": payload,
                         }
                     )
-                    notifications.append((happened["kind"].replace("_", "."), payload))
                     if workflow is not None:
                         self._instances.deliver_if_waiting(
                             workflow, happened["kind"].replace("_", "."), payload
                         )
-            referral = repo.referral_overview(conn, instance_id=instance_id)
-            repo.insert_outbox(
-                conn,
-                [
-                    {
-                        "referral_id": referral["id"] if referral else None,
-                        "event_type": event_type,
-                        "data": data,
-                        "created_at": now,
-                    }
-                    for event_type, data in notifications
-                ],
-            )
             return Change(events=events)
 
         return apply

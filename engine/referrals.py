@@ -16,6 +16,7 @@ from engine.definitions import Definitions
 from engine.errors import IdempotencyConflict, InvalidInput, NotFound
 from engine.instances import Instances
 from engine.nhs_number import validate_nhs_number
+from engine.notifications import Notifications
 from engine.referral_view import referral_view, task_view, timeline
 from engine.store import repository as repo
 from engine.store.db import Database
@@ -26,7 +27,10 @@ REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class Referrals:
-    def __init__(self, database: Database, definitions: Definitions, instances: Instances):
+    def __init__(
+        self, database: Database, definitions: Definitions, instances: Instances, notifications: Notifications
+    ):
+        self._notifications = notifications
         self._database = database
         self._definitions = definitions
         self._instances = instances
@@ -41,6 +45,7 @@ class Referrals:
         subject: str | None,
         data: dict,
         idempotency_key: str | None = None,
+        notify: dict | None = None,
     ) -> tuple[dict, bool]:
         """Start ``pathway`` (its latest version unless one is named) for a referral. Returns the referral
         view and whether it is a replay of an earlier request with the same Idempotency-Key."""
@@ -52,6 +57,7 @@ class Referrals:
             "referrer": referrer,
             "subject": subject,
             "data": data,
+            "notify": notify,
         }
         request_sha256 = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
         if idempotency_key:
@@ -61,7 +67,7 @@ class Referrals:
         target = self._definitions.version(pathway, version)
         try:
             return self._create(
-                client, target, referrer, subject, data, idempotency_key, request_sha256
+                client, target, referrer, subject, data, idempotency_key, request_sha256, notify
             ), False
         except IntegrityError:
             if idempotency_key:
@@ -79,7 +85,9 @@ class Referrals:
             raise IdempotencyConflict(f"Idempotency-Key '{key}' was already used with a different request")
         return earlier["response_body"]
 
-    def _create(self, client, target, referrer, subject, data, idempotency_key, request_sha256) -> dict:
+    def _create(
+        self, client, target, referrer, subject, data, idempotency_key, request_sha256, notify
+    ) -> dict:
         referral_id = str(uuid.uuid4())
         reference = "SP-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
         pathway_data = {
@@ -90,12 +98,29 @@ class Referrals:
             "subject_nhs_number": subject,
         }
         with self._database.write() as conn:
+            one_off = None
+            if notify:
+                # Made before the pathway first runs, so that it hears "received" and everything after.
+                one_off = self._notifications.subscribe(
+                    client,
+                    referral_id=referral_id,
+                    url=notify.get("url"),
+                    email=notify.get("email"),
+                    events=notify.get("events"),
+                    conn=conn,
+                )
             outcome = self._instances.start(
                 conn,
                 version_id=target["id"],
                 data=pathway_data,
                 actor=client.actor,
-                correlation={"referral_id": referral_id, "reference": reference},
+                # The organisation rides along so that notifications can find its subscriptions while the
+                # instance first runs, before the referral row exists.
+                correlation={
+                    "referral_id": referral_id,
+                    "reference": reference,
+                    "organisation": client.organisation,
+                },
             )
             repo.insert_referral(
                 conn,
@@ -110,6 +135,8 @@ class Referrals:
                 created_by=client.id,
             )
             view = referral_view(conn, repo.referral_overview(conn, referral_id=referral_id))
+            if one_off is not None:
+                view["notification_subscription"] = {"id": one_off["id"], "secret": one_off["secret"]}
             if idempotency_key:
                 repo.insert_idempotent_result(
                     conn,

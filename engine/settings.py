@@ -18,6 +18,11 @@ class Settings:
     ``SIGNPOST_EXPRESSION_TIME_LIMIT``: seconds a pathway expression or script may run (default 1).
     ``SIGNPOST_MAX_UPLOAD_BYTES``: the largest deployment file accepted (default 2 MiB).
     ``SIGNPOST_TICK_SECONDS``: how often the in-process ticker looks for due timers (default 1).
+    ``SIGNPOST_WEBHOOK_ALLOW_PRIVATE``: allow webhook URLs on loopback/private addresses and plain http
+    (development and tests only; refused by default against SSRF).
+    ``SIGNPOST_PUBLIC_URL``: the API's address as referrers see it, for links in emails.
+    ``SIGNPOST_SMTP_HOST`` / ``_PORT`` / ``_STARTTLS`` / ``_USERNAME`` / ``_PASSWORD`` / ``_FROM``: the mail
+    server for email notifications (none: email subscriptions are refused).
     """
 
     database_url: str
@@ -25,6 +30,14 @@ class Settings:
     expression_time_limit_seconds: float = 1.0
     max_upload_bytes: int = 2 * 1024 * 1024
     tick_seconds: float = 1.0
+    webhook_allow_private: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "signpost@localhost"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -35,7 +48,24 @@ class Settings:
             expression_time_limit_seconds=_positive_float(env, "SIGNPOST_EXPRESSION_TIME_LIMIT", 1.0),
             max_upload_bytes=int(_positive_float(env, "SIGNPOST_MAX_UPLOAD_BYTES", 2 * 1024 * 1024)),
             tick_seconds=_positive_float(env, "SIGNPOST_TICK_SECONDS", 1.0),
+            webhook_allow_private=_flag(env, "SIGNPOST_WEBHOOK_ALLOW_PRIVATE"),
+            public_url=env.get("SIGNPOST_PUBLIC_URL") or "http://127.0.0.1:8000",
+            smtp_host=env.get("SIGNPOST_SMTP_HOST") or None,
+            smtp_port=int(_positive_float(env, "SIGNPOST_SMTP_PORT", 25)),
+            smtp_starttls=_flag(env, "SIGNPOST_SMTP_STARTTLS"),
+            smtp_username=env.get("SIGNPOST_SMTP_USERNAME") or None,
+            smtp_password=env.get("SIGNPOST_SMTP_PASSWORD") or None,
+            smtp_sender=env.get("SIGNPOST_SMTP_FROM") or "signpost@localhost",
         )
+
+
+def _flag(env, name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
 def _positive_float(env, name: str, default: float) -> float:

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 from engine import clock
 from engine.bpmn import Runtime
+from engine.channels import EmailChannel, SmtpSettings, WebhookChannel
 from engine.clients import Clients
 from engine.definitions import Definitions, PathwayCache
 from engine.evaluator import Evaluator
 from engine.handoffs import OPERATIONS, Handoffs, record_routes
 from engine.instances import Instances
 from engine.metrics import Metrics
+from engine.milestones import record_milestones
+from engine.notifications import Notifications
 from engine.olas import Olas
 from engine.referrals import Referrals
 from engine.services import Services
@@ -36,6 +39,7 @@ class Signpost:
     handoffs: Handoffs
     olas: Olas
     metrics: Metrics
+    notifications: Notifications
 
     def migrate(self) -> None:
         upgrade(self.database)
@@ -50,9 +54,10 @@ class Signpost:
             )
 
     def tick(self) -> None:
-        """Everything that falls due with time: BPMN timers, then OLA warnings and breaches."""
+        """Everything that falls due with time: BPMN timers, OLA warnings and breaches, notifications."""
         self.timers.fire_due()
         self.olas.attend_due()
+        self.notifications.deliver_due()
 
     def ready(self) -> None:
         """Raise if the database cannot be reached (for a readiness probe)."""
@@ -77,18 +82,44 @@ def build(settings: Settings) -> Signpost:
     runtime = Runtime(evaluator, OPERATIONS)
     pathways = PathwayCache(database)
     definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes, OPERATIONS)
-    instances = Instances(database, runtime, pathways, on_service_calls=record_routes, metrics=metrics)
+    instances = Instances(
+        database,
+        runtime,
+        pathways,
+        on_service_calls=record_routes,
+        metrics=metrics,
+        on_events=record_milestones,
+    )
+    notifications = Notifications(
+        database,
+        WebhookChannel(allow_private=settings.webhook_allow_private),
+        EmailChannel(
+            SmtpSettings(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.smtp_starttls,
+                settings.smtp_username,
+                settings.smtp_password,
+                settings.smtp_sender,
+            )
+        )
+        if settings.smtp_host
+        else None,
+        allow_private_urls=settings.webhook_allow_private,
+        public_url=settings.public_url,
+    )
     return Signpost(
         settings=settings,
         database=database,
         runtime=runtime,
         definitions=definitions,
         instances=instances,
-        referrals=Referrals(database, definitions, instances),
+        referrals=Referrals(database, definitions, instances, notifications),
         clients=Clients(database),
         timers=Timers(database, instances, metrics),
         services=Services(database),
         handoffs=Handoffs(database, instances, runtime),
         olas=Olas(database, instances, metrics),
         metrics=metrics,
+        notifications=notifications,
     )

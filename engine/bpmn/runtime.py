@@ -34,6 +34,7 @@ class TaskView:
     title: str | None
     lane: str | None
     documentation: str | None
+    kind: str = "task"  # the BPMN task type, e.g. UserTask, ScriptTask, BusinessRuleTask
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,9 @@ def _due_at(value: str) -> datetime:
 
 def _user_task_view(task) -> TaskView:
     spec = task.task_spec
-    return TaskView(str(task.id), spec.bpmn_id, spec.bpmn_name, spec.lane, spec.documentation)
+    return TaskView(
+        str(task.id), spec.bpmn_id, spec.bpmn_name, spec.lane, spec.documentation, type(spec).__name__
+    )
 
 
 def _plain_data(workflow: BpmnWorkflow) -> dict:

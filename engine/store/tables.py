@@ -290,16 +290,16 @@ ola_clocks = sa.Table(
     sa.Index("ix_ola_clocks_stopped_at", "stopped_at"),
 )
 
-# Notifications to deliver, written in the same transaction as the change that caused them.
-outbox = sa.Table(
-    "outbox",
+# Every milestone of a referral's journey, written in the same transaction as the change that caused it;
+# notifications to subscribers are fanned out from here (see ``notification_events``).
+milestones = sa.Table(
+    "milestones",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("referral_id", sa.String(36), index=True),
     sa.Column("event_type", sa.String(100), nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("delivered_at", UTCDateTime),
 )
 
 calendar_closures = sa.Table(
@@ -312,4 +312,71 @@ calendar_closures = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# ---- Notifications: subscriptions, their numbered events, and deliveries ---------------------------------
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("organisation", sa.String(200), nullable=False, index=True),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("api_clients.id"), nullable=False),
+    # One referral, or (when null) every referral the organisation submits — any referral for an admin's.
+    sa.Column("referral_id", sa.String(36), index=True),
+    sa.Column("all_referrals", sa.Boolean, nullable=False),
+    sa.Column("channel", sa.String(10), nullable=False),
+    sa.Column("url", sa.String(2000)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("secret", sa.String(200)),
+    sa.Column("previous_secret", sa.String(200)),
+    sa.Column("previous_secret_until", UTCDateTime),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("disabled_reason", sa.Text),
+    sa.Column("last_event_number", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+notification_events = sa.Table(
+    "notification_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscription_id", sa.ForeignKey("subscriptions.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("referral_id", sa.String(36), nullable=False, index=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("subscription_id", "number"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.ForeignKey("notification_events.id"), nullable=False, unique=True),
+    sa.Column("subscription_id", sa.ForeignKey("subscriptions.id"), nullable=False, index=True),
+    sa.Column("referral_id", sa.String(36), nullable=False, index=True),
+    # pending (due at next_attempt_at) | delivered | dead (attempts exhausted) | disabled (endpoint gone)
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.ForeignKey("deliveries.id"), nullable=False, index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Integer),
 )

@@ -1,0 +1,156 @@
+"""Milestones of a referral's journey and the numbered notification events they become.
+
+A milestone is derived from the instance events of a change and written in that change's transaction, as is
+one numbered event (and one delivery) per subscription that wants it — so a change and its notifications
+commit together or not at all, and each subscription's numbers have no gaps.
+
+What a notification says is thin on purpose: ids, reference, a status word and a plain-language status built
+from the service's name only — never a reason, question, outcome or other free text that may be clinical.
+"""
+
+from __future__ import annotations
+
+from engine import clock
+from engine.store import repository as repo
+
+EVENT_TYPES = (
+    "referral.received",
+    "referral.triaged",
+    "referral.routed",
+    "referral.accepted",
+    "referral.rejected",
+    "referral.information_requested",
+    "referral.visit_scheduled",
+    "referral.completed",
+    "referral.cancelled",
+    "ola.warning",
+    "ola.breached",
+)
+
+
+def milestones_of(event: dict) -> list[str]:
+    """The milestone types an instance event marks (most mark none)."""
+    kind, detail = event["kind"], event.get("detail") or {}
+    if kind == "step_completed":
+        return ["referral.triaged"] if detail.get("kind") == "BusinessRuleTask" else []
+    if kind == "handoff_accepted" and detail.get("window"):
+        return ["referral.accepted", "referral.visit_scheduled"]
+    return {
+        "started": ["referral.received"],
+        "handoff_requested": ["referral.routed"],
+        "handoff_accepted": ["referral.accepted"],
+        "handoff_rejected": ["referral.rejected"],
+        "handoff_information_requested": ["referral.information_requested"],
+        "handoff_scheduled": ["referral.visit_scheduled"],
+        "completed": ["referral.completed"],
+        "cancelled": ["referral.cancelled"],
+        "ola_warning": ["ola.warning"],
+        "ola_breached": ["ola.breached"],
+    }.get(kind, [])
+
+
+def record_milestones(conn, instance_id: str, events: list[dict]) -> None:
+    """Instance-event hook: write the milestones these events mark and fan them out to subscriptions."""
+    marked = [(milestone, event) for event in events for milestone in milestones_of(event)]
+    if not marked:
+        return
+    keys = repo.correlation_values(conn, instance_id)
+    referral_id = keys.get("referral_id")
+    if referral_id is None:
+        return  # not a referral's instance: nobody to tell
+    names = {}
+    service_ids = {
+        (e.get("detail") or {}).get("service") or (e.get("detail") or {}).get("to_service") for _, e in marked
+    }
+    if service_ids - {None}:
+        names = {s: r["name"] for s, r in repo.services_by_id(conn, service_ids - {None}).items()}
+    subscribers = None
+    for milestone, event in marked:
+        data = _milestone_data(milestone, event, names)
+        repo.insert_milestone(
+            conn,
+            {"referral_id": referral_id, "event_type": milestone, "data": data, "created_at": event["at"]},
+        )
+        if subscribers is None:
+            subscribers = repo.subscriptions_for_referral(conn, referral_id, keys.get("organisation", ""))
+        for subscription in subscribers:
+            if milestone in subscription["events"] or "*" in subscription["events"]:
+                _number_and_queue(
+                    conn, subscription, referral_id, keys.get("reference"), milestone, data, event["at"]
+                )
+
+
+def _number_and_queue(conn, subscription, referral_id, reference, milestone, data, at) -> None:
+    # The row is locked (subscriptions_for_referral): read the counter again in case this transaction
+    # already numbered an event for it.
+    number = repo.subscription(conn, subscription["id"])["last_event_number"] + 1
+    repo.update_subscription(conn, subscription["id"], {"last_event_number": number})
+    payload = {
+        "type": milestone,
+        "timestamp": at.isoformat(),
+        "data": {
+            "referral_id": referral_id,
+            "reference": reference,
+            "status": data["status"],
+            "status_text": data["status_text"],
+            "event_number": number,
+            "links": {
+                "referral": f"/api/v1/referrals/{referral_id}",
+                "catch_up": f"/api/v1/subscriptions/{subscription['id']}/events?since={number - 1}",
+            },
+        },
+    }
+    event_id = repo.insert_notification_event(
+        conn,
+        {
+            "subscription_id": subscription["id"],
+            "number": number,
+            "referral_id": referral_id,
+            "event_type": milestone,
+            "payload": payload,
+            "created_at": clock.now(),
+        },
+    )
+    repo.insert_delivery(
+        conn,
+        {
+            "event_id": event_id,
+            "subscription_id": subscription["id"],
+            "referral_id": referral_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": clock.now(),
+            "created_at": clock.now(),
+        },
+    )
+
+
+def _milestone_data(milestone: str, event: dict, names: dict[str, str]) -> dict:
+    detail = event.get("detail") or {}
+    service_id = detail.get("service") or detail.get("to_service")
+    service = names.get(service_id, "the service")
+    owed = service if detail.get("party") == "receiver" else "The referrer"
+    deed = str(detail.get("obligation", "act")).replace("-", " ")
+    status, text = {
+        "referral.received": ("received", "Referral received"),
+        "referral.triaged": ("triaged", "Triaged by the point of access"),
+        "referral.routed": ("routed", f"Sent to {service}"),
+        "referral.accepted": ("accepted", f"Accepted by {service}"),
+        "referral.rejected": ("rejected", f"Declined by {service}; the point of access is reviewing it"),
+        "referral.information_requested": (
+            "information-requested",
+            f"{service} has asked the referrer for more information",
+        ),
+        "referral.visit_scheduled": (
+            "visit-scheduled",
+            f"Visit booked by {service}: {detail.get('window', '')}",
+        ),
+        "referral.completed": ("completed", "Completed"),
+        "referral.cancelled": ("cancelled", "Cancelled by the referrer"),
+        "ola.warning": (
+            "ola-warning",
+            f"{owed} is {round(100 * detail.get('threshold', 0))}% through its time limit to {deed}",
+        ),
+        "ola.breached": ("ola-breached", f"{owed} missed its time limit to {deed}"),
+    }[milestone]
+    return {"status": status, "status_text": text.rstrip(": "), "service": service_id}

@@ -1,0 +1,350 @@
+"""Subscriptions to a referral's milestones, and delivering them: at least once, in order, never lost.
+
+A delivery is claimed with a lease (its next attempt moved a minute ahead, under SKIP LOCKED) and sent with no
+transaction open; the result is recorded only if the claim still holds. A worker that dies mid-delivery
+leaves the lease to run out, and the delivery is sent again — with the same ``webhook-id``, so the receiver
+can drop the duplicate. Retries back off exponentially with jitter over about three days, then the delivery
+is dead-lettered until replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import timedelta
+
+from engine import clock
+from engine.channels import Attempt, EmailChannel, Message, WebhookChannel, check_webhook_url, new_secret
+from engine.clients import Client
+from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.milestones import EVENT_TYPES
+from engine.store import repository as repo
+from engine.store.db import Database
+
+# Seconds before each retry: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h (about three days in all).
+RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000)
+JITTER = 0.1
+LEASE = timedelta(seconds=60)
+DEFAULT_GRACE = timedelta(hours=24)
+SEES_EVERY_REFERRAL = "*"
+
+
+class Notifications:
+    def __init__(
+        self,
+        database: Database,
+        webhooks: WebhookChannel,
+        email: EmailChannel | None,
+        *,
+        allow_private_urls: bool,
+        public_url: str,
+        batch_size: int = 50,
+    ):
+        self._database = database
+        self._webhooks = webhooks
+        self._email = email
+        self._allow_private = allow_private_urls
+        self._public_url = public_url.rstrip("/")
+        self._batch_size = batch_size
+
+    # ---- subscriptions ---------------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        client: Client,
+        *,
+        referral_id: str | None,
+        url: str | None,
+        email: str | None,
+        events: list[str] | None,
+        conn=None,
+    ) -> dict:
+        """Subscribe to one referral's milestones, or (without ``referral_id``) to every referral the
+        client's organisation submits (every referral, for an admin). Returns the subscription with its
+        webhook secret, which is shown only now."""
+        if (url is None) == (email is None):
+            raise InvalidInput("give either 'url' (a webhook) or 'email', not both")
+        if email is not None and (self._email is None or "@" not in email or len(email) > 320):
+            raise InvalidInput(
+                "email notifications need a valid address and a configured SMTP server"
+                if self._email is None
+                else f"{email!r} is not an email address"
+            )
+        if url is not None:
+            check_webhook_url(url, allow_private=self._allow_private)
+        wanted = list(events or ["*"])
+        unknown = set(wanted) - set(EVENT_TYPES) - {"*"}
+        if unknown:
+            raise InvalidInput(
+                f"unknown event type(s) {', '.join(sorted(unknown))} (known: {', '.join(EVENT_TYPES)})"
+            )
+        row = {
+            "id": str(uuid.uuid4()),
+            "organisation": SEES_EVERY_REFERRAL
+            if "admin" in client.roles and referral_id is None
+            else client.organisation,
+            "created_by": client.id,
+            "referral_id": referral_id,
+            "all_referrals": referral_id is None,
+            "channel": "webhook" if url else "email",
+            "url": url,
+            "email": email,
+            "events": wanted,
+            "secret": new_secret() if url else None,
+            "status": "active",
+            "last_event_number": 0,
+            "created_at": clock.now(),
+        }
+        if conn is not None:
+            repo.insert_subscription(conn, row)
+        else:
+            with self._database.write() as own:
+                if referral_id is not None:
+                    self._check_referral_visible(own, client, referral_id)
+                repo.insert_subscription(own, row)
+        return {**subscription_view(row), "secret": row["secret"]}
+
+    def list(self, client: Client) -> list[dict]:
+        with self._database.read() as conn:
+            organisation = None if "admin" in client.roles else client.organisation
+            return [subscription_view(s) for s in repo.subscriptions_of(conn, organisation)]
+
+    def get(self, subscription_id: str, client: Client) -> dict:
+        with self._database.read() as conn:
+            return subscription_view(self._visible(conn, subscription_id, client))
+
+    def rotate_secret(self, subscription_id: str, client: Client, grace: timedelta = DEFAULT_GRACE) -> dict:
+        """A new secret, shown only now; for ``grace`` both the old and the new one sign every delivery."""
+        with self._database.write() as conn:
+            current = self._visible(conn, subscription_id, client)
+            if current["channel"] != "webhook":
+                raise InvalidInput("only webhook subscriptions have a secret")
+            secret = new_secret()
+            repo.update_subscription(
+                conn,
+                subscription_id,
+                {
+                    "secret": secret,
+                    "previous_secret": current["secret"],
+                    "previous_secret_until": clock.now() + grace,
+                },
+            )
+            return {**subscription_view(repo.subscription(conn, subscription_id)), "secret": secret}
+
+    def unsubscribe(self, subscription_id: str, client: Client) -> None:
+        with self._database.write() as conn:
+            self._visible(conn, subscription_id, client)
+            repo.update_subscription(
+                conn, subscription_id, {"status": "disabled", "disabled_reason": "unsubscribed"}
+            )
+            repo.disable_pending_deliveries(conn, subscription_id)
+
+    def events_since(self, subscription_id: str, since: int, client: Client, limit: int = 500) -> list[dict]:
+        """What a receiver missed: the subscription's events numbered above ``since``, in order."""
+        with self._database.read() as conn:
+            self._visible(conn, subscription_id, client)
+            return [e["payload"] for e in repo.notification_events_since(conn, subscription_id, since, limit)]
+
+    def deliveries(
+        self, client: Client, *, subscription_id: str | None = None, referral_id: str | None = None
+    ) -> list[dict]:
+        with self._database.read() as conn:
+            if subscription_id is not None:
+                self._visible(conn, subscription_id, client)
+            if referral_id is not None:
+                self._check_referral_visible(conn, client, referral_id)
+            rows = repo.delivery_log(conn, subscription_id=subscription_id, referral_id=referral_id)
+            attempts = {}
+            for attempt in repo.attempts_of(conn, [r["id"] for r in rows]):
+                attempts.setdefault(attempt["delivery_id"], []).append(attempt)
+            return [delivery_view(r, attempts.get(r["id"], [])) for r in rows]
+
+    def replay(self, delivery_id: int, client: Client) -> dict:
+        """Send a delivery again (a dead-lettered one gets a fresh series of retries)."""
+        with self._database.write() as conn:
+            row = repo.delivery(conn, delivery_id)
+            if row is None:
+                raise NotFound(f"no delivery {delivery_id}")
+            subscription = self._visible(conn, row["subscription_id"], client)
+            if subscription["status"] != "active":
+                raise InvalidInput(
+                    f"the subscription is {subscription['status']}: {subscription['disabled_reason']}"
+                )
+            repo.update_delivery(
+                conn,
+                delivery_id,
+                {"status": "pending", "attempts": 0, "next_attempt_at": clock.now(), "last_error": None},
+            )
+            return delivery_view(_with_event(conn, repo.delivery(conn, delivery_id)), [])
+
+    # ---- delivering --------------------------------------------------------------------------------------
+
+    def deliver_due(self) -> int:
+        """Send every delivery that is due; returns how many attempts were made."""
+        attempted = 0
+        while True:
+            now = clock.now()
+            with self._database.write() as conn:
+                claimed = repo.claim_deliveries(conn, now, now + LEASE, self._batch_size)
+                work = [
+                    (
+                        row,
+                        repo.notification_event(conn, row["event_id"]),
+                        repo.subscription(conn, row["subscription_id"]),
+                    )
+                    for row in claimed
+                ]
+            for row, event, subscription in work:
+                self._attempt(row, event, subscription)
+            attempted += len(work)
+            if len(work) < self._batch_size:
+                return attempted
+
+    def _attempt(self, row, event, subscription) -> None:
+        message = self._message(event, subscription)
+        started = clock.now()
+        channel = self._webhooks if subscription["channel"] == "webhook" else self._email
+        result = (
+            channel.send(message) if channel is not None else Attempt(ok=False, error="no SMTP configured")
+        )
+        finished = clock.now()
+        attempt_number = row["attempts"] + 1
+        with self._database.write() as conn:
+            values = _outcome(result, attempt_number, finished)
+            if not repo.finish_delivery(conn, row["id"], row["attempts"], values):
+                return  # our lease ran out and another worker owns the delivery now
+            repo.insert_attempt(
+                conn,
+                {
+                    "delivery_id": row["id"],
+                    "attempt": attempt_number,
+                    "at": started,
+                    "status_code": result.status_code,
+                    "error": result.error,
+                    "duration_ms": int((finished - started).total_seconds() * 1000),
+                },
+            )
+            if result.gone:
+                repo.update_subscription(
+                    conn,
+                    subscription["id"],
+                    {"status": "disabled", "disabled_reason": "the endpoint answered 410 Gone"},
+                )
+                repo.disable_pending_deliveries(conn, subscription["id"])
+
+    def _message(self, event, subscription) -> Message:
+        payload = event["payload"]
+        data = payload["data"]
+        secrets_now = tuple(
+            s
+            for s in (
+                subscription["secret"],
+                subscription["previous_secret"]
+                if subscription["previous_secret_until"]
+                and subscription["previous_secret_until"] > clock.now()
+                else None,
+            )
+            if s
+        )
+        link = f"{self._public_url}{data['links']['referral']}"
+        return Message(
+            webhook_id=f"msg_{event['id']}",
+            body=json.dumps(payload, separators=(",", ":")),
+            url=subscription["url"],
+            email=subscription["email"],
+            secrets=secrets_now,
+            subject=f"Referral {data['reference']}: {data['status_text']}",
+            text=(
+                f"Referral {data['reference']}\n\n{data['status_text']}.\n\nSee where it is: {link}\n\n"
+                f"(Update {data['event_number']} of this subscription.)\n"
+            ),
+        )
+
+    # ---- internals -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _visible(conn, subscription_id: str, client: Client):
+        row = repo.subscription(conn, subscription_id)
+        if row is None or ("admin" not in client.roles and row["organisation"] != client.organisation):
+            raise NotFound(f"no subscription {subscription_id}")
+        return row
+
+    @staticmethod
+    def _check_referral_visible(conn, client: Client, referral_id: str) -> None:
+        referral = repo.referral_overview(conn, referral_id=referral_id)
+        if referral is None:
+            raise NotFound(f"no referral with id {referral_id}")
+        if (
+            not client.roles & {"admin", "operator"}
+            and referral["referrer_organisation"] != client.organisation
+        ):
+            raise NotAllowed("a referrer may subscribe only to referrals its own organisation submitted")
+
+
+def _outcome(result: Attempt, attempt_number: int, at) -> dict:
+    if result.ok:
+        return {
+            "status": "delivered",
+            "delivered_at": at,
+            "next_attempt_at": None,
+            "last_status_code": result.status_code,
+            "last_error": None,
+        }
+    base = {"last_status_code": result.status_code, "last_error": result.error}
+    if result.gone:
+        return {**base, "status": "disabled", "next_attempt_at": None}
+    if attempt_number > len(RETRY_DELAYS):
+        return {**base, "status": "dead", "next_attempt_at": None}
+    delay = RETRY_DELAYS[attempt_number - 1] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - jitter
+    if result.retry_after_seconds is not None:
+        delay = max(delay, min(result.retry_after_seconds, 86400.0))
+    return {**base, "status": "pending", "next_attempt_at": at + timedelta(seconds=delay)}
+
+
+def _with_event(conn, row):
+    event = repo.notification_event(conn, row["event_id"])
+    return {**row, "number": event["number"], "event_type": event["event_type"]}
+
+
+def subscription_view(row) -> dict:
+    return {
+        "id": row["id"],
+        "organisation": row["organisation"],
+        "referral_id": row["referral_id"],
+        "all_referrals": row["all_referrals"],
+        "channel": row["channel"],
+        "url": row["url"],
+        "email": row["email"],
+        "events": row["events"],
+        "status": row["status"],
+        "disabled_reason": row.get("disabled_reason"),
+        "last_event_number": row["last_event_number"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+def delivery_view(row, attempts) -> dict:
+    return {
+        "id": row["id"],
+        "subscription_id": row["subscription_id"],
+        "referral_id": row["referral_id"],
+        "event_number": row["number"],
+        "event_type": row["event_type"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "last_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "next_attempt_at": row["next_attempt_at"].isoformat() if row["next_attempt_at"] else None,
+        "delivered_at": row["delivered_at"].isoformat() if row["delivered_at"] else None,
+        "attempt_log": [
+            {
+                "attempt": a["attempt"],
+                "at": a["at"].isoformat(),
+                "status_code": a["status_code"],
+                "error": a["error"],
+                "duration_ms": a["duration_ms"],
+            }
+            for a in attempts
+        ],
+    }
