@@ -14,8 +14,6 @@ so that designers model what happens next in the diagram.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass, field
 
@@ -26,13 +24,13 @@ from engine.bpmn import Operation, Runtime, ServiceCall, StepFailed
 from engine.clients import Client
 from engine.errors import (
     Conflict,
-    IdempotencyConflict,
     IllegalTransition,
     InvalidInput,
     NotAllowed,
     NotFound,
     PreconditionFailed,
 )
+from engine.idempotency import earlier_answer, remember_answer, request_digest
 from engine.instances import Change, Instances
 from engine.store import repository as repo
 from engine.store.db import Database
@@ -273,9 +271,9 @@ class Handoffs:
             raise NotFound(f"no hand-off action '{action}' (actions: {', '.join(SERVICE_TRANSITIONS)})")
         body = _checked_body(transition, body)
         scope = f"handoff.{action}"
-        request_sha256 = _sha256({"handoff": handoff_id, "body": body})
+        request_sha256 = request_digest({"handoff": handoff_id, "body": body})
         if idempotency_key:
-            replay = self._replay(client, scope, idempotency_key, request_sha256)
+            replay = earlier_answer(self._database, client, scope, idempotency_key, request_sha256)
             if replay is not None:
                 return replay
         with self._database.read() as conn:
@@ -296,16 +294,7 @@ class Handoffs:
             self._notify_pathway(workflow, transition.message, payload)
             view = handoff_view(repo.handoff(conn, handoff_id))
             if idempotency_key:
-                repo.insert_idempotent_result(
-                    conn,
-                    client_id=client.id,
-                    scope=scope,
-                    key=idempotency_key,
-                    request_sha256=request_sha256,
-                    response_status=200,
-                    response_body=view,
-                    created_at=clock.now(),
-                )
+                remember_answer(conn, client, scope, idempotency_key, request_sha256, 200, view)
             return Change(events=[_handoff_event(transition, current, client.actor, payload)], result=view)
 
         try:
@@ -314,7 +303,7 @@ class Handoffs:
             )
         except IntegrityError:
             if idempotency_key:
-                replay = self._replay(client, scope, idempotency_key, request_sha256)
+                replay = earlier_answer(self._database, client, scope, idempotency_key, request_sha256)
                 if replay is not None:
                     return replay
             raise
@@ -480,15 +469,6 @@ class Handoffs:
             return False
         return self._runtime.deliver_message(workflow, message, payload) > 0
 
-    def _replay(self, client: Client, scope: str, key: str, request_sha256: str) -> dict | None:
-        with self._database.read() as conn:
-            earlier = repo.idempotent_result(conn, client.id, scope, key)
-        if earlier is None:
-            return None
-        if earlier["request_sha256"] != request_sha256:
-            raise IdempotencyConflict(f"Idempotency-Key '{key}' was already used with a different request")
-        return earlier["response_body"]
-
 
 _CANCEL = Transition(
     "cancel", CANCELLABLE, "cancelled", "referral.cancelled", fields={"reason": "status_reason"}
@@ -596,10 +576,6 @@ def _handoff_event(transition: Transition, current, actor: str, payload: dict) -
         "task_name": None,
         "detail": {**payload, "from_status": current["status"]},
     }
-
-
-def _sha256(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def etag(row) -> str:

@@ -7,6 +7,7 @@ import json
 
 from engine import clock
 from engine.clocks import CalendarBook, clock_view
+from engine.handoffs import handoff_view
 from engine.store import repository as repo
 
 OPEN_TASK_STATUSES = ("ready", "claimed")
@@ -132,25 +133,7 @@ def _services_named(handoffs) -> set[str]:
 
 
 def _handoff_summary(row, names: dict[str, str]) -> dict:
-    return {
-        "id": row["id"],
-        "to_service": row["to_service"],
-        "to_service_name": names.get(row["to_service"]),
-        "from_service": row["from_service"],
-        "referral_type": row["referral_type"],
-        "status": row["status"],
-        "business_status": row["business_status"],
-        "owner": row["owner"],
-        "reason": row["reason"],
-        "status_reason": row["status_reason"],
-        "question": row["question"],
-        "window": row["window"],
-        "outcome": row["outcome"],
-        "payload": row["payload"],
-        "etag": f'"{row["id"]}.{row["version"]}"',
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
+    return {**handoff_view(row), "to_service_name": names.get(row["to_service"])}
 
 
 def _describe(event, names: dict[str, str]) -> str:

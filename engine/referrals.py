@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import keyword
 import secrets
 import uuid
@@ -13,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from engine import clock
 from engine.clients import Client
 from engine.definitions import Definitions
-from engine.errors import IdempotencyConflict, InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound
+from engine.idempotency import earlier_answer, remember_answer, request_digest
 from engine.instances import Instances
 from engine.nhs_number import validate_nhs_number
 from engine.notifications import Notifications
@@ -59,9 +58,9 @@ class Referrals:
             "data": data,
             "notify": notify,
         }
-        request_sha256 = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+        request_sha256 = request_digest(request)
         if idempotency_key:
-            replay = self._replay(client, idempotency_key, request_sha256)
+            replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
             if replay is not None:
                 return replay, True
         target = self._definitions.version(pathway, version)
@@ -71,19 +70,10 @@ class Referrals:
             ), False
         except IntegrityError:
             if idempotency_key:
-                replay = self._replay(client, idempotency_key, request_sha256)
+                replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
                 if replay is not None:
                     return replay, True  # a concurrent request with the same key won the race
             raise
-
-    def _replay(self, client: Client, key: str, request_sha256: str) -> dict | None:
-        with self._database.read() as conn:
-            earlier = repo.idempotent_result(conn, client.id, START_SCOPE, key)
-        if earlier is None:
-            return None
-        if earlier["request_sha256"] != request_sha256:
-            raise IdempotencyConflict(f"Idempotency-Key '{key}' was already used with a different request")
-        return earlier["response_body"]
 
     def _create(
         self, client, target, referrer, subject, data, idempotency_key, request_sha256, notify
@@ -138,16 +128,7 @@ class Referrals:
             if one_off is not None:
                 view["notification_subscription"] = {"id": one_off["id"], "secret": one_off["secret"]}
             if idempotency_key:
-                repo.insert_idempotent_result(
-                    conn,
-                    client_id=client.id,
-                    scope=START_SCOPE,
-                    key=idempotency_key,
-                    request_sha256=request_sha256,
-                    response_status=201,
-                    response_body=view,
-                    created_at=clock.now(),
-                )
+                remember_answer(conn, client, START_SCOPE, idempotency_key, request_sha256, 201, view)
         return view
 
     def get(self, referral_id: str, viewer: Client) -> dict:

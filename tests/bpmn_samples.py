@@ -125,3 +125,19 @@ def two_scripts(first: str, second: str, process_id: str = "sample") -> str:
     <bpmn:sequenceFlow id="f3" sourceRef="second" targetRef="end"/>""",
         process_id,
     )
+
+
+def routing_task(service: str, referral_type: str, incoming: str = "f1", outgoing: str = "f2") -> str:
+    """A service task 'route' that routes to ``service`` (both values are literals here)."""
+    return f"""
+    <bpmn:serviceTask id="route" name="Route">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="signpost.route" resultVariable="handoff">
+          <spiffworkflow:parameters>
+            <spiffworkflow:parameter id="service" type="str" value="'{service}'"/>
+            <spiffworkflow:parameter id="referral_type" type="str" value="'{referral_type}'"/>
+          </spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>{incoming}</bpmn:incoming><bpmn:outgoing>{outgoing}</bpmn:outgoing>
+    </bpmn:serviceTask>"""

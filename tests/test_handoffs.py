@@ -358,17 +358,7 @@ def test_open_referrals_are_found_by_nhs_number(signpost, nursing, referral, gp,
 def route_to(service: str, referral_type: str) -> str:
     return samples.process(f"""
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="route" name="Route">
-      <bpmn:extensionElements>
-        <spiffworkflow:serviceTaskOperator id="signpost.route" resultVariable="handoff">
-          <spiffworkflow:parameters>
-            <spiffworkflow:parameter id="service" type="str" value="'{service}'"/>
-            <spiffworkflow:parameter id="referral_type" type="str" value="'{referral_type}'"/>
-          </spiffworkflow:parameters>
-        </spiffworkflow:serviceTaskOperator>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:serviceTask>
+    {samples.routing_task(service, referral_type)}
     <bpmn:userTask id="after" name="After"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
     </bpmn:userTask>
     <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>

@@ -231,19 +231,12 @@ def test_a_breach_during_downtime_fires_on_restart_with_its_true_time(settings, 
     assert datetime.fromisoformat(breached["accept-or-reject"]["breached_at"]) == MONDAY_9 + hours(4)
 
 
-ESCALATING = samples.process("""
+ESCALATING = samples.process(
+    """
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="route" name="Route">
-      <bpmn:extensionElements>
-        <spiffworkflow:serviceTaskOperator id="signpost.route" resultVariable="handoff">
-          <spiffworkflow:parameters>
-            <spiffworkflow:parameter id="service" type="str" value="'community-nursing-city'"/>
-            <spiffworkflow:parameter id="referral_type" type="str" value="'community-nursing'"/>
-          </spiffworkflow:parameters>
-        </spiffworkflow:serviceTaskOperator>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:serviceTask>
+    """
+    + samples.routing_task("community-nursing-city", "community-nursing")
+    + """
     <bpmn:receiveTask id="await" name="Await acceptance" messageRef="accepted">
       <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
     </bpmn:receiveTask>
@@ -264,7 +257,8 @@ ESCALATING = samples.process("""
     <bpmn:sequenceFlow id="f2" sourceRef="route" targetRef="await"/>
     <bpmn:sequenceFlow id="f3" sourceRef="await" targetRef="end"/>
     <bpmn:sequenceFlow id="f4" sourceRef="breached" targetRef="escalate"/>
-    <bpmn:sequenceFlow id="f5" sourceRef="escalate" targetRef="escalated"/>""").replace(
+    <bpmn:sequenceFlow id="f5" sourceRef="escalate" targetRef="escalated"/>"""
+).replace(
     "</bpmn:definitions>",
     '  <bpmn:message id="accepted" name="handoff.accepted"/>\n'
     '  <bpmn:message id="ola_breached" name="ola.breached"/>\n</bpmn:definitions>',

@@ -1,0 +1,46 @@
+"""Idempotency-Key / X-Request-ID: a repeated request gets the first answer, and is never processed twice.
+
+The answer is stored in the same transaction as the change it answers, so a key either has both or neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from engine import clock
+from engine.clients import Client
+from engine.errors import IdempotencyConflict
+from engine.store import repository as repo
+from engine.store.db import Database
+
+
+def request_digest(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def earlier_answer(database: Database, client: Client, scope: str, key: str, digest: str) -> dict | None:
+    """The stored answer to an earlier request with this key, or None; a different request with the same
+    key is refused."""
+    with database.read() as conn:
+        earlier = repo.idempotent_result(conn, client.id, scope, key)
+    if earlier is None:
+        return None
+    if earlier["request_sha256"] != digest:
+        raise IdempotencyConflict(f"Idempotency-Key '{key}' was already used with a different request")
+    return earlier["response_body"]
+
+
+def remember_answer(
+    conn, client: Client, scope: str, key: str, digest: str, status: int, answer: dict
+) -> None:
+    repo.insert_idempotent_result(
+        conn,
+        client_id=client.id,
+        scope=scope,
+        key=key,
+        request_sha256=digest,
+        response_status=status,
+        response_body=answer,
+        created_at=clock.now(),
+    )
