@@ -5,8 +5,19 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import docs, errors, operations
-from api.views import definitions, fhir, handoffs, messages, notifications, olas, referrals, services, tasks
+from api import audit_trail, docs, errors, operations
+from api.views import (
+    audit,
+    definitions,
+    fhir,
+    handoffs,
+    messages,
+    notifications,
+    olas,
+    referrals,
+    services,
+    tasks,
+)
 from engine.system import Signpost
 
 # Large enough for a deployment of several BPMN/DMN files; anything bigger is refused with a 413.
@@ -44,9 +55,11 @@ def create_app(signpost: Signpost) -> Flask:
         olas.blp,
         notifications.blp,
         fhir.blp,
+        audit.blp,
     ):
         api.register_blueprint(blueprint)
     errors.register(app)
     docs.register(app)
     operations.register(app)
+    audit_trail.register(app)
     return app

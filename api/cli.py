@@ -75,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="a name for the client (defaults to ORG ROLES)")
     create.set_defaults(command=_create_client)
 
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    audit.add_parser(
+        "verify", help="check that no audit record was changed, removed or inserted"
+    ).set_defaults(command=_audit_verify)
+
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
     db.add_parser("upgrade", help="apply migrations").set_defaults(command=_db_upgrade)
     return parser
@@ -179,6 +186,15 @@ def _create_client(signpost: Signpost, args) -> int:
     print(f"token: {token}")
     print("The token is shown only now; store it safely.", file=sys.stderr)
     return 0
+
+
+def _audit_verify(signpost: Signpost, _args) -> int:
+    verdict = signpost.audit.verify()
+    if verdict.intact:
+        print(f"audit trail intact: {verdict.records} records")
+        return 0
+    print(f"audit trail BROKEN after {verdict.records} good records: {verdict.problem}", file=sys.stderr)
+    return 1
 
 
 def _db_upgrade(signpost: Signpost, _args) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine import clock
+from engine.audit import Audit
 from engine.bpmn import Runtime
 from engine.channels import EmailChannel, SmtpSettings, WebhookChannel
 from engine.clients import Clients
@@ -40,6 +41,7 @@ class Signpost:
     olas: Olas
     metrics: Metrics
     notifications: Notifications
+    audit: Audit
 
     def migrate(self) -> None:
         upgrade(self.database)
@@ -122,4 +124,5 @@ def build(settings: Settings) -> Signpost:
         olas=Olas(database, instances, metrics),
         metrics=metrics,
         notifications=notifications,
+        audit=Audit(database),
     )

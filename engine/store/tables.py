@@ -380,3 +380,32 @@ delivery_attempts = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("duration_ms", sa.Integer),
 )
+
+# ---- Audit: an append-only, hash-chained record of every request that reads or changes referral data ------
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("organisation", sa.String(200)),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("resource", sa.String(300), nullable=False),
+    sa.Column("resource_id", sa.String(100)),
+    sa.Column("referral_id", sa.String(36), index=True),
+    sa.Column("outcome", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(100)),
+    sa.Column("previous_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row: the hash of the newest audit record. Appending locks it, so records chain in one order.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("last_id", sa.Integer, nullable=False),
+)

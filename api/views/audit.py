@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.auth import requires
+from api.engine_access import signpost
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail, for auditors")
+
+
+class AuditQuerySchema(Schema):
+    referral = fields.String(required=True, metadata={"description": "the referral whose trail to read"})
+    limit = fields.Integer(load_default=1000)
+
+
+class AuditRecordSchema(Schema):
+    id = fields.Integer()
+    at = fields.String()
+    actor = fields.String()
+    organisation = fields.String(allow_none=True)
+    roles = fields.List(fields.String())
+    action = fields.String(metadata={"description": "read | create | change"})
+    resource = fields.String()
+    resource_id = fields.String(allow_none=True)
+    referral_id = fields.String(allow_none=True)
+    outcome = fields.Integer(metadata={"description": "the HTTP status answered"})
+    source = fields.String(allow_none=True)
+
+
+@blp.route("", methods=["GET"])
+@requires("auditor")
+@blp.arguments(AuditQuerySchema, location="query")
+@blp.response(200, AuditRecordSchema(many=True))
+def audit_trail(query: dict):
+    return signpost().audit.trail(query["referral"], query["limit"])

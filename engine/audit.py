@@ -1,0 +1,134 @@
+"""The audit trail: who read or changed which referral's data, when, from where, with what outcome.
+
+Records are append-only and hash-chained: each record's hash covers its content and the previous record's
+hash, and the newest hash is kept apart (``audit_head``). Changing, deleting or inserting any past record
+breaks the chain from that point, which ``verify`` reports (``signpost audit verify``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from engine import clock
+from engine.clients import Client
+from engine.store import repository as repo
+from engine.store.db import Database
+
+GENESIS = "0" * 64
+CHAINED_FIELDS = (
+    "at",
+    "actor",
+    "organisation",
+    "roles",
+    "action",
+    "resource",
+    "resource_id",
+    "referral_id",
+    "outcome",
+    "source",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    action: str  # read | create | change
+    resource: str  # what was addressed, e.g. "GET /api/v1/referrals/<referral_id>"
+    resource_id: str | None
+    referral_id: str | None
+    outcome: int  # the HTTP status answered (or 250/… for a notification sent)
+    source: str | None  # where the request came from
+
+
+def record_hash(previous_hash: str, record: dict) -> str:
+    content = {field: record[field] for field in CHAINED_FIELDS}
+    content["at"] = record["at"].isoformat()
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{previous_hash}|{canonical}".encode()).hexdigest()
+
+
+def append(conn, entry: Entry, *, actor: str, organisation: str | None, roles: list[str]) -> None:
+    """Add a record inside the caller's transaction (so it commits with what it records)."""
+    head = repo.lock_audit_head(conn)
+    previous = head["hash"] if head else GENESIS
+    record = {
+        "at": clock.now(),
+        "actor": actor,
+        "organisation": organisation,
+        "roles": sorted(roles),
+        "action": entry.action,
+        "resource": entry.resource,
+        "resource_id": entry.resource_id,
+        "referral_id": entry.referral_id,
+        "outcome": entry.outcome,
+        "source": entry.source,
+    }
+    digest = record_hash(previous, record)
+    record_id = repo.insert_audit(conn, {**record, "previous_hash": previous, "hash": digest})
+    repo.set_audit_head(conn, digest, record_id, create=head is None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    intact: bool
+    records: int
+    problem: str | None = None
+
+
+class Audit:
+    def __init__(self, database: Database):
+        self._database = database
+
+    def record(self, entry: Entry, client: Client | None) -> None:
+        with self._database.write() as conn:
+            append(
+                conn,
+                entry,
+                actor=client.actor if client else "anonymous",
+                organisation=client.organisation if client else None,
+                roles=sorted(client.roles) if client else [],
+            )
+
+    def trail(self, referral_id: str, limit: int = 1000) -> list[dict]:
+        with self._database.read() as conn:
+            return [_view(r) for r in repo.audit_records(conn, referral_id=referral_id, limit=limit)]
+
+    def verify(self) -> Verdict:
+        """Recompute the chain from the first record; the first break is reported."""
+        previous, count, last_id = GENESIS, 0, 0
+        with self._database.read() as conn:
+            while batch := repo.audit_records(conn, after_id=last_id, limit=5000):
+                for row in batch:
+                    if row["previous_hash"] != previous:
+                        return Verdict(
+                            False,
+                            count,
+                            f"record {row['id']} does not follow the record before it "
+                            "(a record was deleted or inserted)",
+                        )
+                    if record_hash(previous, dict(row)) != row["hash"]:
+                        return Verdict(False, count, f"record {row['id']} was changed after it was written")
+                    previous, count, last_id = row["hash"], count + 1, row["id"]
+            head = repo.audit_head_row(conn)
+        if count and (head is None or head["hash"] != previous or head["last_id"] != last_id):
+            return Verdict(
+                False, count, "the newest records were removed (the chain ends before its recorded head)"
+            )
+        return Verdict(True, count)
+
+
+def _view(row) -> dict:
+    return {
+        "id": row["id"],
+        "at": row["at"].isoformat(),
+        "actor": row["actor"],
+        "organisation": row["organisation"],
+        "roles": row["roles"],
+        "action": row["action"],
+        "resource": row["resource"],
+        "resource_id": row["resource_id"],
+        "referral_id": row["referral_id"],
+        "outcome": row["outcome"],
+        "source": row["source"],
+    }

@@ -1,0 +1,104 @@
+"""The audit trail: every request on referral data recorded, readable by auditors, and tamper-evident."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import ROOT
+
+REFERRAL = {
+    "pathway": "community_nursing_referral",
+    "referrer": "C81001",
+    "subject": "9434765919",
+    "data": {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
+}
+
+
+@pytest.fixture
+def audited_referral(http, nursing, token_for):
+    gp = token_for("referrer", organisation="city-gp-practice")
+    referral = http.post("/api/v1/referrals", json=REFERRAL, headers=gp).json
+    http.get(f"/api/v1/referrals/{referral['id']}", headers=gp)
+    stranger = token_for("referrer", organisation="county-gp-practice")
+    http.get(f"/api/v1/referrals/{referral['id']}", headers=stranger)
+    team = token_for("service", organisation="leicestershire-partnership-nhs-trust")
+    handoff_id = referral["handoffs"][0]["id"]
+    http.post(f"/api/v1/handoffs/{handoff_id}/accept", json={"window": "Mon"}, headers=team)
+    return referral
+
+
+def test_reads_and_changes_of_a_referral_are_recorded_for_auditors(http, audited_referral, token_for):
+    auditor = token_for("auditor", organisation="information-governance")
+    trail = http.get("/api/v1/audit", query_string={"referral": audited_referral["id"]}, headers=auditor)
+    assert trail.status_code == 200, trail.json
+    summary = [(r["action"], r["resource"], r["organisation"], r["outcome"]) for r in trail.json]
+    assert summary[:3] == [
+        ("create", "POST /api/v1/referrals", "city-gp-practice", 201),
+        ("read", "GET /api/v1/referrals/<string:referral_id>", "city-gp-practice", 200),
+        ("read", "GET /api/v1/referrals/<string:referral_id>", "county-gp-practice", 404),
+    ]
+    assert any(
+        r["action"] == "change"
+        and r["resource"].startswith("POST /api/v1/handoffs/")
+        and r["organisation"] == "leicestershire-partnership-nhs-trust"
+        for r in trail.json
+    )
+    assert all(r["source"] == "127.0.0.1" and r["at"] for r in trail.json)
+    referrer = token_for("referrer", organisation="city-gp-practice")
+    refused = http.get("/api/v1/audit", query_string={"referral": audited_referral["id"]}, headers=referrer)
+    assert refused.status_code == 403
+
+
+def test_verify_detects_a_changed_a_deleted_and_a_truncated_record(signpost, audited_referral, database_url):
+    assert signpost.audit.verify().intact
+    records = signpost.audit.verify().records
+    assert records >= 4
+
+    with signpost.database.write() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET outcome = 200 WHERE outcome = 404"))
+    changed = signpost.audit.verify()
+    assert not changed.intact and "was changed" in changed.problem
+
+    with signpost.database.write() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET outcome = 404 WHERE organisation = 'county-gp-practice'"))
+    assert signpost.audit.verify().intact
+    with signpost.database.write() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE organisation = 'county-gp-practice'"))
+    deleted = signpost.audit.verify()
+    assert not deleted.intact and "deleted or inserted" in deleted.problem
+
+
+def test_removing_the_newest_records_is_detected(signpost, audited_referral):
+    with signpost.database.write() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)"))
+    truncated = signpost.audit.verify()
+    assert not truncated.intact and "newest records were removed" in truncated.problem
+
+
+def test_the_command_line_verifies_the_trail(database_url, audited_referral, signpost, tmp_path):
+    env = {**os.environ, "SIGNPOST_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    intact = subprocess.run(
+        [sys.executable, "-m", "api.cli", "audit", "verify"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert intact.returncode == 0 and "audit trail intact" in intact.stdout
+    with signpost.database.write() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET actor = 'someone else' WHERE id = 2"))
+    broken = subprocess.run(
+        [sys.executable, "-m", "api.cli", "audit", "verify"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert broken.returncode == 1 and "record 2 was changed" in broken.stderr
