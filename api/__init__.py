@@ -8,6 +8,7 @@ from flask_smorest import Api
 from api import audit_trail, docs, errors, operations
 from api.views import (
     audit,
+    clients,
     definitions,
     fhir,
     handoffs,
@@ -56,6 +57,7 @@ def create_app(signpost: Signpost) -> Flask:
         notifications.blp,
         fhir.blp,
         audit.blp,
+        clients.blp,
     ):
         api.register_blueprint(blueprint)
     errors.register(app)

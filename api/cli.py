@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from engine.bpmn import SourceFile
@@ -73,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--org", required=True, help="the organisation the client acts for")
     create.add_argument("--role", action="append", required=True, help="a role; repeat for several")
     create.add_argument("--name", help="a name for the client (defaults to ORG ROLES)")
+    create.add_argument("--valid-days", type=int, help="the token expires after this many days")
     create.set_defaults(command=_create_client)
+    revoke = clients.add_parser("revoke", help="revoke a client's token at once")
+    revoke.add_argument("client_id", type=int)
+    revoke.set_defaults(command=_revoke_client)
 
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
         required=True, metavar="ACTION"
@@ -179,7 +184,10 @@ def _definition_files(paths: list[Path]) -> list[Path]:
 def _create_client(signpost: Signpost, args) -> int:
     signpost.migrate()
     name = args.name or f"{args.org} {'+'.join(args.role)}"
-    client, token = signpost.clients.create(name=name, organisation=args.org, roles=set(args.role))
+    valid_for = timedelta(days=args.valid_days) if args.valid_days else None
+    client, token = signpost.clients.create(
+        name=name, organisation=args.org, roles=set(args.role), valid_for=valid_for
+    )
     print(
         f"client {client.id} ({client.name}, {client.organisation}, roles {', '.join(sorted(client.roles))})"
     )
@@ -195,6 +203,13 @@ def _audit_verify(signpost: Signpost, _args) -> int:
         return 0
     print(f"audit trail BROKEN after {verdict.records} good records: {verdict.problem}", file=sys.stderr)
     return 1
+
+
+def _revoke_client(signpost: Signpost, args) -> int:
+    signpost.migrate()
+    revoked = signpost.clients.revoke(args.client_id)
+    print(f"client {revoked['id']} ({revoked['name']}) revoked at {revoked['revoked_at']}")
+    return 0
 
 
 def _db_upgrade(signpost: Signpost, _args) -> int:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
-from engine.errors import InvalidInput, NotAuthenticated
+from engine.errors import InvalidInput, NotAuthenticated, NotFound
 from engine.store import repository as repo
 from engine.store.db import Database
 
@@ -42,9 +42,18 @@ class Clients:
         self._database = database
 
     def create(
-        self, *, name: str, organisation: str, roles: set[str], token: str | None = None
+        self,
+        *,
+        name: str,
+        organisation: str,
+        roles: set[str],
+        token: str | None = None,
+        valid_for: timedelta | None = None,
     ) -> tuple[Client, str]:
-        """Register a client and return it with its bearer token (shown only now; only its hash is kept)."""
+        """Register a client and return it with its bearer token (shown only now; only its hash is kept).
+        With ``valid_for`` the token expires after that long."""
+        if valid_for is not None and valid_for <= timedelta(0):
+            raise InvalidInput("a token's lifetime must be positive")
         unknown = set(roles) - ROLES
         if not roles or unknown:
             raise InvalidInput(
@@ -61,8 +70,21 @@ class Clients:
                 roles=roles,
                 token_hash=hash_token(token),
                 created_at=clock.now(),
+                expires_at=clock.now() + valid_for if valid_for else None,
             )
         return Client(client_id, name, organisation, frozenset(roles)), token
+
+    def list(self) -> list[dict]:
+        """Every client without its token (only hashes are kept): for admins."""
+        with self._database.read() as conn:
+            return [client_view(row) for row in repo.list_clients(conn)]
+
+    def revoke(self, client_id: int) -> dict:
+        with self._database.write() as conn:
+            if repo.client_row(conn, client_id) is None:
+                raise NotFound(f"no client {client_id}")
+            repo.revoke_client(conn, client_id, clock.now())
+            return client_view(repo.client_row(conn, client_id))
 
     def ensure(self, *, token: str, name: str, organisation: str, roles: set[str]) -> Client:
         """The client holding ``token``, created first if there is none (start-up admin token)."""
@@ -80,10 +102,28 @@ class Clients:
             raise NotAuthenticated("send a bearer token: 'Authorization: Bearer <token>'")
         with self._database.read() as conn:
             row = repo.client_by_token_hash(conn, hash_token(token))
+        now = clock.now()
         if row is None or row["revoked_at"] is not None:
             raise NotAuthenticated("the bearer token is not valid")
-        now = clock.now()
+        if row["expires_at"] is not None and row["expires_at"] <= now:
+            raise NotAuthenticated("the bearer token has expired")
         if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
             with self._database.write() as conn:
                 repo.touch_client(conn, row["id"], now)
         return Client(row["id"], row["name"], row["organisation"], frozenset(row["roles"]))
+
+
+def client_view(row) -> dict:
+    def when(value):
+        return value.isoformat() if value else None
+
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "organisation": row["organisation"],
+        "roles": row["roles"],
+        "created_at": when(row["created_at"]),
+        "expires_at": when(row["expires_at"]),
+        "revoked_at": when(row["revoked_at"]),
+        "last_used_at": when(row["last_used_at"]),
+    }

@@ -38,7 +38,9 @@ from engine.store.tables import (
 # ---- API clients -------------------------------------------------------------------------------------
 
 
-def insert_client(conn: Connection, *, name, organisation, roles, token_hash, created_at) -> int:
+def insert_client(
+    conn: Connection, *, name, organisation, roles, token_hash, created_at, expires_at=None
+) -> int:
     result = conn.execute(
         api_clients.insert().values(
             name=name,
@@ -46,6 +48,7 @@ def insert_client(conn: Connection, *, name, organisation, roles, token_hash, cr
             roles=sorted(roles),
             token_hash=token_hash,
             created_at=created_at,
+            expires_at=expires_at,
         )
     )
     return result.inserted_primary_key[0]
@@ -55,6 +58,23 @@ def client_by_token_hash(conn: Connection, token_hash: str) -> RowMapping | None
     return (
         conn.execute(sa.select(api_clients).where(api_clients.c.token_hash == token_hash)).mappings().first()
     )
+
+
+def list_clients(conn: Connection) -> list[RowMapping]:
+    return list(conn.execute(sa.select(api_clients).order_by(api_clients.c.id)).mappings())
+
+
+def client_row(conn: Connection, client_id: int) -> RowMapping | None:
+    return conn.execute(sa.select(api_clients).where(api_clients.c.id == client_id)).mappings().first()
+
+
+def revoke_client(conn: Connection, client_id: int, at: datetime) -> bool:
+    result = conn.execute(
+        api_clients.update()
+        .where(api_clients.c.id == client_id, api_clients.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return result.rowcount == 1
 
 
 def touch_client(conn: Connection, client_id: int, at: datetime) -> None:

@@ -47,6 +47,7 @@ api_clients = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
+    sa.Column("expires_at", UTCDateTime),
     sa.Column("last_used_at", UTCDateTime),
 )
 

@@ -1,4 +1,4 @@
-"""audit trail
+"""audit trail and expiring tokens
 
 Revision ID: 0004
 Revises: 0003
@@ -43,8 +43,14 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_referral_id"), ["referral_id"], unique=False)
 
+    with op.batch_alter_table("api_clients", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
+
+    with op.batch_alter_table("api_clients", schema=None) as batch_op:
+        batch_op.drop_column("expires_at")
 
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_referral_id"))

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import requires
+from api.engine_access import signpost
+
+blp = Blueprint("clients", __name__, url_prefix="/api/v1/clients", description="API clients, for admins")
+
+
+class ClientBodySchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    roles = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    valid_for_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
+
+
+class ClientSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    organisation = fields.String()
+    roles = fields.List(fields.String())
+    created_at = fields.String()
+    expires_at = fields.String(allow_none=True)
+    revoked_at = fields.String(allow_none=True)
+    last_used_at = fields.String(allow_none=True)
+    token = fields.String(metadata={"description": "the bearer token: shown only when the client is created"})
+
+
+@blp.route("", methods=["GET"])
+@requires("admin")
+@blp.response(200, ClientSchema(many=True))
+def list_clients():
+    return signpost().clients.list()
+
+
+@blp.route("", methods=["POST"])
+@requires("admin")
+@blp.arguments(ClientBodySchema)
+@blp.response(201, ClientSchema)
+def create_client(body: dict):
+    days = body["valid_for_days"]
+    client, token = signpost().clients.create(
+        name=body["name"],
+        organisation=body["organisation"],
+        roles=set(body["roles"]),
+        valid_for=timedelta(days=days) if days else None,
+    )
+    return {**next(c for c in signpost().clients.list() if c["id"] == client.id), "token": token}
+
+
+@blp.route("/<int:client_id>/revoke", methods=["POST"])
+@requires("admin")
+@blp.response(200, ClientSchema)
+def revoke_client(client_id: int):
+    return signpost().clients.revoke(client_id)
