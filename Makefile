@@ -20,7 +20,8 @@ $(TEST_STAMP): $(STAMP)
 run: $(STAMP)
 	$(BIN)/signpost db upgrade
 	$(BIN)/signpost deploy processes sops
-	$(BIN)/signpost serve --host 127.0.0.1 --port 8000
+	@echo "Development server: referrals may start on pathway versions not yet clinically approved."
+	SIGNPOST_SKIP_PATHWAY_APPROVAL=true $(BIN)/signpost serve --host 127.0.0.1 --port 8000
 
 test: $(TEST_STAMP)
 	$(BIN)/pytest -q

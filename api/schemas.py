@@ -25,6 +25,11 @@ class VersionSchema(Schema):
     process_id = fields.String()
     deployed_by = fields.String()
     deployed_at = fields.DateTime()
+    approval = fields.String(
+        metadata={"description": "draft | approved: referrals start only on approved ones"}
+    )
+    approved_by = fields.String(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
 
 
 class VersionWithFilesSchema(VersionSchema):
@@ -453,3 +458,28 @@ class NotificationEventSchema(Schema):
     type = fields.String()
     timestamp = fields.String()
     data = fields.Dict()
+
+
+class ProblemLocationSchema(Schema):
+    file = fields.String()
+    element_id = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    message = fields.String()
+
+
+class ProblemSchema(Schema):
+    """Every error response: an RFC 9457 problem, sent as application/problem+json."""
+
+    type = fields.String(metadata={"description": "a URI naming the kind of problem, or about:blank"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "what went wrong, in plain language"})
+    errors = fields.Dict(metadata={"description": "request validation messages by location and field"})
+    problems = fields.List(
+        fields.Nested(ProblemLocationSchema),
+        metadata={"description": "every problem found in a deployment, by file, element and line"},
+    )
+    element_id = fields.String(
+        allow_none=True, metadata={"description": "the BPMN element that could not process the input"}
+    )
+    allowed = fields.List(fields.String(), metadata={"description": "the actions allowed from the status"})

@@ -140,7 +140,7 @@ def signpost_lifecycles(
 ) -> float:
     """Lifecycles through the engine and store in-process; ``actions`` are what the service does to the
     hand-off (accept and complete deliver the two messages the pathway waits for)."""
-    system = build(Settings(database_url=database_url))
+    system = build(Settings(database_url=database_url, require_pathway_approval=False))
     try:
         system.migrate()
         system.services.load_directory(DIRECTORY.read_text(), str(DIRECTORY), "bench")
@@ -332,6 +332,8 @@ def http_lifecycles(n: int, database_url: str) -> dict[int, float]:
         "SIGNPOST_DATABASE_URL": database_url,
         # Given, so that serve neither generates nor writes a development token.
         "SIGNPOST_ADMIN_TOKEN": "sp_bench_" + secrets.token_urlsafe(24),
+        # The benchmark measures the lifecycle, not the clinical approval step before it.
+        "SIGNPOST_SKIP_PATHWAY_APPROVAL": "true",
     }
     _signpost_command(["db", "upgrade"], env)
     # The service directory and the one pathway measured (not every pathway in processes/).

@@ -14,7 +14,7 @@ from engine.errors import InvalidInput, NotAuthenticated, NotFound
 from engine.store import repository as repo
 from engine.store.db import Database
 
-ROLES = frozenset({"admin", "designer", "operator", "service", "referrer", "auditor"})
+ROLES = frozenset({"admin", "designer", "operator", "service", "referrer", "auditor", "clinical-approver"})
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a visible prefix so leaked tokens are recognisable, not a secret
 # Recording every use would turn each read into a write; a minute's precision is plenty for "last used".
 LAST_USED_PRECISION = timedelta(minutes=1)

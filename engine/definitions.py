@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from engine import clock
+from engine import audit, clock
 from engine.bpmn import STATE_FORMAT, CompiledPathway, Operation, ParsedDeployment, SourceFile
-from engine.errors import Conflict, DefinitionInvalid, NotFound, Problem
+from engine.clients import Client
+from engine.errors import Conflict, DefinitionInvalid, NotAllowed, NotFound, Problem
 from engine.evaluator import Evaluator
 from engine.store import repository as repo
 from engine.store.db import Database
@@ -154,6 +155,43 @@ class Definitions:
             if with_files:
                 result["files"] = [dict(f) for f in repo.files_of_version(conn, found["id"])]
             return result
+
+    def startable(self, key: str, number: int | None, *, approval_required: bool) -> dict:
+        """The version new referrals start on: the one named, else the latest (latest approved when approval
+        is required). Raises Conflict for a draft when approval is required."""
+        with self._database.read() as conn:
+            found = repo.version(conn, key, number, approved_only=approval_required)
+            if found is None:
+                if repo.definition(conn, key) is None:
+                    raise NotFound(f"no definition with key '{key}' has been deployed")
+                if number is None:
+                    raise Conflict(f"no version of '{key}' has been clinically approved yet")
+                raise NotFound(f"definition '{key}' has no version {number}")
+        if approval_required and found["approval"] != "approved":
+            raise Conflict(f"version {found['number']} of '{key}' is a draft awaiting clinical approval")
+        return dict(found)
+
+    def approve(self, key: str, number: int, approver: Client) -> dict:
+        """Record a clinical approval. The approver needs the clinical-approver role and must not be the one
+        who deployed the version (a second pair of eyes, as DCB0129 expects)."""
+        if not approver.roles & {"clinical-approver"}:
+            raise NotAllowed("approving a pathway needs the clinical-approver role")
+        with self._database.write() as conn:
+            found = repo.version(conn, key, number)
+            if found is None:
+                raise NotFound(f"definition '{key}' has no version {number}")
+            if found["deployed_by"] == approver.actor:
+                raise NotAllowed("the person who deployed a version cannot also approve it")
+            if not repo.approve_version(conn, found["id"], approver.actor, clock.now()):
+                raise Conflict(f"version {number} of '{key}' is already {found['approval']}")
+            audit.append(
+                conn,
+                audit.Entry("approve", f"pathway {key} version {number}", str(found["id"]), None, 200, None),
+                actor=approver.actor,
+                organisation=approver.organisation,
+                roles=sorted(approver.roles),
+            )
+            return dict(repo.version(conn, key, number))
 
     def pathway(self, version_id: int) -> CompiledPathway:
         return self._pathways.get(version_id)

@@ -40,6 +40,7 @@ class Notifications:
         allow_private_urls: bool,
         public_url: str,
         batch_size: int = 50,
+        lease: timedelta = LEASE,
     ):
         self._database = database
         self._webhooks = webhooks
@@ -47,6 +48,7 @@ class Notifications:
         self._allow_private = allow_private_urls
         self._public_url = public_url.rstrip("/")
         self._batch_size = batch_size
+        self._lease = lease
 
     # ---- subscriptions ---------------------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ class Notifications:
         while True:
             now = clock.now()
             with self._database.write() as conn:
-                claimed = repo.claim_deliveries(conn, now, now + LEASE, self._batch_size)
+                claimed = repo.claim_deliveries(conn, now, now + self._lease, self._batch_size)
                 work = [
                     (
                         row,
@@ -195,11 +197,14 @@ class Notifications:
                     )
                     for row in claimed
                 ]
+            if not work:
+                return attempted
             for row, event, subscription in work:
                 self._attempt(row, event, subscription)
             attempted += len(work)
-            if len(work) < self._batch_size:
-                return attempted
+            # A claim takes only the head of each subscription's line: once sent, the next event of that
+            # subscription is the head, so claim again until nothing is due (a failed head is not due again
+            # until its retry, and holds back the events behind it).
 
     def _attempt(self, row, event, subscription) -> None:
         message = self._message(event, subscription)

@@ -27,8 +27,15 @@ REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 class Referrals:
     def __init__(
-        self, database: Database, definitions: Definitions, instances: Instances, notifications: Notifications
+        self,
+        database: Database,
+        definitions: Definitions,
+        instances: Instances,
+        notifications: Notifications,
+        *,
+        approval_required: bool = True,
     ):
+        self._approval_required = approval_required
         self._notifications = notifications
         self._database = database
         self._definitions = definitions
@@ -63,7 +70,7 @@ class Referrals:
             replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
             if replay is not None:
                 return replay, True
-        target = self._definitions.version(pathway, version)
+        target = self._definitions.startable(pathway, version, approval_required=self._approval_required)
         try:
             return self._create(
                 client, target, referrer, subject, data, idempotency_key, request_sha256, notify

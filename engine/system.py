@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from engine import clock
 from engine.audit import Audit
@@ -109,6 +110,7 @@ def build(settings: Settings) -> Signpost:
         else None,
         allow_private_urls=settings.webhook_allow_private,
         public_url=settings.public_url,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
     return Signpost(
         settings=settings,
@@ -116,7 +118,13 @@ def build(settings: Settings) -> Signpost:
         runtime=runtime,
         definitions=definitions,
         instances=instances,
-        referrals=Referrals(database, definitions, instances, notifications),
+        referrals=Referrals(
+            database,
+            definitions,
+            instances,
+            notifications,
+            approval_required=settings.require_pathway_approval,
+        ),
         clients=Clients(database),
         timers=Timers(database, instances, metrics),
         services=Services(database),

@@ -56,7 +56,10 @@ def database_url(database_template, tmp_path) -> str:
 
 @pytest.fixture
 def settings(database_url) -> Settings:
-    return Settings(database_url=database_url, expression_time_limit_seconds=0.5)
+    # Most tests deploy and start at once; tests/test_approval.py covers the clinical approval step.
+    return Settings(
+        database_url=database_url, expression_time_limit_seconds=0.5, require_pathway_approval=False
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
 from api.engine_access import signpost
-from api.schemas import DefinitionSchema, DefinitionSummarySchema, DeployedSchema, VersionWithFilesSchema
+from api.schemas import (
+    DefinitionSchema,
+    DefinitionSummarySchema,
+    DeployedSchema,
+    VersionSchema,
+    VersionWithFilesSchema,
+)
 from engine.bpmn import SourceFile
 
 blp = Blueprint(
@@ -73,3 +79,10 @@ def get_definition(key: str):
 @blp.response(200, VersionWithFilesSchema)
 def get_version(key: str, number: int):
     return signpost().definitions.version(key, number, with_files=True)
+
+
+@blp.route("/<string:key>/versions/<int:number>/approve", methods=["POST"])
+@requires("clinical-approver")
+@blp.response(200, VersionSchema)
+def approve_version(key: str, number: int):
+    return signpost().definitions.approve(key, number, current_client())

@@ -127,14 +127,28 @@ def version_by_sha(conn: Connection, key: str, sha256: str) -> RowMapping | None
     return conn.execute(query).mappings().first()
 
 
-def version(conn: Connection, key: str, number: int | None) -> RowMapping | None:
-    """The numbered version of ``key``, or its latest when ``number`` is None."""
+def version(
+    conn: Connection, key: str, number: int | None, *, approved_only: bool = False
+) -> RowMapping | None:
+    """The numbered version of ``key``, or its latest (latest approved, with ``approved_only``) when
+    ``number`` is None."""
     query = sa.select(*VERSION_COLUMNS).where(definition_versions.c.definition_key == key)
     if number is None:
+        if approved_only:
+            query = query.where(definition_versions.c.approval == "approved")
         query = query.order_by(definition_versions.c.number.desc()).limit(1)
     else:
         query = query.where(definition_versions.c.number == number)
     return conn.execute(query).mappings().first()
+
+
+def approve_version(conn: Connection, version_id: int, approved_by: str, at: datetime) -> bool:
+    result = conn.execute(
+        definition_versions.update()
+        .where(definition_versions.c.id == version_id, definition_versions.c.approval == "draft")
+        .values(approval="approved", approved_by=approved_by, approved_at=at)
+    )
+    return result.rowcount == 1
 
 
 def compiled_spec(conn: Connection, version_id: int) -> str:

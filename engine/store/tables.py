@@ -71,6 +71,10 @@ definition_versions = sa.Table(
     sa.Column("serializer_version", sa.String(20), nullable=False),
     sa.Column("deployed_by", sa.String(200), nullable=False),
     sa.Column("deployed_at", UTCDateTime, nullable=False),
+    # Clinical safety: a version is a draft until a second person with the clinical-approver role approves it.
+    sa.Column("approval", sa.String(20), nullable=False, server_default="draft"),
+    sa.Column("approved_by", sa.String(200)),
+    sa.Column("approved_at", UTCDateTime),
     sa.UniqueConstraint("definition_key", "number"),
     sa.UniqueConstraint("definition_key", "sha256"),
 )

@@ -1,4 +1,4 @@
-"""audit trail and expiring tokens
+"""audit trail, expiring tokens, clinical approval
 
 Revision ID: 0004
 Revises: 0003
@@ -46,8 +46,20 @@ def upgrade() -> None:
     with op.batch_alter_table("api_clients", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table("definition_versions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("approval", sa.String(length=20), server_default="draft", nullable=False)
+        )
+        batch_op.add_column(sa.Column("approved_by", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
+
+    with op.batch_alter_table("definition_versions", schema=None) as batch_op:
+        batch_op.drop_column("approved_at")
+        batch_op.drop_column("approved_by")
+        batch_op.drop_column("approval")
 
     with op.batch_alter_table("api_clients", schema=None) as batch_op:
         batch_op.drop_column("expires_at")
