@@ -103,9 +103,13 @@ def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime
 
 def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: datetime) -> None:
     if event in obligation.stop:
-        repo.update_clock(
-            conn, live["id"], _closed(book, live, "breached" if live["state"] == "breached" else "met", at)
-        )
+        # Met only if stopped in time: a clock whose due time passed before the ticker got to it (e.g.
+        # while the workers were down) was breached, at its due time, even though it is stopped now.
+        late = live["state"] == "running" and live["due_at"] is not None and at > live["due_at"]
+        closed = _closed(book, live, "breached" if live["state"] == "breached" or late else "met", at)
+        if late:
+            closed["breached_at"] = live["due_at"]
+        repo.update_clock(conn, live["id"], closed)
     elif event in obligation.pause and live["running_since"] is not None:
         accumulated = live["accumulated_seconds"] + _elapsed(book, live, live["running_since"], at)
         state = "breached" if live["state"] == "breached" else "paused"

@@ -409,3 +409,14 @@ def test_a_pathway_can_say_what_the_referrer_reads_when_no_service_holds_it(sign
         gp, pathway="sample", version=None, referrer="r", subject=None, data={}
     )
     assert referral["status_text"] == "Sign-posted to First Contact Plus: they will call within 2 days"
+
+
+def test_a_clock_stopped_after_its_due_time_before_any_tick_is_breached_not_met(
+    signpost, nursing, olas, gp, team
+):
+    referral = start_referral(signpost, gp, MONDAY_9)
+    act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(2))  # no tick ran since 10:00
+    ack = clocks(signpost, referral, MONDAY_9 + hours(2))["acknowledge"]
+    assert ack["state"] == "breached"
+    assert datetime.fromisoformat(ack["breached_at"]) == MONDAY_9 + hours(1)
+    assert datetime.fromisoformat(ack["stopped_at"]) == MONDAY_9 + hours(2)
