@@ -178,12 +178,23 @@ class Instances:
             return dict(repo.user_task(conn, task_id))
 
     def deliver_message(
-        self, name: str, correlation: dict[str, str], payload: dict, actor: str, report: Report | None = None
+        self,
+        name: str,
+        correlation: dict[str, str],
+        payload: dict,
+        actor: str,
+        report: Report | None = None,
+        routed_to_organisation: str | None = None,
     ) -> list[Outcome]:
+        """Deliver a message to every instance matching ``correlation`` that waits for it — with
+        ``routed_to_organisation``, only to those with a hand-off routed to one of that organisation's
+        services (a service system speaks only for the referrals sent to it)."""
         if not correlation:
             raise InvalidInput("a message needs at least one correlation value (e.g. referral_id)")
         with self._database.read() as conn:
             instance_ids = repo.instances_waiting_for_message(conn, name, correlation)
+            if routed_to_organisation is not None:
+                instance_ids = repo.routed_to_organisation(conn, instance_ids, routed_to_organisation)
         if not instance_ids:
             raise NoMatchingWait(f"no instance matching {correlation} is waiting for message '{name}'")
 
@@ -202,7 +213,12 @@ class Instances:
         an instance another process is changing raises InstanceBusy at once instead of waiting for it."""
 
         def fire(workflow, _conn) -> Change:
-            before = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
+            timers = [w for w in self._runtime.describe(workflow).waits if w.kind == "timer"]
+            if not any(w.due_at <= clock.now() for w in timers):
+                # The caller saw a due timer before taking the lock, and another process has fired it (or
+                # moved the instance past it) since: saving now would report a timer fired twice.
+                raise NoMatchingWait(f"instance {instance_id} has no timer due any more")
+            before = {w.name for w in timers}
             self._runtime.fire_due_timers(workflow)
             after = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
             return Change(

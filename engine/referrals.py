@@ -158,8 +158,14 @@ class Referrals:
     ) -> list[dict]:
         """Deliver a message to the referrals waiting for it; returns them as they are afterwards."""
         _check_data(data)
+        speaks_for_all = client.roles & {"admin", "operator"}
         outcomes = self._instances.deliver_message(
-            name, correlation, data, client.actor, report=self._view_of_instance
+            name,
+            correlation,
+            data,
+            client.actor,
+            report=self._view_of_instance,
+            routed_to_organisation=None if speaks_for_all else client.organisation,
         )
         return [outcome.report for outcome in outcomes]
 

@@ -45,7 +45,8 @@ class Timers:
                 except InstanceBusy:
                     continue  # another worker holds it; it fires there, or here on the next tick
                 except (NotFound, Conflict) as skipped:
-                    # Completed, cancelled or stopped by an incident since we looked: nothing to fire.
+                    # Completed, cancelled, stopped by an incident or its timer fired by another process
+                    # since we looked: nothing to fire.
                     log.info("timer of instance %s not fired: %s", instance_id, skipped)
                     continue
                 advanced += 1

@@ -283,6 +283,19 @@ def instances_waiting_for_message(conn: Connection, name: str, correlation: dict
     return list(conn.execute(query.distinct()).scalars())
 
 
+def routed_to_organisation(conn: Connection, instance_ids: list[str], organisation: str) -> list[str]:
+    """Those of ``instance_ids`` with a hand-off routed to a service of ``organisation``."""
+    if not instance_ids:
+        return []
+    query = (
+        sa.select(handoffs.c.instance_id)
+        .join(services, services.c.id == handoffs.c.to_service)
+        .where(handoffs.c.instance_id.in_(instance_ids), services.c.organisation == organisation)
+        .distinct()
+    )
+    return list(conn.execute(query).scalars())
+
+
 def insert_correlations(conn: Connection, instance_id: str, values: dict[str, str]) -> None:
     if values:
         conn.execute(
