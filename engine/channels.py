@@ -142,10 +142,17 @@ class EmailChannel:
 
     def send(self, message: Message) -> Attempt:
         email = EmailMessage()
-        email["From"] = self._settings.sender
-        email["To"] = message.email
-        email["Subject"] = message.subject
-        email["Message-ID"] = f"<{message.webhook_id}@signpost>"  # stable: mail clients drop duplicates
+        try:
+            email["From"] = self._settings.sender
+            email["To"] = message.email
+            # One line: a status built from text a service supplied (a visit window) may hold line breaks,
+            # which a header may not.
+            email["Subject"] = " ".join(message.subject.split())
+            email["Message-ID"] = f"<{message.webhook_id}@signpost>"  # stable: mail clients drop duplicates
+        except ValueError as error:
+            # A header the email library refuses fails this attempt (retried, then dead-lettered), not the
+            # whole round of deliveries.
+            return Attempt(ok=False, error=f"{type(error).__name__}: {error}"[:500])
         email.set_content(message.text)
         try:
             with smtplib.SMTP(self._settings.host, self._settings.port, timeout=TIMEOUT_SECONDS) as smtp:

@@ -67,7 +67,13 @@ class Notifications:
         webhook secret, which is shown only now."""
         if (url is None) == (email is None):
             raise InvalidInput("give either 'url' (a webhook) or 'email', not both")
-        if email is not None and (self._email is None or "@" not in email or len(email) > 320):
+        if email is not None and (
+            self._email is None
+            or "@" not in email
+            or len(email) > 320
+            or not email.isprintable()
+            or " " in email
+        ):
             raise InvalidInput(
                 "email notifications need a valid address and a configured SMTP server"
                 if self._email is None
@@ -187,8 +193,9 @@ class Notifications:
         attempted = 0
         while True:
             now = clock.now()
+            lease_until = now + self._lease
             with self._database.write() as conn:
-                claimed = repo.claim_deliveries(conn, now, now + self._lease, self._batch_size)
+                claimed = repo.claim_deliveries(conn, now, lease_until, self._batch_size)
                 work = [
                     (
                         row,
@@ -200,8 +207,12 @@ class Notifications:
             if not work:
                 return attempted
             for row, event, subscription in work:
+                if clock.now() >= lease_until:
+                    # Slow receivers used up the lease: the rest of the batch may be another worker's now,
+                    # and a late copy could reach its receiver after the events that follow it.
+                    break
                 self._attempt(row, event, subscription)
-            attempted += len(work)
+                attempted += 1
             # A claim takes only the head of each subscription's line: once sent, the next event of that
             # subscription is the head, so claim again until nothing is due (a failed head is not due again
             # until its retry, and holds back the events behind it).
