@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
+from werkzeug.routing import IntegerConverter
 
-from api import audit_trail, docs, errors, operations
+from api import audit_trail, docs, errors, input_guard, operations
+from api.schemas import LARGEST_STORED_INTEGER
 from api.views import (
     audit,
     clients,
@@ -21,13 +22,23 @@ from api.views import (
 )
 from engine.system import Signpost
 
+
+class StoredIntegerConverter(IntegerConverter):
+    """``<int:…>`` that matches only numbers a row can have: a larger one is a 404, not a database error."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=LARGEST_STORED_INTEGER, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 # Large enough for a deployment of several BPMN/DMN files; anything bigger is refused with a 413.
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 def create_app(signpost: Signpost) -> Flask:
     """The WSGI app serving ``signpost``'s engine. The caller owns the engine (and the ticker)."""
-    app = Flask("signpost")
+    # No static folder: the API serves no files from the working directory.
+    app = Flask("signpost", static_folder=None)
+    app.url_map.converters["int"] = StoredIntegerConverter
     app.config.update(
         API_TITLE="Signpost",
         API_VERSION="v1",
@@ -45,7 +56,7 @@ def create_app(signpost: Signpost) -> Flask:
         },
     )
     app.extensions["signpost"] = signpost
-    api = Api(app)
+    api = errors.ProblemApi(app)
     for blueprint in (
         definitions.blp,
         referrals.blp,
@@ -61,6 +72,7 @@ def create_app(signpost: Signpost) -> Flask:
     ):
         api.register_blueprint(blueprint)
     errors.register(app)
+    input_guard.register(app)
     docs.register(app)
     operations.register(app)
     audit_trail.register(app)

@@ -16,9 +16,10 @@ def current_client() -> Client:
     return g.client
 
 
-def requires(*roles: str) -> Callable:
-    """Allow the view to clients holding any of ``roles`` (``admin`` may do everything)."""
-    allowed = frozenset(roles) | {"admin"}
+def requires(*roles: str, admin: bool = True) -> Callable:
+    """Allow the view to clients holding any of ``roles``; ``admin`` too unless ``admin=False`` (for acts that
+    need a particular person's authority, such as a clinical approval)."""
+    allowed = frozenset(roles) | ({"admin"} if admin else frozenset())
 
     def decorate(view):
         @wraps(view)

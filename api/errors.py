@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http
 import logging
 
 from flask import Flask, Response, json
+from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from api.schemas import ProblemSchema
 from engine.bpmn import StepFailed
 from engine.errors import (
     Conflict,
@@ -25,6 +28,7 @@ from engine.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://signpost.invalid/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # Ordered: the first matching class wins, so subclasses come before their parents.
 STATUS_OF = [
@@ -51,7 +55,7 @@ def problem(status: int, title: str, detail: str, type_slug: str = "about:blank"
         "detail": detail,
         **extra,
     }
-    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="signpost"'
     return response
@@ -101,6 +105,24 @@ def _flatten(messages, prefix: str = "") -> str:
     else:
         parts.append(f"{prefix}: {messages}")
     return "; ".join(p for p in parts if p)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting every error response as what ``problem`` sends."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        super()._register_responses()
+        # flask-smorest documents error bodies as application/json; these replace its lazily registered
+        # error responses (the default one and one per 4xx/5xx status) with the problem+json they are.
+        errors = [(s.name, s.phrase) for s in http.HTTPStatus if s >= 400]
+        for name, description in [*errors, (self.DEFAULT_ERROR_RESPONSE_NAME, "Error")]:
+            response = {
+                "description": description,
+                "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemSchema}},
+            }
+            self.spec.components.response(name, response, lazy=True)
 
 
 def register(app: Flask) -> None:

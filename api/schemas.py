@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+# Ids, numbers and positions are stored in 32-bit integer columns (PostgreSQL's INTEGER).
+LARGEST_STORED_INTEGER = 2**31 - 1
+
 
 class StrictSchema(Schema):
     """Unknown fields are an error: a typo in a field name must not be silently ignored."""
@@ -66,7 +69,7 @@ class ReferralStartSchema(StrictSchema):
     )
     version = fields.Integer(
         load_default=None,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=LARGEST_STORED_INTEGER),
         metadata={"description": "version number; the latest when omitted"},
     )
     referrer = fields.String(required=True, validate=validate.Length(min=1, max=300))
@@ -427,7 +430,7 @@ class RotateSchema(Schema):
 
 
 class SinceSchema(Schema):
-    since = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    since = fields.Integer(load_default=0, validate=validate.Range(min=0, max=LARGEST_STORED_INTEGER))
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
 

@@ -15,6 +15,7 @@ from engine import clock
 from engine.clients import Client
 from engine.store import repository as repo
 from engine.store.db import Database
+from engine.store.tables import audit_log
 
 GENESIS = "0" * 64
 CHAINED_FIELDS = (
@@ -58,15 +59,26 @@ def append(conn, entry: Entry, *, actor: str, organisation: str | None, roles: l
         "organisation": organisation,
         "roles": sorted(roles),
         "action": entry.action,
-        "resource": entry.resource,
-        "resource_id": entry.resource_id,
-        "referral_id": entry.referral_id,
+        "resource": _storable(entry.resource, "resource"),
+        "resource_id": _storable(entry.resource_id, "resource_id"),
+        "referral_id": _storable(entry.referral_id, "referral_id"),
         "outcome": entry.outcome,
-        "source": entry.source,
+        "source": _storable(entry.source, "source"),
     }
     digest = record_hash(previous, record)
     record_id = repo.insert_audit(conn, {**record, "previous_hash": previous, "hash": digest})
     repo.set_audit_head(conn, digest, record_id, create=head is None)
+
+
+def _storable(value: object, column: str) -> str | None:
+    """``value`` as text its column can hold, hashed as it will be read back. A request naming a hostile
+    id (too long, or holding a NUL, which PostgreSQL refuses) is exactly the kind an audit trail must not
+    lose."""
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "\\x00")
+    longest = audit_log.c[column].type.length
+    return text if len(text) <= longest else text[: longest - 1] + "…"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from engine.errors import Conflict, DefinitionInvalid, NotAllowed, NotFound, Pro
 from engine.evaluator import Evaluator
 from engine.store import repository as repo
 from engine.store.db import Database
+from engine.store.tables import definition_files
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Definitions:
                 [Problem("(none)", "no files were uploaded (use the form field 'files')")]
             )
         _refuse_duplicate_names(files)
+        _refuse_unstorable_names(files)
         parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes, self._operations)
         process_id = key or _single_top_level(parsed)
         return self._store(parsed, process_id, files, deployed_by)
@@ -90,6 +92,7 @@ class Definitions:
         """Deploy every top-level process found in ``files``, each with all the files (the command line's
         ``signpost deploy DIR…``: call activities and DMN may sit in any of the given files)."""
         _refuse_duplicate_names(files)
+        _refuse_unstorable_names(files)
         parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes, self._operations)
         return [self._store(parsed, pid, files, deployed_by) for pid in parsed.top_level_process_ids()]
 
@@ -219,6 +222,21 @@ def _refuse_duplicate_names(files: list[SourceFile]) -> None:
         raise DefinitionInvalid(
             [Problem(n, "the same file name appears twice in one deployment") for n in duplicates]
         )
+
+
+def _refuse_unstorable_names(files: list[SourceFile]) -> None:
+    # PostgreSQL enforces the column's length and refuses NUL characters in text; SQLite would store both.
+    longest = definition_files.c.filename.type.length
+    problems = [
+        Problem(
+            f.filename[:longest].replace("\x00", "\\x00"),
+            f"a file name has at most {longest} characters and no NUL characters",
+        )
+        for f in files
+        if len(f.filename) > longest or "\x00" in f.filename
+    ]
+    if problems:
+        raise DefinitionInvalid(problems)
 
 
 def _text(source: SourceFile) -> str:

@@ -38,6 +38,9 @@ MAX_ITEMS = 10_000_000
 # Ten million digits would take seconds of uninterruptible big-int arithmetic; one million takes ~0.1 s.
 MAX_INT_DIGITS = 1_000_000
 MAX_RANGE = 1_000_000
+# Dividing big integers takes time proportional to (divisor digits) x (quotient digits), in one C call that
+# the time bound cannot interrupt; this much work takes about a tenth of a second.
+MAX_DIVISION_WORK = 10**10
 MAX_FORMAT_WIDTH_DIGITS = 4
 _HUGE_FORMAT_WIDTH = re.compile(rf"\d{{{MAX_FORMAT_WIDTH_DIGITS + 1},}}")
 _HUGE_PERCENT_WIDTH = re.compile(rf"%[-+ #0]*(\d{{{MAX_FORMAT_WIDTH_DIGITS + 1},}}|\*)")
@@ -94,11 +97,17 @@ FORBIDDEN_CALLS = frozenset(
         "super",
     }
 )
-# Not private by spelling, but each leads to dunders, frames or globals.
+# Not private by spelling, but each leads to dunders, frames or globals, or (the padding methods) takes a
+# width that allocates gigabytes in one uninterruptible call.
 FORBIDDEN_ATTRIBUTES = frozenset(
     {
         "format",
         "format_map",
+        "ljust",
+        "rjust",
+        "center",
+        "zfill",
+        "expandtabs",
         "mro",
         "gi_frame",
         "gi_code",
@@ -182,8 +191,6 @@ _ALLOWED_NODES = (
     ast.unaryop,
     ast.cmpop,
 )
-# Only code with these can run for long; straight-line code is left untraced, which keeps conditions cheap.
-_REPEATING_NODES = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
 
 
 def iso_duration(
@@ -248,6 +255,35 @@ def _refuse_big_shift(number: Any, places: Any) -> None:
         raise ExpressionFailed(f"the result of '<<' would have more than {MAX_INT_DIGITS:,} digits")
 
 
+def _refuse_slow_division(dividend: Any, divisor: Any) -> None:
+    if not (isinstance(dividend, int) and isinstance(divisor, int)):
+        return
+    divisor_digits = _digits(divisor)
+    if divisor_digits * max(_digits(dividend) - divisor_digits, 0) > MAX_DIVISION_WORK:
+        raise ExpressionFailed("dividing integers this large is not allowed: it would take too long")
+
+
+def _refuse_slow_modulo(left: Any, right: Any) -> None:
+    """``%`` is integer division or string formatting; a constant template was checked before running,
+    this catches one built at run time."""
+    template = left.decode("latin-1") if isinstance(left, bytes) else left
+    if isinstance(template, str) and _HUGE_PERCENT_WIDTH.search(template):
+        raise ExpressionFailed(f"format widths of more than {MAX_FORMAT_WIDTH_DIGITS} digits are not allowed")
+    _refuse_slow_division(left, right)
+
+
+def _bounded_divmod(dividend: Any, divisor: Any) -> tuple:
+    _refuse_slow_division(dividend, divisor)
+    return divmod(dividend, divisor)
+
+
+def _bounded_sum(values: Any, /, start: Any = 0) -> Any:
+    # Summing lists or tuples copies the running total at every step: quadratic, in one C call.
+    if isinstance(start, _SEQUENCES):
+        raise ExpressionFailed("sum() of lists or tuples is not allowed: use a comprehension")
+    return sum(values, start)
+
+
 def _guarded(operation: Callable[[Any, Any], Any], refuse: Callable[[Any, Any], None]) -> Callable:
     def guarded(left: Any, right: Any) -> Any:
         refuse(left, right)
@@ -258,7 +294,13 @@ def _guarded(operation: Callable[[Any, Any], Any], refuse: Callable[[Any, Any], 
 
 # Injected under names user code cannot spell (it may not use names starting with '_').
 _LOOP_MARKER = "_signpost_loop"
-_GUARD_NAMES = {ast.Mult: "_signpost_mul", ast.Pow: "_signpost_pow", ast.LShift: "_signpost_lshift"}
+_GUARD_NAMES = {
+    ast.Mult: "_signpost_mul",
+    ast.Pow: "_signpost_pow",
+    ast.LShift: "_signpost_lshift",
+    ast.Mod: "_signpost_mod",
+    ast.FloorDiv: "_signpost_floordiv",
+}
 _INTERNALS: dict[str, Any] = {
     _LOOP_MARKER: None,
     "_signpost_mul": _guarded(operator.mul, _refuse_big_product),
@@ -267,11 +309,16 @@ _INTERNALS: dict[str, Any] = {
     "_signpost_pow_inplace": _guarded(operator.ipow, _refuse_big_power),
     "_signpost_lshift": _guarded(operator.lshift, _refuse_big_shift),
     "_signpost_lshift_inplace": _guarded(operator.ilshift, _refuse_big_shift),
+    "_signpost_mod": _guarded(operator.mod, _refuse_slow_modulo),
+    "_signpost_mod_inplace": _guarded(operator.imod, _refuse_slow_modulo),
+    "_signpost_floordiv": _guarded(operator.floordiv, _refuse_slow_division),
+    "_signpost_floordiv_inplace": _guarded(operator.ifloordiv, _refuse_slow_division),
 }
 
 
 class _GuardOperators(ast.NodeTransformer):
-    """Routes ``*``, ``**`` and ``<<`` through size guards and makes every ``while`` loop traceable."""
+    """Routes ``*``, ``**``, ``<<``, ``%`` and ``//`` through size and time guards and makes every
+    ``while`` loop traceable."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
@@ -322,7 +369,16 @@ def _problem_with(node: ast.AST) -> str | None:
         return f"{node.func.id}() is not allowed in pathway scripts"
     if _has_huge_padding(node):
         return f"format widths of more than {MAX_FORMAT_WIDTH_DIGITS} digits are not allowed"
+    if _has_computed_format_spec(node):
+        return "format specs must be written out (f'{x:>8}'), not computed: a computed width is unbounded"
     return _private_identifier(node)
+
+
+def _has_computed_format_spec(node: ast.AST) -> bool:
+    """``f'{x:>{width}}'``: the width is only known when it runs, too late to refuse a huge one."""
+    if not isinstance(node, ast.FormattedValue) or node.format_spec is None:
+        return False
+    return not all(isinstance(part, ast.Constant) for part in node.format_spec.values)
 
 
 def _has_huge_padding(node: ast.AST) -> bool:
@@ -362,7 +418,6 @@ def _first_problem(node: ast.AST, where: tuple[int, ...] = (0,)) -> tuple[tuple[
 
 class _Compiled(NamedTuple):
     code: CodeType
-    repeats: bool  # contains a loop, comprehension or lambda, so it must run under the time bound
 
 
 def _compile(source: str, mode: str) -> _Compiled:
@@ -375,13 +430,12 @@ def _compile(source: str, mode: str) -> _Compiled:
         if found is not None:
             (line, *_), message = found
             raise ExpressionRejected(message, line=line or None, source=source)
-        repeats = any(isinstance(node, _REPEATING_NODES) for node in ast.walk(tree))
         code = compile(ast.fix_missing_locations(_GuardOperators().visit(tree)), CODE_FILENAME, mode)
     except SyntaxError as error:
         raise ExpressionRejected(f"syntax error: {error.msg}", line=error.lineno, source=source) from None
     except (RecursionError, MemoryError):
         raise ExpressionRejected("the code is nested too deeply to check", source=source) from None
-    return _Compiled(code, repeats)
+    return _Compiled(code)
 
 
 def _line_in_pathway(error: BaseException) -> int | None:
@@ -408,10 +462,11 @@ def _is_data(value: Any) -> bool:
 class Evaluator:
     """Checks, compiles (once per source text) and runs pathway expressions and scripts.
 
-    Builtins are limited to ``SAFE_BUILTINS``, a ``range`` capped at ``MAX_RANGE`` items and the helpers
-    ``datetime``, ``date``, ``timedelta``, ``timezone``, ``Decimal``, ``now()`` (aware UTC, from
-    ``engine.clock``) and ``iso_duration()``, plus any ``helpers`` given here. Data names shadow helpers.
-    Code that loops runs under ``sys.settrace`` and raises ExpressionTimeout past ``time_limit_seconds``.
+    Builtins are limited to ``SAFE_BUILTINS`` (``sum`` and ``divmod`` guarded against quadratic work), a
+    ``range`` capped at ``MAX_RANGE`` items and the helpers ``datetime``, ``date``, ``timedelta``,
+    ``timezone``, ``Decimal``, ``now()`` (aware UTC, from ``engine.clock``) and ``iso_duration()``, plus any
+    ``helpers`` given here. Data names shadow helpers.
+    Everything runs under ``sys.settrace`` and raises ExpressionTimeout past ``time_limit_seconds``.
     """
 
     def __init__(self, helpers: Mapping[str, Any] | None = None, time_limit_seconds: float = 1.0):
@@ -420,6 +475,8 @@ class Evaluator:
         allowed: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
         allowed.update(
             range=_bounded_range,
+            sum=_bounded_sum,
+            divmod=_bounded_divmod,
             datetime=datetime,
             date=date,
             timedelta=timedelta,
@@ -476,9 +533,7 @@ class Evaluator:
 
     def _run(self, compiled: _Compiled, source: str, scope: dict[str, Any], kind: str) -> Any:
         try:
-            if compiled.repeats:
-                return self._run_traced(compiled.code, scope, kind)
-            return eval(compiled.code, scope)  # noqa: S307 -- checked and rewritten by _compile
+            return self._run_traced(compiled.code, scope, kind)
         except ExpressionError as error:
             if error.line is None:
                 error.line, error.source = _line_in_pathway(error), source
@@ -490,13 +545,17 @@ class Evaluator:
         limit = self.time_limit_seconds
         deadline = time.monotonic() + limit
 
-        def on_line(frame, event, arg):
-            if event == "line" and time.monotonic() > deadline:
+        def on_step(frame, event, arg):
+            if event in ("line", "opcode") and time.monotonic() > deadline:
                 raise ExpressionTimeout(f"{kind} ran longer than {limit:g} s")
-            return on_line
+            return on_step
 
         def on_call(frame, event, arg):
-            return on_line if frame.f_code.co_filename == CODE_FILENAME else None
+            if frame.f_code.co_filename != CODE_FILENAME:
+                return None
+            # Checked at every step, not every line: one line can hold thousands of slow operations.
+            frame.f_trace_opcodes = True
+            return on_step
 
         previous = sys.gettrace()
         sys.settrace(on_call)

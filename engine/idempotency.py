@@ -10,9 +10,12 @@ import json
 
 from engine import clock
 from engine.clients import Client
-from engine.errors import IdempotencyConflict
+from engine.errors import IdempotencyConflict, InvalidInput
 from engine.store import repository as repo
 from engine.store.db import Database
+
+# The length of the idempotency_keys.key column: a longer key could never be remembered.
+MAX_KEY_LENGTH = 200
 
 
 def request_digest(request: dict) -> str:
@@ -21,7 +24,9 @@ def request_digest(request: dict) -> str:
 
 def earlier_answer(database: Database, client: Client, scope: str, key: str, digest: str) -> dict | None:
     """The stored answer to an earlier request with this key, or None; a different request with the same
-    key is refused."""
+    key is refused, and so is a key too long to remember."""
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(f"an Idempotency-Key (or X-Request-ID) has at most {MAX_KEY_LENGTH} characters")
     with database.read() as conn:
         earlier = repo.idempotent_result(conn, client.id, scope, key)
     if earlier is None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from api.auth import requires
 from api.engine_access import signpost
@@ -11,7 +11,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The 
 
 class AuditQuerySchema(Schema):
     referral = fields.String(required=True, metadata={"description": "the referral whose trail to read"})
-    limit = fields.Integer(load_default=1000)
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10_000))
 
 
 class AuditRecordSchema(Schema):

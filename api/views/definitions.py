@@ -82,7 +82,7 @@ def get_version(key: str, number: int):
 
 
 @blp.route("/<string:key>/versions/<int:number>/approve", methods=["POST"])
-@requires("clinical-approver")
+@requires("clinical-approver", admin=False)
 @blp.response(200, VersionSchema)
 def approve_version(key: str, number: int):
     return signpost().definitions.approve(key, number, current_client())

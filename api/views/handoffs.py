@@ -53,10 +53,10 @@ def get_handoff(handoff_id: str):
 @blp.route(
     "/<string:handoff_id>/<any(" + ", ".join(f"'{a}'" for a in ACTIONS) + "):action>", methods=["POST"]
 )
+@requires("service")
 @blp.arguments(HandoffActionSchema)
 @blp.doc(parameters=ACTION_HEADERS)
 @blp.response(200, HandoffSchema)
-@requires("service")
 def act_on_handoff(body: dict, handoff_id: str, action: str):
     key = request.headers.get("Idempotency-Key") or request.headers.get("X-Request-ID") or None
     handoff = signpost().handoffs.act(

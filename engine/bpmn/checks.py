@@ -8,6 +8,7 @@ value must be valid ISO 8601 for the kind of timer.
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from engine.bpmn.operations import Operation
 from engine.errors import ExpressionError, ExpressionFailed, Problem
 from engine.evaluator import Evaluator
 
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = _SHORT_REPR.maxlong = 200
 LOOKS_LIKE_BARE_ISO_8601 = re.compile(r"^\s*(R\d*/)?P(\d|T\d)|^\s*\d{4}-\d{2}-\d{2}")
 
 
@@ -127,7 +130,8 @@ def _dmn_comparison(input_expression: str, cell: str) -> str:
 def _parses(cell: str) -> bool:
     try:
         compile(cell, "<cell>", "eval")  # parse only: the result is never run, the evaluator checks it
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
+        # Too deeply nested to parse here: the evaluator's own check refuses it with a clear message.
         return False
     return True
 
@@ -139,8 +143,10 @@ def _check(evaluator: Evaluator, kind: str, source: str, check: str) -> str | No
             return None
         evaluator.check_expression(source)
     except ExpressionError as error:
+        if not isinstance(source, str):  # an empty element: SpiffWorkflow gives None, not ""
+            return f"{kind} is missing: {error.message}"
         where = f" (line {error.line})" if error.line and "\n" in source else ""
-        return f"{kind} {source.strip()!r} is refused{where}: {error.message}"
+        return f"{kind} {_shown(source.strip())} is refused{where}: {error.message}"
     if check in ("timer", "cycle"):
         return _timer_problem(evaluator, kind, source, check)
     return None
@@ -152,19 +158,19 @@ def _timer_problem(evaluator: Evaluator, kind: str, source: str, check: str) -> 
     except ExpressionFailed as error:
         if LOOKS_LIKE_BARE_ISO_8601.match(source):
             return (
-                f"{kind} {source!r} is a Python expression, so an ISO 8601 value must be quoted: "
+                f"{kind} {_shown(source)} is a Python expression, so an ISO 8601 value must be quoted: "
                 f'write "{source.strip()}"'
             )
         if isinstance(error.__cause__, NameError):
             return None  # depends on instance data: checked when the timer starts waiting
-        return f"{kind} {source!r} fails: {error.message}"
+        return f"{kind} {_shown(source)} fails: {error.message}"
     return timer_value_problem(kind, value, cycle=check == "cycle")
 
 
 def timer_value_problem(kind: str, value, *, cycle: bool) -> str | None:
     """Why ``value`` is not a usable timer value, or None when it is."""
     if not isinstance(value, str):
-        return f"{kind} must give an ISO 8601 string, got {type(value).__name__} {value!r}"
+        return f"{kind} must give an ISO 8601 string, got {type(value).__name__} {_shown(value)}"
     try:
         if cycle:
             TimerEventDefinition.parse_iso_recurring_interval(value)
@@ -176,7 +182,15 @@ def timer_value_problem(kind: str, value, *, cycle: bool) -> str | None:
                     f"time zone: write e.g. {value}+00:00"
                 )
     except Exception:  # SpiffWorkflow raises bare ValueError/TypeError/AttributeError for malformed values
-        return f"{kind} gives {value!r}, which is not a valid ISO 8601 " + (
+        return f"{kind} gives {_shown(value)}, which is not a valid ISO 8601 " + (
             "repeating interval (e.g. R3/PT1H)" if cycle else "duration or date-time (e.g. PT48H)"
         )
     return None
+
+
+def _shown(value) -> str:
+    """``value``'s repr, cut short: a problem message names the value, it does not reproduce megabytes."""
+    try:
+        return _SHORT_REPR.repr(value)
+    except ValueError:  # an integer past Python's digit limit for conversion to text
+        return f"({type(value).__name__} value too large to show)"

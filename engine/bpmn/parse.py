@@ -69,6 +69,47 @@ class CompiledPathway:
         )
 
 
+# What SpiffWorkflow's parser raises, besides its own exceptions, on a document that is schema-valid but does
+# not hold together (a decision table without a decision, a reference to nothing…).
+MALFORMED_INPUT_ERRORS = (ValueError, LookupError, AttributeError, TypeError)
+
+
+def _described(error: Exception) -> str:
+    return str(error) if isinstance(error, SpiffWorkflowException) else f"{type(error).__name__}: {error}"
+
+
+# SpiffWorkflow's messages quote the offending expression whole; a problem names it, it does not repeat it.
+LONGEST_MESSAGE = 1_000
+
+
+def _cut(message: str) -> str:
+    if len(message) <= LONGEST_MESSAGE:
+        return message
+    return f"{message[:LONGEST_MESSAGE]}… ({len(message):,} characters in all)"
+
+
+# Element ids and names end up in columns of at most this many characters (task names in the event log,
+# user task ids, lanes); a longer one would deploy and then fail every referral that reaches it.
+MAX_ID_OR_NAME_LENGTH = 200
+
+
+def _overlong_ids_and_names(filename: str, root: etree._Element) -> list[Problem]:
+    problems = []
+    for element in root.iter(etree.Element):
+        for attribute in ("id", "name"):
+            value = element.get(attribute) or ""
+            if len(value) > MAX_ID_OR_NAME_LENGTH:
+                problems.append(
+                    Problem(
+                        filename,
+                        f"the {attribute} of <{etree.QName(element).localname}> has {len(value):,} "
+                        f"characters; at most {MAX_ID_OR_NAME_LENGTH} are allowed",
+                        line=element.sourceline,
+                    )
+                )
+    return problems
+
+
 class ParsedDeployment:
     """Every file of one deployment, parsed together so that call activities and DMN resolve."""
 
@@ -94,7 +135,10 @@ class ParsedDeployment:
             )
         if problems:
             raise DefinitionInvalid(problems)
-        self.executable_process_ids = sorted(self._parser.get_process_ids())
+        process_ids = self._parser.get_process_ids()
+        if not all(process_ids):
+            raise DefinitionInvalid([Problem(name, "every process needs an id") for name in self.bpmn_files])
+        self.executable_process_ids = sorted(process_ids)
         if not self.executable_process_ids:
             raise DefinitionInvalid(
                 [Problem(name, 'no executable process (set isExecutable="true")') for name in self.bpmn_files]
@@ -105,6 +149,9 @@ class ParsedDeployment:
             root = parse_untrusted_xml(source.filename, source.content, max_bytes)
         except UnsafeXml as unsafe:
             return [unsafe.problem]
+        too_long = _overlong_ids_and_names(source.filename, root)
+        if too_long:
+            return too_long
         self._line_of_id[source.filename] = {
             element.get("id"): element.sourceline for element in root.iter() if element.get("id")
         }
@@ -122,8 +169,8 @@ class ParsedDeployment:
                 ]
         except ValidationException as error:
             return [self._problem_from(error, source.filename)]
-        except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError, AttributeError) as error:
-            return [Problem(source.filename, f"cannot be parsed: {error}")]
+        except (SpiffWorkflowException, etree.LxmlError, *MALFORMED_INPUT_ERRORS) as error:
+            return [Problem(source.filename, f"cannot be parsed: {_cut(_described(error))}")]
         return []
 
     def _problem_from(self, error: ValidationException, default_file: str) -> Problem:
@@ -133,7 +180,7 @@ class ParsedDeployment:
         if line is None and element_id:
             line = self._line_of_id.get(filename, {}).get(element_id)
         message = str(error.args[0]) if error.args else str(error)
-        return Problem(filename, message, element_id=element_id, line=line)
+        return Problem(filename, _cut(message), element_id=element_id, line=line)
 
     def top_level_process_ids(self) -> list[str]:
         """Executable processes that no other process in the deployment calls."""
@@ -163,8 +210,9 @@ class ParsedDeployment:
             subprocess_specs = self._parser.get_subprocess_specs(process_id)
         except ValidationException as error:
             raise DefinitionInvalid([self._problem_from(error, self.files_of(process_id))]) from None
-        except SpiffWorkflowException as error:
-            raise DefinitionInvalid([Problem(self.files_of(process_id), str(error))]) from None
+        except (SpiffWorkflowException, *MALFORMED_INPUT_ERRORS) as error:
+            problem = Problem(self.files_of(process_id), f"cannot be built: {_cut(_described(error))}")
+            raise DefinitionInvalid([problem]) from None
         problems: list[Problem] = []
         for each in [spec, *subprocess_specs.values()]:
             problems.extend(
@@ -176,6 +224,10 @@ class ParsedDeployment:
 
     def _located(self, problem: Problem) -> Problem:
         if problem.line is None and problem.element_id:
-            line = self._line_of_id.get(problem.file, {}).get(problem.element_id)
-            return Problem(problem.file, problem.message, problem.element_id, line)
+            # Decision table cells come without their file: it is the one holding the element.
+            file = problem.file or next(
+                (name for name, lines in self._line_of_id.items() if problem.element_id in lines), ""
+            )
+            line = self._line_of_id.get(file, {}).get(problem.element_id)
+            return Problem(file, problem.message, problem.element_id, line)
         return problem

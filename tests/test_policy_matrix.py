@@ -1,0 +1,492 @@
+"""Least privilege, tested as a matrix.
+
+Every route either declares the roles it allows (``api.auth.requires``, which always adds ``admin``) or is
+public by design (PUBLIC). What the code declares must equal the reviewed table POLICY, so widening a route's
+access means changing this file. Then every route is called with every role from the organisation that owns
+the data and from another one, and without a token, against a real referral routed to a real service:
+a role outside the policy gets 403 (401 without a token, whatever the body), an allowed role from another
+organisation gets what WRONG_ORGANISATION says where the data is scoped, and an allowed role from the right
+organisation is never refused. Nothing answers 5xx.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.clients import ROLES
+from tests.conftest import NURSING_FILES, PROCESSES, SOPS
+
+# The organisations of the scenario: a GP practice refers; its referral is routed to City community nursing,
+# a service of the partnership trust. Everyone else is in the city council, which owns other services.
+REFERRER_ORG = "city-gp-practice"
+SERVICE_ORG = "leicestershire-partnership-nhs-trust"
+OTHER_ORG = "leicester-city-council"
+HOME_ORG = {"referrer": REFERRER_ORG, "service": SERVICE_ORG}  # any other role: SERVICE_ORG (the SPA's trust)
+
+SERVICE_ID = "community-nursing-city"
+SUBJECT = "9434765919"
+HOOK = "http://127.0.0.1:9/hook"  # never called: these tests run no delivery worker
+REFERRAL = {
+    "pathway": "community_nursing_referral",
+    "referrer": "C81001",
+    "subject": SUBJECT,
+    "data": {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
+}
+# Sent by callers who must be refused: the access decision has to come before the body is read.
+UNREADABLE_BODY = {"policy-matrix": "not a field of any request"}
+
+# Routes anyone may call, and why. The FHIR catch-all answers every other path and method under /fhir with a
+# 404 or 405 OperationOutcome that names no data. (The app has no static folder, so no static route.)
+PUBLIC = {
+    "GET /healthz",
+    "GET /readyz",
+    "GET /metrics",
+    "GET /api/docs",
+    "GET /api/docs/",
+    "GET /api/docs/assets/<filename>",
+    "GET /api/v1/openapi.json",
+    *(
+        f"{method} {path}"
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        for path in ("/fhir/", "/fhir/<rest>")
+    ),
+}
+
+# The reviewed policy: which roles may call each route, besides admin (``requires`` adds admin everywhere).
+# Designers deploy and read definitions, the directory and calendars, never referral data; auditors read
+# the audit trail only; admins manage clients, services and calendars; referrers work on their own
+# organisation's referrals and subscriptions; services on hand-offs routed to their organisation.
+POLICY: dict[str, set[str]] = {
+    "POST /api/v1/definitions": {"designer"},
+    "GET /api/v1/definitions": {"designer", "operator"},
+    "GET /api/v1/definitions/<key>": {"designer", "operator"},
+    "GET /api/v1/definitions/<key>/versions/<number>": {"designer", "operator"},
+    "POST /api/v1/definitions/<key>/versions/<number>/approve": {"clinical-approver"},
+    "POST /api/v1/referrals": {"referrer", "operator"},
+    "GET /api/v1/referrals": {"referrer", "operator"},
+    "GET /api/v1/referrals/<referral_id>": {"referrer", "operator"},
+    "GET /api/v1/referrals/<referral_id>/events": {"referrer", "operator"},
+    "GET /api/v1/referrals/<referral_id>/timeline": {"referrer", "operator"},
+    "GET /api/v1/referrals/<referral_id>/deliveries": {"referrer", "operator"},
+    "POST /api/v1/referrals/<referral_id>/retry": {"operator"},
+    "POST /api/v1/referrals/<referral_id>/information": {"referrer"},
+    "POST /api/v1/referrals/<referral_id>/cancel": {"referrer"},
+    "GET /api/v1/tasks": {"operator"},
+    "POST /api/v1/tasks/<task_id>/claim": {"operator"},
+    "POST /api/v1/tasks/<task_id>/complete": {"operator"},
+    "POST /api/v1/messages": {"operator", "service"},
+    "GET /api/v1/services": {"designer", "operator", "service", "referrer"},
+    "GET /api/v1/services/<service_id>": {"designer", "operator", "service", "referrer"},
+    "PUT /api/v1/services/<service_id>": set(),
+    "GET /api/v1/services/<service_id>/handoffs": {"service"},
+    "GET /api/v1/handoffs/<handoff_id>": {"service", "operator"},
+    "POST /api/v1/handoffs/<handoff_id>/<action>": {"service"},
+    "GET /api/v1/obligations": {"operator", "service"},
+    "GET /api/v1/reports/ola": {"operator"},
+    "GET /api/v1/reports/ola.csv": {"operator"},
+    "GET /api/v1/calendars": {"designer", "operator", "service", "referrer"},
+    "POST /api/v1/calendars/<name>/closures": set(),
+    "DELETE /api/v1/calendars/<name>/closures/<closure_id>": set(),
+    "POST /api/v1/subscriptions": {"referrer"},
+    "GET /api/v1/subscriptions": {"referrer"},
+    "GET /api/v1/subscriptions/<subscription_id>": {"referrer"},
+    "DELETE /api/v1/subscriptions/<subscription_id>": {"referrer"},
+    "POST /api/v1/subscriptions/<subscription_id>/rotate-secret": {"referrer"},
+    "GET /api/v1/subscriptions/<subscription_id>/events": {"referrer"},
+    "GET /api/v1/subscriptions/<subscription_id>/deliveries": {"referrer"},
+    "POST /api/v1/deliveries/<delivery_id>/replay": {"referrer"},
+    "GET /fhir/ServiceRequest/<referral_id>": {"referrer", "operator", "service"},
+    "GET /fhir/Task/<handoff_id>": {"referrer", "operator", "service"},
+    "GET /fhir/Task": {"referrer", "operator", "service"},
+    "GET /api/v1/audit": {"auditor"},
+    "GET /api/v1/clients": set(),
+    "POST /api/v1/clients": set(),
+    "POST /api/v1/clients/<client_id>/revoke": set(),
+}
+
+FILTERED = "filtered"  # 200, without the other organisation's items
+# What an allowed role from another organisation gets, where the engine scopes the data by organisation.
+# 404 where even the existence of another organisation's referral or subscription is withheld; 403 where
+# the engine refuses openly. Roles not named are not scoped on that route: admin, operator (no point of
+# access is recorded on tasks or referrals, so operators see them all), designer, auditor, clinical-approver,
+# and services on POST /messages (a message reaches whichever referral waits for it).
+WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
+    "GET /api/v1/referrals": {"referrer": FILTERED},
+    "GET /api/v1/referrals/<referral_id>": {"referrer": 404},
+    "GET /api/v1/referrals/<referral_id>/events": {"referrer": 404},
+    "GET /api/v1/referrals/<referral_id>/timeline": {"referrer": 404},
+    "GET /api/v1/referrals/<referral_id>/deliveries": {"referrer": 403},
+    "POST /api/v1/referrals/<referral_id>/information": {"referrer": 404},
+    "POST /api/v1/referrals/<referral_id>/cancel": {"referrer": 404},
+    "GET /api/v1/services/<service_id>/handoffs": {"service": 403},
+    "GET /api/v1/handoffs/<handoff_id>": {"service": 403},
+    "POST /api/v1/handoffs/<handoff_id>/<action>": {"service": 403},
+    "GET /api/v1/obligations": {"service": FILTERED},
+    "POST /api/v1/subscriptions": {"referrer": 403},
+    "GET /api/v1/subscriptions": {"referrer": FILTERED},
+    "GET /api/v1/subscriptions/<subscription_id>": {"referrer": 404},
+    "DELETE /api/v1/subscriptions/<subscription_id>": {"referrer": 404},
+    "POST /api/v1/subscriptions/<subscription_id>/rotate-secret": {"referrer": 404},
+    "GET /api/v1/subscriptions/<subscription_id>/events": {"referrer": 404},
+    "GET /api/v1/subscriptions/<subscription_id>/deliveries": {"referrer": 404},
+    "POST /api/v1/deliveries/<delivery_id>/replay": {"referrer": 404},
+    "GET /fhir/ServiceRequest/<referral_id>": {"referrer": 404, "service": 404},
+    "GET /fhir/Task/<handoff_id>": {"referrer": 404, "service": 403},
+    "GET /fhir/Task": {"referrer": FILTERED, "service": FILTERED},
+}
+
+# Allowed by the route, refused by the engine: a clinical sign-off needs the clinical-approver role itself.
+REFUSED_BY_ENGINE: dict[str, dict[str, int]] = {}
+# Routes that need a particular person's authority, so admin is not added to them (requires(admin=False)).
+WITHOUT_ADMIN = {"POST /api/v1/definitions/<key>/versions/<number>/approve"}
+
+# Run after every other route: they end the referral the others read.
+RUN_LAST = {"POST /api/v1/referrals/<referral_id>/cancel"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """How to call a route as an allowed caller: the path (``{name}`` filled from the scenario's ids), a body
+    that passes validation, and for a listing, how to tell that it shows the scenario's own item."""
+
+    path: str
+    json: dict | None = None
+    json_from: str | None = None  # the body is the scenario's value of this name
+    query: dict = field(default_factory=dict)
+    upload: bool = False
+    shows: Callable[[object, dict], bool] | None = None
+
+
+def _ids_in(items, key: str = "id") -> set:
+    return {item.get(key) for item in items}
+
+
+CALLS: dict[str, Call] = {
+    "POST /api/v1/definitions": Call("/api/v1/definitions", upload=True),
+    "GET /api/v1/definitions": Call("/api/v1/definitions"),
+    "GET /api/v1/definitions/<key>": Call("/api/v1/definitions/{key}"),
+    "GET /api/v1/definitions/<key>/versions/<number>": Call("/api/v1/definitions/{key}/versions/{version}"),
+    "POST /api/v1/definitions/<key>/versions/<number>/approve": Call(
+        "/api/v1/definitions/{key}/versions/{version}/approve"
+    ),
+    "POST /api/v1/referrals": Call("/api/v1/referrals", json=REFERRAL),
+    "GET /api/v1/referrals": Call(
+        "/api/v1/referrals",
+        query={"subject": SUBJECT},
+        shows=lambda body, ids: ids["referral"] in _ids_in(body),
+    ),
+    "GET /api/v1/referrals/<referral_id>": Call("/api/v1/referrals/{referral}"),
+    "GET /api/v1/referrals/<referral_id>/events": Call("/api/v1/referrals/{referral}/events"),
+    "GET /api/v1/referrals/<referral_id>/timeline": Call("/api/v1/referrals/{referral}/timeline"),
+    "GET /api/v1/referrals/<referral_id>/deliveries": Call("/api/v1/referrals/{referral}/deliveries"),
+    "POST /api/v1/referrals/<referral_id>/retry": Call(
+        "/api/v1/referrals/{referral}/retry", json={"data": {}}
+    ),
+    "POST /api/v1/referrals/<referral_id>/information": Call(
+        "/api/v1/referrals/{referral}/information", json={"answer": {"allergies": "none"}}
+    ),
+    "POST /api/v1/referrals/<referral_id>/cancel": Call(
+        "/api/v1/referrals/{referral}/cancel", json={"reason": "seen in clinic instead"}
+    ),
+    "GET /api/v1/tasks": Call(
+        "/api/v1/tasks",
+        query={"referral": "{incomplete_referral}", "status": "claimed"},
+        shows=lambda body, ids: ids["task"] in _ids_in(body),
+    ),
+    "POST /api/v1/tasks/<task_id>/claim": Call("/api/v1/tasks/{task}/claim"),
+    "POST /api/v1/tasks/<task_id>/complete": Call(
+        "/api/v1/tasks/{task}/complete", json={"data": {"clinical_need": "catheter"}}
+    ),
+    # Nobody waits for this message, so an allowed caller gets 409 and no referral changes.
+    "POST /api/v1/messages": Call(
+        "/api/v1/messages",
+        json={"name": "policy.matrix.probe", "correlation": {"referral_id": "{referral}"}, "data": {}},
+    ),
+    "GET /api/v1/services": Call("/api/v1/services"),
+    "GET /api/v1/services/<service_id>": Call("/api/v1/services/{service}"),
+    "PUT /api/v1/services/<service_id>": Call("/api/v1/services/{service}", json_from="service_body"),
+    "GET /api/v1/services/<service_id>/handoffs": Call(
+        "/api/v1/services/{service}/handoffs", shows=lambda body, ids: ids["handoff"] in _ids_in(body)
+    ),
+    "GET /api/v1/handoffs/<handoff_id>": Call("/api/v1/handoffs/{handoff}"),
+    # Not allowed from "requested": an allowed caller gets 409 and the hand-off stays as it is.
+    "POST /api/v1/handoffs/<handoff_id>/<action>": Call(
+        "/api/v1/handoffs/{handoff}/complete", json={"outcome": "seen"}
+    ),
+    "GET /api/v1/obligations": Call(
+        "/api/v1/obligations", shows=lambda body, ids: ids["referral"] in _ids_in(body, "referral_id")
+    ),
+    "GET /api/v1/reports/ola": Call(
+        "/api/v1/reports/ola", query={"from": "2000-01-01T00:00:00+00:00", "to": "2100-01-01T00:00:00+00:00"}
+    ),
+    "GET /api/v1/reports/ola.csv": Call(
+        "/api/v1/reports/ola.csv",
+        query={"from": "2000-01-01T00:00:00+00:00", "to": "2100-01-01T00:00:00+00:00"},
+    ),
+    "GET /api/v1/calendars": Call("/api/v1/calendars"),
+    "POST /api/v1/calendars/<name>/closures": Call(
+        "/api/v1/calendars/{calendar}/closures",
+        json={"starts_at": "{closure_starts}", "ends_at": "{closure_ends}", "reason": "local holiday"},
+    ),
+    "DELETE /api/v1/calendars/<name>/closures/<closure_id>": Call(
+        "/api/v1/calendars/{calendar}/closures/{closure}"
+    ),
+    "POST /api/v1/subscriptions": Call(
+        "/api/v1/subscriptions", json={"referral_id": "{referral}", "url": HOOK}
+    ),
+    "GET /api/v1/subscriptions": Call(
+        "/api/v1/subscriptions", shows=lambda body, ids: ids["subscription"] in _ids_in(body)
+    ),
+    "GET /api/v1/subscriptions/<subscription_id>": Call("/api/v1/subscriptions/{subscription}"),
+    "DELETE /api/v1/subscriptions/<subscription_id>": Call("/api/v1/subscriptions/{spare_subscription}"),
+    "POST /api/v1/subscriptions/<subscription_id>/rotate-secret": Call(
+        "/api/v1/subscriptions/{subscription}/rotate-secret", json={"grace_seconds": 60}
+    ),
+    "GET /api/v1/subscriptions/<subscription_id>/events": Call("/api/v1/subscriptions/{subscription}/events"),
+    "GET /api/v1/subscriptions/<subscription_id>/deliveries": Call(
+        "/api/v1/subscriptions/{subscription}/deliveries"
+    ),
+    "POST /api/v1/deliveries/<delivery_id>/replay": Call("/api/v1/deliveries/{delivery}/replay"),
+    "GET /fhir/ServiceRequest/<referral_id>": Call("/fhir/ServiceRequest/{referral}"),
+    "GET /fhir/Task/<handoff_id>": Call("/fhir/Task/{handoff}"),
+    "GET /fhir/Task": Call(
+        "/fhir/Task",
+        query={"focus": "ServiceRequest/{referral}"},
+        shows=lambda body, ids: ids["handoff"] in {e["resource"]["id"] for e in body.get("entry", [])},
+    ),
+    "GET /api/v1/audit": Call("/api/v1/audit", query={"referral": "{referral}"}),
+    "GET /api/v1/clients": Call("/api/v1/clients"),
+    "POST /api/v1/clients": Call(
+        "/api/v1/clients", json={"name": "matrix made", "organisation": OTHER_ORG, "roles": ["referrer"]}
+    ),
+    "POST /api/v1/clients/<client_id>/revoke": Call("/api/v1/clients/{spare_client}/revoke"),
+}
+
+
+CONVERTER = re.compile(r"<(?:[^<>]*:)?(\w+)>")
+
+
+def route_key(method: str, rule: str) -> str:
+    """``METHOD /path/<name>``: the rule without its converters (``<any(...):action>`` → ``<action>``)."""
+    return method + " " + CONVERTER.sub(r"<\1>", rule)
+
+
+def declared_roles(view) -> frozenset[str] | None:
+    """The roles ``requires`` stored on the view or on any view it wraps (flask-smorest wraps views)."""
+    while view is not None:
+        roles = getattr(view, "allowed_roles", None)
+        if roles is not None:
+            return frozenset(roles)
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def routes(app) -> dict[str, frozenset[str] | None]:
+    """Every route and method the app serves (HEAD and OPTIONS are Flask's), with its declared roles."""
+    found = {}
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found[route_key(method, rule.rule)] = declared_roles(app.view_functions[rule.endpoint])
+    return found
+
+
+def test_every_route_declares_who_may_call_it(app):
+    undeclared = sorted(
+        route for route, roles in routes(app).items() if roles is None and route not in PUBLIC
+    )
+    assert not undeclared, (
+        "routes without a policy: wrap the view in api.auth.requires(...) and add it to POLICY in "
+        f"tests/test_policy_matrix.py, or list it in PUBLIC with the reason: {undeclared}"
+    )
+
+
+def test_the_declared_roles_are_the_reviewed_policy(app):
+    served = routes(app)
+    declared = {route: roles for route, roles in served.items() if roles is not None}
+    assert sorted(set(PUBLIC) - set(served)) == [], "PUBLIC names routes the app does not serve"
+    assert sorted(set(declared) & PUBLIC) == [], "a PUBLIC route declares roles"
+    assert sorted(set(declared) - set(POLICY)) == [], "routes missing from POLICY"
+    assert sorted(set(POLICY) - set(declared)) == [], "POLICY names routes the app does not serve"
+    differences = {
+        route: {"declared": sorted(declared[route]), "reviewed": sorted(_with_admin(route))}
+        for route in POLICY
+        if declared[route] != _with_admin(route)
+    }
+    assert not differences, f"the declared roles differ from POLICY (review and update one): {differences}"
+    assert set().union(*POLICY.values()) <= ROLES, "POLICY names a role engine.clients does not know"
+    assert set(CALLS) == set(POLICY), "every route in POLICY needs a CALLS entry saying how to call it"
+    assert set(WRONG_ORGANISATION) | set(REFUSED_BY_ENGINE) | RUN_LAST <= set(POLICY)
+    for route, roles in WRONG_ORGANISATION.items():
+        assert set(roles) <= POLICY[route], f"{route}: WRONG_ORGANISATION names a role the route refuses"
+
+
+# ---- the walk over real data -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(settings):
+    # Subscriptions to a loopback webhook are accepted without resolving a public address.
+    return dataclasses.replace(settings, webhook_allow_private=True)
+
+
+@pytest.fixture
+def scenario(signpost, nursing) -> dict:
+    """A referral from the GP practice routed to City community nursing (with its OLA clocks running), a
+    second one waiting for an operator, a subscription with deliveries, and things made to be removed."""
+    signpost.olas.load_terms((SOPS / "olas.toml").read_text(), "sops/olas.toml", "tests")
+
+    def client(role: str, organisation: str):
+        return signpost.clients.create(name=f"scenario {role}", organisation=organisation, roles={role})[0]
+
+    gp, duty_worker = client("referrer", REFERRER_ORG), client("operator", SERVICE_ORG)
+    subscription = signpost.notifications.subscribe(gp, referral_id=None, url=HOOK, email=None, events=None)
+    spare_subscription = signpost.notifications.subscribe(
+        gp, referral_id=None, url=HOOK, email=None, events=None
+    )
+    referral, _ = signpost.referrals.start(gp, version=None, **REFERRAL)
+    [handoff] = referral["handoffs"]
+    assert (handoff["to_service"], handoff["status"]) == (SERVICE_ID, "requested")
+    incomplete, _ = signpost.referrals.start(
+        gp, version=None, **{**REFERRAL, "data": {**REFERRAL["data"], "clinical_need": None}}
+    )
+    [task] = signpost.referrals.tasks(referral_id=incomplete["id"])
+    # Claimed by someone outside the matrix, so that no caller in it completes the task.
+    signpost.referrals.claim_task(task["id"], duty_worker)
+    [delivery, *_] = signpost.notifications.deliveries(gp, subscription_id=subscription["id"])
+    later = datetime.now(UTC) + timedelta(days=400)
+    closure = signpost.olas.add_closure("office-hours", later, later + timedelta(days=1), "to remove", gp)
+    service = signpost.services.get(SERVICE_ID).as_dict()
+    return {
+        "key": nursing.key,
+        "version": nursing.number,
+        "referral": referral["id"],
+        "incomplete_referral": incomplete["id"],
+        "handoff": handoff["id"],
+        "task": task["id"],
+        "service": SERVICE_ID,
+        "service_body": {k: v for k, v in service.items() if k != "id"},
+        "subscription": subscription["id"],
+        "spare_subscription": spare_subscription["id"],
+        "delivery": delivery["id"],
+        "calendar": "office-hours",
+        "closure": closure["id"],
+        "closure_starts": (later + timedelta(days=7)).isoformat(),
+        "closure_ends": (later + timedelta(days=8)).isoformat(),
+        "spare_client": client("referrer", OTHER_ORG).id,
+    }
+
+
+def filled(value, ids: dict):
+    """``value`` with ``{name}`` placeholders replaced by the scenario's ids."""
+    if isinstance(value, str):
+        return value.format_map(ids)
+    if isinstance(value, dict):
+        return {k: filled(v, ids) for k, v in value.items()}
+    return value
+
+
+def send(http, route: str, ids: dict, headers: dict, *, readable: bool):
+    """Call ``route`` as an allowed caller would (``readable``), or with a body and query no route takes."""
+    method = route.split(" ", 1)[0]
+    call = CALLS[route]
+    kwargs = {"headers": headers, "query_string": filled(call.query, ids) if readable else {}}
+    if not readable:
+        if method != "GET":
+            kwargs["json"] = UNREADABLE_BODY
+    elif call.upload:
+        kwargs["data"] = {"files": [(io.BytesIO((PROCESSES / n).read_bytes()), n) for n in NURSING_FILES]}
+        kwargs["content_type"] = "multipart/form-data"
+    elif call.json_from is not None:
+        kwargs["json"] = ids[call.json_from]
+    elif call.json is not None:
+        kwargs["json"] = filled(call.json, ids)
+    return http.open(filled(call.path, ids), method=method, **kwargs)
+
+
+def test_every_route_role_and_organisation(http, token_for, scenario):
+    ids = scenario
+    callers = [
+        (role, organisation, token_for(role, organisation=organisation))
+        for role in sorted(ROLES)
+        for organisation in dict.fromkeys((HOME_ORG.get(role, SERVICE_ORG), OTHER_ORG))
+    ]
+    problems = []
+
+    def expect(route: str, who: str, response, wanted: str, ok: bool) -> None:
+        if response.status_code >= 500 or not ok:
+            problems.append(f"{route} as {who}: {response.status_code}, expected {wanted}")
+
+    for route in sorted(POLICY, key=lambda r: r in RUN_LAST):
+        allowed = _with_admin(route)
+        anonymous = send(http, route, ids, {}, readable=False)
+        expect(route, "no token", anonymous, "401", anonymous.status_code == 401)
+        for role, organisation, headers in callers:
+            who = f"{role} of {organisation}"
+            if role not in allowed:
+                response = send(http, route, ids, headers, readable=False)
+                expect(route, who, response, "403", response.status_code == 403)
+                continue
+            response = send(http, route, ids, headers, readable=True)
+            refused = REFUSED_BY_ENGINE.get(route, {}).get(role)
+            scoped = WRONG_ORGANISATION.get(route, {}).get(role)
+            shows = CALLS[route].shows
+            if refused is not None:
+                expect(route, who, response, str(refused), response.status_code == refused)
+            elif scoped is not None and organisation != HOME_ORG[role]:
+                if scoped == FILTERED:
+                    hidden = response.status_code == 200 and not shows(response.get_json(), ids)
+                    expect(route, who, response, "200 without the scenario's item", hidden)
+                else:
+                    expect(route, who, response, str(scoped), response.status_code == scoped)
+            else:
+                ok = response.status_code not in (401, 403)
+                if route.startswith("GET "):
+                    ok = response.status_code == 200 and (shows is None or shows(response.get_json(), ids))
+                expect(route, who, response, "not refused (200 for a read, showing the scenario)", ok)
+    assert not problems, "\n".join(problems)
+
+
+def test_public_routes_answer_without_a_token_and_the_fhir_catch_all_reveals_nothing(http, scenario):
+    for path in ("/healthz", "/readyz", "/metrics", "/api/docs", "/api/docs/", "/api/v1/openapi.json"):
+        assert http.get(path).status_code == 200, path
+    assert http.get("/api/docs/assets/swagger-ui.css").status_code == 200
+    assert http.get("/static/anything").status_code == 404  # no static folder is served
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        for path, status in (
+            ("/fhir/", 404),
+            ("/fhir/Patient/1", 404),
+            (f"/fhir/ServiceRequest/{scenario['referral']}", 405 if method != "GET" else 401),
+            (f"/fhir/Task/{scenario['handoff']}", 405 if method != "GET" else 401),
+        ):
+            response = http.open(path, method=method)
+            assert response.status_code == status, (method, path, response.status_code)
+            assert scenario["referral"].encode() not in response.data
+            assert b"medication" not in response.data
+
+
+def test_a_service_cannot_answer_for_another_organisations_hand_off_by_message(http, token_for, scenario):
+    elsewhere = token_for("service", organisation=OTHER_ORG)
+    response = http.post(
+        "/api/v1/messages",
+        headers=elsewhere,
+        json={
+            "name": "handoff.accepted",
+            "correlation": {"referral_id": scenario["referral"]},
+            "data": {"visit_window": "never"},
+        },
+    )
+    gp = token_for("referrer", organisation=REFERRER_ORG)
+    referral = http.get(f"/api/v1/referrals/{scenario['referral']}", headers=gp).json
+    # Answered as if nothing waited for it: another organisation learns nothing about the referral.
+    assert response.status_code == 409 and "never" not in str(referral["data"])
+
+
+def _with_admin(route: str) -> set[str]:
+    return POLICY[route] if route in WITHOUT_ADMIN else POLICY[route] | {"admin"}
