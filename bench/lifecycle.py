@@ -197,7 +197,28 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _pump(stream, startup: queue.Queue, tail: deque) -> None:
+# How each server says it is ready: Werkzeug under ``signpost serve``, and gunicorn's master once it listens
+# (connections queue on its socket until a worker takes them).
+READY = {"serve": "Running on", "gunicorn": "Listening at"}
+GUNICORN_WORKERS = 4
+
+
+def _server_command(server: str, port: int) -> list[str]:
+    if server == "gunicorn":
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(GUNICORN_WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "api.wsgi:app",
+        ]
+    return [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+
+
+def _pump(stream, startup: queue.Queue, tail: deque, ready: str) -> None:
     """Read the server's output until it ends: start-up lines go to ``startup`` until the server says it
     is running (then None at the end), and the last lines are kept for error messages. Reading all of it
     keeps the pipe from filling up with the per-request log."""
@@ -206,16 +227,17 @@ def _pump(stream, startup: queue.Queue, tail: deque) -> None:
         tail.append(line)
         if starting:
             startup.put(line)
-            starting = "Running on" not in line
+            starting = ready not in line
     startup.put(None)
 
 
 @contextmanager
-def running_server(env: dict[str, str]) -> Iterator[int]:
-    """``signpost serve`` on a free port, stopped at the end whatever happens; yields the port."""
+def running_server(env: dict[str, str], kind: str = "serve") -> Iterator[int]:
+    """``signpost serve`` (or gunicorn with 4 API workers) on a free port, stopped at the end whatever
+    happens; yields the port."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        _server_command(kind, port),
         cwd=ROOT,
         env={**env, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
@@ -224,7 +246,7 @@ def running_server(env: dict[str, str]) -> Iterator[int]:
     )
     startup: queue.Queue = queue.Queue()
     tail: deque = deque(maxlen=40)
-    reader = threading.Thread(target=_pump, args=(server.stdout, startup, tail), daemon=True)
+    reader = threading.Thread(target=_pump, args=(server.stdout, startup, tail, READY[kind]), daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -237,7 +259,7 @@ def running_server(env: dict[str, str]) -> Iterator[int]:
                 ) from None
             if line is None:
                 raise RuntimeError(f"signpost serve stopped ({server.wait()}):\n{''.join(tail)}")
-            if "Running on" in line:
+            if READY[kind] in line:
                 break
         yield port
     finally:
@@ -325,7 +347,7 @@ def drive(port: int, referrer: str, team: str, n: int, clients: int) -> tuple[fl
     return n / elapsed, [referral_id for ids in done for referral_id in ids]
 
 
-def http_lifecycles(n: int, database_url: str) -> dict[int, float]:
+def http_lifecycles(n: int, database_url: str, kind: str = "serve") -> dict[int, float]:
     """Set up a database as an operator would, serve it, and drive it with each client count."""
     env = {
         **os.environ,
@@ -345,7 +367,7 @@ def http_lifecycles(n: int, database_url: str) -> dict[int, float]:
         _signpost_command(["clients", "create", "--org", TEAM_ORGANISATION, "--role", "service"], env)
     )
     rates = {}
-    with running_server(env) as port:
+    with running_server(env, kind) as port:
         drive(port, referrer, team, WARM_UP, 1)
         for clients in CONCURRENCY:
             rates[clients], referral_ids = drive(port, referrer, team, n, clients)
@@ -400,6 +422,18 @@ def main() -> None:
                 "referrals",
             )
             ratios[f"http_{key}_c{clients}"] = rate / raw
+        if key == "postgresql":
+            # The production layout: stateless API processes under gunicorn sharing PostgreSQL.
+            with scratch_database(server_url, "signpost_bench_gunicorn") as url:
+                through_gunicorn = http_lifecycles(args.n, url, "gunicorn")
+            for clients, rate in through_gunicorn.items():
+                report(
+                    f"Signpost through gunicorn ({GUNICORN_WORKERS} workers) on PostgreSQL, "
+                    f"{clients} client{'s' if clients > 1 else ''}",
+                    rate,
+                    "referrals",
+                )
+                ratios[f"gunicorn_postgresql_c{clients}"] = rate / raw
     for key, ratio in ratios.items():
         if key != "sqlite":
             print(f"ratio_{key}={ratio:.3f}")
