@@ -163,34 +163,24 @@ def record_routes(conn, instance_id: str, calls: list[ServiceCall]) -> list[dict
                 task_name=call.task_name,
             )
         handoff_id = call.result["id"]
-        repo.insert_handoff(
-            conn,
-            {
-                "id": handoff_id,
-                "instance_id": instance_id,
-                "element_id": call.element_id,
-                "from_service": call.params.get("from_service"),
-                "to_service": to_service,
-                "referral_type": call.result["referral_type"],
-                "status": "requested",
-                "owner": to_service,
-                "reason": call.params.get("reason"),
-                "payload": call.params.get("payload") or {},
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        handoff = {
+            "id": handoff_id,
+            "instance_id": instance_id,
+            "element_id": call.element_id,
+            "from_service": call.params.get("from_service"),
+            "to_service": to_service,
+            "referral_type": call.result["referral_type"],
+            "status": "requested",
+            "owner": to_service,
+            "reason": call.params.get("reason"),
+            "payload": call.params.get("payload") or {},
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        repo.insert_handoff(conn, handoff)
         _log_transition(
-            conn,
-            handoff_id,
-            "route",
-            None,
-            "requested",
-            "engine",
-            now,
-            {"element_id": call.element_id},
-            event="requested",
+            conn, handoff, "route", None, "engine", now, {"element_id": call.element_id}, event="requested"
         )
         events.append(
             {
@@ -415,51 +405,41 @@ class Handoffs:
         values["updated_at"] = now
         if not repo.update_handoff(conn, current["id"], current["version"], values):
             raise Conflict(f"hand-off {current['id']} changed while this request was made; read it and retry")
+        changed = {**current, **values}
         _log_transition(
             conn,
-            current["id"],
+            changed,
             transition.action,
             current["status"],
-            values.get("status", current["status"]),
             actor,
             now,
             body or None,
             event=transition.message.split(".", 1)[1],
         )
-        return {**current, **values}
+        return changed
 
     @staticmethod
     def _route_again(conn, current, target, reason: str, actor: str) -> str:
         now = clock.now()
         new_id = str(uuid.uuid4())
-        repo.insert_handoff(
-            conn,
-            {
-                "id": new_id,
-                "instance_id": current["instance_id"],
-                "element_id": current["element_id"],
-                "from_service": current["from_service"],  # ownership still returns to the original sender
-                "to_service": target["id"],
-                "referral_type": current["referral_type"],
-                "status": "requested",
-                "owner": target["id"],
-                "reason": reason,
-                "payload": current["payload"],
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        handoff = {
+            "id": new_id,
+            "instance_id": current["instance_id"],
+            "element_id": current["element_id"],
+            "from_service": current["from_service"],  # ownership still returns to the original sender
+            "to_service": target["id"],
+            "referral_type": current["referral_type"],
+            "status": "requested",
+            "owner": target["id"],
+            "reason": reason,
+            "payload": current["payload"],
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        repo.insert_handoff(conn, handoff)
         _log_transition(
-            conn,
-            new_id,
-            "route",
-            None,
-            "requested",
-            actor,
-            now,
-            {"transferred_from": current["id"]},
-            event="requested",
+            conn, handoff, "route", None, actor, now, {"transferred_from": current["id"]}, event="requested"
         )
         return new_id
 
@@ -475,23 +455,22 @@ _CANCEL = Transition(
 )
 
 
-def _log_transition(
-    conn, handoff_id, action, from_status, to_status, actor, at, detail, *, event: str
-) -> None:
-    """Record a transition and let the hand-off's OLA clocks react to its event, in the same transaction."""
+def _log_transition(conn, handoff, action, from_status, actor, at, detail, *, event: str) -> None:
+    """Record a transition of ``handoff`` (as it is after it) and let its OLA clocks react to the event,
+    in the same transaction."""
     repo.insert_transition(
         conn,
         {
-            "handoff_id": handoff_id,
+            "handoff_id": handoff["id"],
             "action": action,
             "from_status": from_status,
-            "to_status": to_status,
+            "to_status": handoff["status"],
             "actor": actor,
             "at": at,
             "detail": detail,
         },
     )
-    clocks.on_handoff_event(conn, repo.handoff(conn, handoff_id), event, at)
+    clocks.on_handoff_event(conn, handoff, event, at)
 
 
 def _consequences(current, transition: Transition, body: dict) -> dict:

@@ -502,16 +502,6 @@ def transitions_of_handoff(conn: Connection, handoff_id: str) -> list[RowMapping
     return list(conn.execute(query).mappings())
 
 
-def transitions_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
-    query = (
-        sa.select(handoff_transitions, handoffs.c.to_service)
-        .join(handoffs, handoffs.c.id == handoff_transitions.c.handoff_id)
-        .where(handoffs.c.instance_id == instance_id)
-        .order_by(handoff_transitions.c.at, handoff_transitions.c.id)
-    )
-    return list(conn.execute(query).mappings())
-
-
 def open_referrals_of_subject(conn: Connection, subject: str, organisation: str | None) -> list[str]:
     query = (
         sa.select(referrals.c.id)
@@ -612,11 +602,6 @@ def clocks_stopped_between(conn: Connection, start: datetime, end: datetime) -> 
 
 def insert_milestone(conn: Connection, values: dict) -> None:
     conn.execute(milestones.insert().values(**values))
-
-
-def milestones_of_referral(conn: Connection, referral_id: str) -> list[RowMapping]:
-    query = sa.select(milestones).where(milestones.c.referral_id == referral_id).order_by(milestones.c.id)
-    return list(conn.execute(query).mappings())
 
 
 def closures_of_calendar(conn: Connection, calendar_name: str) -> list[RowMapping]:
