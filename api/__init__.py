@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from api import audit_trail, docs, errors, input_guard, operations
+from api import audit_trail, docs, errors, input_guard, operations, rate_limits
 from api.schemas import LARGEST_STORED_INTEGER
 from api.views import (
     audit,
@@ -16,6 +16,7 @@ from api.views import (
     messages,
     notifications,
     olas,
+    personal_data,
     referrals,
     services,
     tasks,
@@ -68,6 +69,7 @@ def create_app(signpost: Signpost) -> Flask:
         notifications.blp,
         fhir.blp,
         audit.blp,
+        personal_data.blp,
         clients.blp,
     ):
         api.register_blueprint(blueprint)
@@ -76,4 +78,5 @@ def create_app(signpost: Signpost) -> Flask:
     docs.register(app)
     operations.register(app)
     audit_trail.register(app)
+    rate_limits.register(app)
     return app

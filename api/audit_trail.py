@@ -21,6 +21,7 @@ AUDITED_PREFIXES = (
     "/api/v1/subscriptions",
     "/api/v1/deliveries",
     "/api/v1/audit",
+    "/api/v1/subject-access-requests",
     "/fhir",
 )
 

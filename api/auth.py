@@ -1,4 +1,4 @@
-"""Bearer-token authentication and role checks for views."""
+"""Bearer-token authentication, rate limits and role checks for views."""
 
 from __future__ import annotations
 
@@ -7,24 +7,26 @@ from functools import wraps
 
 from flask import g, request
 
+from api import rate_limits
 from api.engine_access import signpost
 from engine.clients import Client
-from engine.errors import NotAllowed
+from engine.errors import NotAllowed, NotAuthenticated
+from engine.oidc import looks_like_jwt
 
 
 def current_client() -> Client:
     return g.client
 
 
-def requires(*roles: str, admin: bool = True) -> Callable:
-    """Allow the view to clients holding any of ``roles``; ``admin`` too unless ``admin=False`` (for acts that
-    need a particular person's authority, such as a clinical approval)."""
-    allowed = frozenset(roles) | ({"admin"} if admin else frozenset())
+def requires(*roles: str) -> Callable:
+    """Allow the view to clients holding any of ``roles``, and to nobody else: admins included, who manage
+    clients, services and calendars but do not read referral data unless they also hold a role that may."""
+    allowed = frozenset(roles)
 
     def decorate(view):
         @wraps(view)
         def guarded(*args, **kwargs):
-            client = _authenticate()
+            client = _authenticate_counted()
             if not client.roles & allowed:
                 raise NotAllowed(
                     f"this needs one of the roles {', '.join(sorted(allowed))}; "
@@ -34,13 +36,35 @@ def requires(*roles: str, admin: bool = True) -> Callable:
             return view(*args, **kwargs)
 
         guarded.allowed_roles = allowed
-        return guarded
+        return rate_limits.documented(guarded)
 
     return decorate
+
+
+def _authenticate_counted() -> Client:
+    """The calling client, with this request counted against its rate limit. A request whose credentials
+    are refused counts against its remote address instead; an address over that limit is refused before its
+    credentials are looked at, so a right guess cannot be told from a wrong one until it may try again."""
+    limits = signpost().rate_limits
+    address = request.remote_addr or "unknown"
+    rate_limits.refuse_if_over(
+        limits.address_refusal(address), "too many failed authentications from this address"
+    )
+    try:
+        client = _authenticate()
+    except NotAuthenticated:
+        rate_limits.note(limits.count_failed_authentication(address))
+        raise
+    rate_limits.refuse_if_over(limits.count_request(client.id), "too many requests from this client")
+    return client
 
 
 def _authenticate() -> Client:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else None
-    return signpost().clients.authenticate(token)
+    system = signpost()
+    # Signpost's own tokens never contain a dot, so a JWT cannot be mistaken for one.
+    if token and system.oidc is not None and looks_like_jwt(token):
+        return system.clients.from_verified_claims(system.oidc.verify(token))
+    return system.clients.authenticate(token)

@@ -1,4 +1,4 @@
-"""The ``signpost`` command: serve, deploy, clients, db."""
+"""The ``signpost`` command: serve, deploy, clients, audit, secrets, db."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, SignpostError
+from engine.secrets_at_rest import new_key
 from engine.settings import Settings
 from engine.system import Signpost, build
 
@@ -27,10 +28,16 @@ DEV_TOKEN_FILE = Path("var") / "dev-admin-token"
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "without_engine", False):
+        return args.command(None, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The ticker runs every second: its per-run lines would drown everything else.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    signpost = build(Settings.from_env())
+    try:
+        signpost = build(Settings.from_env())
+    except SignpostError as error:  # a configuration the engine cannot start with
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
     try:
         return args.command(signpost, args)
     except DefinitionInvalid as invalid:
@@ -86,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_parser(
         "verify", help="check that no audit record was changed, removed or inserted"
     ).set_defaults(command=_audit_verify)
+
+    keys = commands.add_parser(
+        "secrets", help="the keys (SIGNPOST_SECRET_KEYS) that encrypt webhook secrets in the database"
+    ).add_subparsers(required=True, metavar="ACTION")
+    keys.add_parser(
+        "rotate",
+        help="encrypt every stored secret again with the first key (then the other keys may be dropped)",
+    ).set_defaults(command=_secrets_rotate)
+    keys.add_parser("new-key", help="print a new key for SIGNPOST_SECRET_KEYS").set_defaults(
+        command=_new_key, without_engine=True
+    )
 
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
     db.add_parser("upgrade", help="apply migrations").set_defaults(command=_db_upgrade)
@@ -203,6 +221,17 @@ def _audit_verify(signpost: Signpost, _args) -> int:
         return 0
     print(f"audit trail BROKEN after {verdict.records} good records: {verdict.problem}", file=sys.stderr)
     return 1
+
+
+def _secrets_rotate(signpost: Signpost, _args) -> int:
+    count = signpost.notifications.reencrypt_secrets()
+    print(f"{count} stored secrets are now encrypted with the first key; the keys after it may be removed")
+    return 0
+
+
+def _new_key(_signpost: None, _args) -> int:
+    print(new_key())
+    return 0
 
 
 def _revoke_client(signpost: Signpost, args) -> int:

@@ -9,6 +9,7 @@ from flask import Flask, Response, json
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from api.rate_limits import RATE_LIMIT_HEADERS, TOO_MANY_REQUESTS_DESCRIPTION
 from api.schemas import ProblemSchema
 from engine.bpmn import StepFailed
 from engine.errors import (
@@ -22,6 +23,7 @@ from engine.errors import (
     NotAuthenticated,
     NotFound,
     PreconditionFailed,
+    RateLimited,
     SignpostError,
 )
 
@@ -43,6 +45,7 @@ STATUS_OF = [
     (NotFound, 404, "not-found", "Not found"),
     (NotAuthenticated, 401, "not-authenticated", "Not authenticated"),
     (NotAllowed, 403, "not-allowed", "Not allowed"),
+    (RateLimited, 429, "rate-limited", "Too many requests"),
     (SignpostError, 500, "engine-error", "Engine error"),
 ]
 
@@ -122,6 +125,8 @@ class ProblemApi(Api):
                 "description": description,
                 "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemSchema}},
             }
+            if name == http.HTTPStatus.TOO_MANY_REQUESTS.name:
+                response.update(description=TOO_MANY_REQUESTS_DESCRIPTION, headers=RATE_LIMIT_HEADERS)
             self.spec.components.response(name, response, lazy=True)
 
 

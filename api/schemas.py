@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.nhs_number import VERIFICATION_STATUSES
+
 # Ids, numbers and positions are stored in 32-bit integer columns (PostgreSQL's INTEGER).
 LARGEST_STORED_INTEGER = 2**31 - 1
 
@@ -78,6 +80,22 @@ class ReferralStartSchema(StrictSchema):
         validate=validate.Length(max=20),
         metadata={"description": "the person's NHS number (10 digits, checked)"},
     )
+    subject_verification = fields.String(
+        load_default=None,
+        validate=validate.OneOf(VERIFICATION_STATUSES),
+        metadata={
+            "description": "how far the NHS number has been verified (NHS Number Status Indicator); "
+            "'unverified' (present, not traced) when omitted"
+        },
+    )
+    point_of_access = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "the point of access that works on the referral; by default the operator's own, "
+            "else the one that handles the pathway"
+        },
+    )
     data = fields.Dict(keys=fields.String(), load_default=dict)
     notify = fields.Nested(
         lambda: NotifySchema(),
@@ -129,6 +147,11 @@ class ReferralSchema(Schema):
     referrer = fields.String()
     referrer_organisation = fields.String()
     subject = fields.String(allow_none=True)
+    subject_verification = fields.String(allow_none=True)
+    point_of_access = fields.String(allow_none=True)
+    redacted_at = fields.String(
+        allow_none=True, metadata={"description": "when its personal data was removed after retention"}
+    )
     status = fields.String(metadata={"description": "waiting | completed | cancelled | incident"})
     status_text = fields.String(metadata={"description": "the status in plain language, for the referrer"})
     owner = fields.String(metadata={"description": "who holds the referral now"})
@@ -240,6 +263,11 @@ class ServiceBodySchema(Schema):
     organisation = fields.String(required=True)
     kind = fields.String(required=True, metadata={"description": "point-of-access | receiving"})
     accepts = fields.List(fields.String(), required=True)
+    pathways = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={"description": "for a point of access: the pathways whose referrals it handles"},
+    )
     calendar = fields.String(required=True)
     delivery = fields.Dict(
         required=True, metadata={"description": '{"mode": "pull"} or {"mode": "webhook", "url": …}'}

@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import clock  # noqa: E402 - the path must be set first
 from engine.bpmn import SourceFile  # noqa: E402
+from engine.secrets_at_rest import new_key  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store import tables  # noqa: E402
 from engine.store.db import scratch_postgres_database  # noqa: E402
@@ -71,6 +72,8 @@ WORKER_COUNTS = (1, 4)
 STARTUP_TIMEOUT_SECONDS = 60
 DELIVERY_TIMEOUT_SECONDS = 300
 STEPS = ("submit", "acknowledge", "accept", "start", "complete")
+# Encrypts the webhook secrets in this run's databases, in this process and in the ones it starts.
+SECRET_KEY = new_key()
 
 
 # ---- the receiver ----------------------------------------------------------------------------------------
@@ -156,6 +159,7 @@ class Worker:
             "SIGNPOST_DATABASE_URL": database_url,
             "SIGNPOST_WEBHOOK_ALLOW_PRIVATE": "1",
             "SIGNPOST_TICK_SECONDS": "0.1",
+            "SIGNPOST_SECRET_KEYS": SECRET_KEY,
         }
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "worker"],
@@ -348,7 +352,12 @@ class Figures:
 
 def run(database_url: str, label: str, n: int, subscribers: int) -> Figures:
     system = build(
-        Settings(database_url=database_url, require_pathway_approval=False, webhook_allow_private=True)
+        Settings(
+            database_url=database_url,
+            require_pathway_approval=False,
+            webhook_allow_private=True,
+            secret_keys=(SECRET_KEY,),
+        )
     )
     receiver = Receiver()
     try:

@@ -81,6 +81,7 @@ from engine import clock as wall_clock  # noqa: E402 - the path must be set firs
 from engine.bpmn import SourceFile  # noqa: E402
 from engine.calendars import calendar  # noqa: E402
 from engine.clocks import OPEN_STATES  # noqa: E402
+from engine.secrets_at_rest import new_key  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store import repository as repo  # noqa: E402
 from engine.store import tables  # noqa: E402
@@ -680,7 +681,9 @@ def prepare(database_url: str, size: int, now: datetime) -> Subject:
     """A database with ``size`` open clocks, the due and at-risk ones the same at every size."""
     started = time.perf_counter()
     # The benchmark measures the clocks, not the clinical approval step before a pathway runs.
-    system = build(Settings(database_url=database_url, require_pathway_approval=False))
+    system = build(
+        Settings(database_url=database_url, require_pathway_approval=False, secret_keys=(new_key(),))
+    )
     try:
         system.migrate()
         system.services.load_directory((SOPS / "services.toml").read_text(), "sops/services.toml", "bench")

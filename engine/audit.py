@@ -34,11 +34,13 @@ CHAINED_FIELDS = (
 
 @dataclass(frozen=True)
 class Entry:
-    action: str  # read | create | change
-    resource: str  # what was addressed, e.g. "GET /api/v1/referrals/<referral_id>"
+    action: str  # read | create | change | disclose (a notification sent)
+    resource: str  # what was addressed, e.g. "GET /api/v1/referrals/<referral_id>", or "webhook <host>"
     resource_id: str | None
     referral_id: str | None
-    outcome: int  # the HTTP status answered (or 250/… for a notification sent)
+    # The HTTP status answered; for a notification sent, the receiver's HTTP status or SMTP reply code (250…),
+    # 0 when nothing answered.
+    outcome: int
     source: str | None  # where the request came from
 
 

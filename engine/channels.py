@@ -13,7 +13,7 @@ import ipaddress
 import secrets
 import smtplib
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlparse
@@ -33,7 +33,8 @@ class Message:
     body: str  # the JSON payload
     url: str | None
     email: str | None
-    secrets: tuple[str, ...]  # the current secret, and the previous one during a rotation's grace period
+    # The current secret, and the previous one during a rotation's grace period (kept out of any repr).
+    secrets: tuple[str, ...] = field(repr=False)
     subject: str
     text: str
 
@@ -132,7 +133,7 @@ class SmtpSettings:
     port: int = 25
     starttls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     sender: str = "signpost@localhost"
 
 
@@ -162,5 +163,10 @@ class EmailChannel:
                     smtp.login(self._settings.username, self._settings.password or "")
                 smtp.send_message(email)
         except (OSError, smtplib.SMTPException) as error:
-            return Attempt(ok=False, error=f"{type(error).__name__}: {error}"[:500])
+            # The server's reply code when it answered (535 for a refused login, 451 for "try later"...).
+            return Attempt(
+                ok=False,
+                status_code=getattr(error, "smtp_code", None),
+                error=f"{type(error).__name__}: {error}"[:500],
+            )
         return Attempt(ok=True, status_code=250)

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
@@ -13,6 +14,9 @@ from engine import clock
 from engine.errors import InvalidInput, NotAuthenticated, NotFound
 from engine.store import repository as repo
 from engine.store.db import Database
+
+if TYPE_CHECKING:
+    from engine.oidc import VerifiedIdentity
 
 ROLES = frozenset({"admin", "designer", "operator", "service", "referrer", "auditor", "clinical-approver"})
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a visible prefix so leaked tokens are recognisable, not a secret
@@ -26,6 +30,8 @@ class Client:
     name: str
     organisation: str
     roles: frozenset[str]
+    # For an operator: the point of access (a service id) whose referrals and tasks it works on.
+    service: str | None = None
 
     @property
     def actor(self) -> str:
@@ -49,6 +55,7 @@ class Clients:
         roles: set[str],
         token: str | None = None,
         valid_for: timedelta | None = None,
+        service: str | None = None,
     ) -> tuple[Client, str]:
         """Register a client and return it with its bearer token (shown only now; only its hash is kept).
         With ``valid_for`` the token expires after that long."""
@@ -71,8 +78,9 @@ class Clients:
                 token_hash=hash_token(token),
                 created_at=clock.now(),
                 expires_at=clock.now() + valid_for if valid_for else None,
+                service=service,
             )
-        return Client(client_id, name, organisation, frozenset(roles)), token
+        return Client(client_id, name, organisation, frozenset(roles), service), token
 
     def list(self) -> list[dict]:
         """Every client without its token (only hashes are kept): for admins."""
@@ -110,7 +118,60 @@ class Clients:
         if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
             with self._database.write() as conn:
                 repo.touch_client(conn, row["id"], now)
-        return Client(row["id"], row["name"], row["organisation"], frozenset(row["roles"]))
+        return client_of(row)
+
+    def from_verified_claims(self, identity: VerifiedIdentity) -> Client:
+        """The client a verified OpenID Connect token speaks for. Its row, keyed by issuer and subject, is
+        created at first use (so audit records and ``created_by`` name it) and follows each token's name,
+        organisation, roles and point of access. Revoking the row refuses the subject's further tokens."""
+        now = clock.now()
+        with self._database.read() as conn:
+            row = repo.client_by_external_subject(conn, identity.external_subject)
+        if row is None:
+            try:
+                with self._database.write() as conn:
+                    client_id = repo.insert_client(
+                        conn,
+                        name=identity.name,
+                        organisation=identity.organisation,
+                        roles=identity.roles,
+                        token_hash=None,
+                        created_at=now,
+                        service=identity.service,
+                        external_subject=identity.external_subject,
+                    )
+                    repo.touch_client(conn, client_id, now)
+                return _client_from(client_id, identity)
+            except IntegrityError:
+                # The subject's first two requests arrived together and the other one created the row.
+                with self._database.read() as conn:
+                    row = repo.client_by_external_subject(conn, identity.external_subject)
+                if row is None:
+                    raise
+        if row["revoked_at"] is not None:
+            raise NotAuthenticated("this subject's access has been revoked")
+        if row["expires_at"] is not None and row["expires_at"] <= now:
+            raise NotAuthenticated("this subject's access has expired")
+        current = {
+            "name": identity.name,
+            "organisation": identity.organisation,
+            "roles": sorted(identity.roles),
+            "service": identity.service,
+        }
+        changed = any(row[column] != value for column, value in current.items() if column != "roles")
+        changed = changed or sorted(row["roles"]) != current["roles"]
+        if changed or row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
+            with self._database.write() as conn:
+                repo.update_external_client(conn, row["id"], **current, last_used_at=now)
+        return _client_from(row["id"], identity)
+
+
+def _client_from(client_id: int, identity: VerifiedIdentity) -> Client:
+    return Client(client_id, identity.name, identity.organisation, identity.roles, identity.service)
+
+
+def client_of(row) -> Client:
+    return Client(row["id"], row["name"], row["organisation"], frozenset(row["roles"]), row["service"])
 
 
 def client_view(row) -> dict:
@@ -122,6 +183,8 @@ def client_view(row) -> dict:
         "name": row["name"],
         "organisation": row["organisation"],
         "roles": row["roles"],
+        "service": row["service"],
+        "external_subject": row["external_subject"],
         "created_at": when(row["created_at"]),
         "expires_at": when(row["expires_at"]),
         "revoked_at": when(row["revoked_at"]),

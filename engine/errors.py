@@ -13,7 +13,8 @@ SignpostError
 │   └── NoMatchingWait             nothing waits for the message that was sent
 ├── InvalidInput                   well-formed request whose content makes no sense
 ├── NotAuthenticated               no, unknown or revoked credentials
-└── NotAllowed                     authenticated, but the role or organisation does not permit it
+├── NotAllowed                     authenticated, but the role or organisation does not permit it
+└── RateLimited                    the caller has made too many requests for now
 """
 
 from __future__ import annotations
@@ -121,3 +122,11 @@ class NotAuthenticated(SignpostError):
 
 class NotAllowed(SignpostError):
     """The client is known but its role or organisation does not permit this."""
+
+
+class RateLimited(SignpostError):
+    """The caller has used its allowance of requests; it may try again after ``retry_after_seconds``."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -3,10 +3,9 @@
 Resources are built as plain JSON-ready dicts from what the store holds, for the same readers and with the
 same visibility as the rest of the engine:
 
-- admins and operators see every referral and hand-off;
-- a client sees the referrals its organisation submitted, with all their hand-offs (as in
-  ``Referrals._visible_referral``); anything else reads as absent (``NotFound``), because whether a
-  referral exists is itself information another organisation may not have;
+- a client sees the referrals its organisation submitted, and an operator those its point of access works
+  on, with all their hand-offs (``engine.access``); anything else reads as absent (``NotFound``), because
+  whether a referral exists is itself information another organisation may not have;
 - a client also sees the hand-offs routed to its organisation's services (as in ``Handoffs.get``), and the
   referral such a hand-off focuses on. Another organisation's hand-off is refused with ``NotAllowed``,
   the answer ``GET /api/v1/handoffs/{id}`` gives for the same id.
@@ -19,13 +18,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from engine.access import sees_referral
 from engine.clients import Client
 from engine.errors import NotAllowed, NotFound
+from engine.nhs_number import VERIFICATION_CODES
 from engine.referral_view import referral_view
 from engine.store import repository as repo
 from engine.store.db import Database
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+VERIFICATION_EXTENSION = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+)
+VERIFICATION_CODE_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 REFERENCE_SYSTEM = "https://signpost.invalid/referral-reference"
 PATHWAY_SYSTEM = "https://signpost.invalid/pathway"
 REFERRAL_TYPE_SYSTEM = "https://signpost.invalid/referral-type"
@@ -69,7 +74,7 @@ class FhirViews:
                 raise NotFound(f"no ServiceRequest with id {referral_id}")
             handoffs = repo.handoffs_of_instance(conn, referral["instance_id"])
             services = repo.services_by_id(conn, {h["to_service"] for h in handoffs})
-            if not _sees_referral(viewer, referral) and not any(
+            if not sees_referral(viewer, referral) and not any(
                 _acts_for(viewer, services.get(h["to_service"])) for h in handoffs
             ):
                 raise NotFound(f"no ServiceRequest with id {referral_id}")
@@ -84,7 +89,7 @@ class FhirViews:
             referral = repo.referral(conn, handoff["referral_id"]) if handoff["referral_id"] else None
             services = repo.services_by_id(conn, _services_named([handoff]))
             target = services.get(handoff["to_service"])
-            if not (referral is not None and _sees_referral(viewer, referral)) and not _acts_for(
+            if not (referral is not None and sees_referral(viewer, referral)) and not _acts_for(
                 viewer, target
             ):
                 if "service" in viewer.roles:
@@ -105,7 +110,7 @@ class FhirViews:
             handoffs = repo.handoffs_of_instance(conn, referral["instance_id"]) if referral else []
             services = repo.services_by_id(conn, _services_named(handoffs))
             clocks = repo.clocks_of_instance(conn, referral["instance_id"]) if referral else []
-        if referral is not None and not _sees_referral(viewer, referral):
+        if referral is not None and not sees_referral(viewer, referral):
             handoffs = [h for h in handoffs if _acts_for(viewer, services.get(h["to_service"]))]
         tasks = [
             _task(h, referral, services, [c for c in clocks if c["handoff_id"] == h["id"]]) for h in handoffs
@@ -172,7 +177,7 @@ def _service_request(referral, handoffs, view: dict) -> dict:
             "coding": [{"system": PATHWAY_SYSTEM, "code": referral["definition_key"]}],
             "text": f"{referral['definition_key']} version {referral['version_number']}",
         },
-        "subject": _patient(referral["subject"]),
+        "subject": _patient(referral),
         "authoredOn": _instant(referral["created_at"]),
         "requester": _referrer(referral),
         "note": [{"text": view["status_text"]}],
@@ -211,7 +216,7 @@ def _task(handoff, referral, services, clocks) -> dict:
     if handoff["referral_id"]:
         resource["focus"] = {"reference": f"ServiceRequest/{handoff['referral_id']}"}
     if referral is not None and referral["subject"]:
-        resource["for"] = _patient(referral["subject"])
+        resource["for"] = _patient(referral)
     if handoff["from_service"]:
         resource["requester"] = _service_organisation(handoff["from_service"], services)
     elif referral is not None:
@@ -234,11 +239,24 @@ def _task(handoff, referral, services, clocks) -> dict:
     return {key: value for key, value in resource.items() if value != []}
 
 
-def _patient(nhs_number: str | None) -> dict:
+def _patient(referral) -> dict:
+    nhs_number = referral["subject"]
     if nhs_number is None:
         # ServiceRequest.subject is mandatory; a referral may arrive before the person is identified.
         return {"type": "Patient", "extension": [{"url": DATA_ABSENT_REASON, "valueCode": "unknown"}]}
-    return {"type": "Patient", "identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs_number}}
+    identifier = {"system": NHS_NUMBER_SYSTEM, "value": nhs_number}
+    status = referral["subject_verification"]
+    if status is not None:
+        identifier["extension"] = [
+            {
+                "url": VERIFICATION_EXTENSION,
+                "valueCodeableConcept": {
+                    "coding": [{"system": VERIFICATION_CODE_SYSTEM, "code": VERIFICATION_CODES[status]}],
+                    "text": status,
+                },
+            }
+        ]
+    return {"type": "Patient", "identifier": identifier}
 
 
 def _referrer(referral) -> dict:
@@ -296,17 +314,11 @@ def _instant(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _sees_referral(viewer: Client, referral) -> bool:
-    return bool(viewer.roles & {"admin", "operator"}) or referral["referrer_organisation"] == (
-        viewer.organisation
-    )
-
-
 def _acts_for(viewer: Client, service) -> bool:
     """Whether ``viewer`` may read a hand-off routed to ``service`` (the rule of ``Handoffs.get``)."""
-    if viewer.roles & {"admin", "operator"}:
-        return True
-    return service is not None and service["organisation"] == viewer.organisation
+    return (
+        "service" in viewer.roles and service is not None and service["organisation"] == viewer.organisation
+    )
 
 
 def _services_named(handoffs) -> set[str]:

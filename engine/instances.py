@@ -184,17 +184,16 @@ class Instances:
         payload: dict,
         actor: str,
         report: Report | None = None,
-        routed_to_organisation: str | None = None,
+        spoken_for: Callable[[Connection, list[str]], list[str]] | None = None,
     ) -> list[Outcome]:
         """Deliver a message to every instance matching ``correlation`` that waits for it — with
-        ``routed_to_organisation``, only to those with a hand-off routed to one of that organisation's
-        services (a service system speaks only for the referrals sent to it)."""
+        ``spoken_for``, only to those of them it keeps (the sender may speak for those referrals only)."""
         if not correlation:
             raise InvalidInput("a message needs at least one correlation value (e.g. referral_id)")
         with self._database.read() as conn:
             instance_ids = repo.instances_waiting_for_message(conn, name, correlation)
-            if routed_to_organisation is not None:
-                instance_ids = repo.routed_to_organisation(conn, instance_ids, routed_to_organisation)
+            if spoken_for is not None:
+                instance_ids = spoken_for(conn, instance_ids)
         if not instance_ids:
             raise NoMatchingWait(f"no instance matching {correlation} is waiting for message '{name}'")
 

@@ -42,6 +42,17 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "signpost_rate_limited_requests",
+            "Requests refused with 429 because the caller was over its rate limit",
+            ["limit"],
+            registry=self.registry,
+        )
+        self.rate_limit_storage_errors = Counter(
+            "signpost_rate_limit_storage_errors",
+            "Requests admitted uncounted because the rate limit storage failed",
+            registry=self.registry,
+        )
         self.timers_due = Gauge(
             "signpost_timers_due", "Timers due now and not yet fired", registry=self.registry
         )

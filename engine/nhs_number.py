@@ -1,10 +1,24 @@
-"""NHS numbers: ten digits, the last a modulus-11 check digit."""
+"""NHS numbers: ten digits, the last a modulus-11 check digit, and how far each has been verified."""
 
 from __future__ import annotations
 
 from engine.errors import InvalidInput
 
 WEIGHTS = range(10, 1, -1)
+
+# The NHS Number Status Indicator (NHS Data Dictionary), in words, with its code. A number given without a
+# status is recorded as present but not traced: a well-formed number is not yet a verified one.
+VERIFICATION_CODES = {
+    "verified": "01",
+    "unverified": "02",
+    "trace-required": "03",
+    "trace-failed": "04",
+    "trace-to-be-resolved": "05",
+    "trace-in-progress": "06",
+    "trace-postponed": "08",
+}
+VERIFICATION_STATUSES = tuple(VERIFICATION_CODES)
+UNVERIFIED = "unverified"
 
 
 def validate_nhs_number(raw: str) -> str:

@@ -5,29 +5,39 @@ transaction open; the result is recorded only if the claim still holds. A worker
 leaves the lease to run out, and the delivery is sent again — with the same ``webhook-id``, so the receiver
 can drop the duplicate. Retries back off exponentially with jitter over about three days, then the delivery
 is dead-lettered until replayed.
+
+Webhook secrets are stored encrypted (``engine.secrets_at_rest``) and decrypted only to sign a delivery. Every
+attempt is recorded in the audit trail as a disclosure of the referral's progress, in the transaction that
+records the attempt.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import uuid
 from datetime import timedelta
+from urllib.parse import urlparse
 
-from engine import clock
+from engine import audit, clock
+from engine.access import sees_referral
 from engine.channels import Attempt, EmailChannel, Message, WebhookChannel, check_webhook_url, new_secret
 from engine.clients import Client
-from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.errors import InvalidInput, NotFound
 from engine.milestones import EVENT_TYPES
+from engine.secrets_at_rest import SecretBox, SecretUnreadable
 from engine.store import repository as repo
 from engine.store.db import Database
+
+log = logging.getLogger(__name__)
 
 # Seconds before each retry: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 20 h (about three days in all).
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000)
 JITTER = 0.1
 LEASE = timedelta(seconds=60)
 DEFAULT_GRACE = timedelta(hours=24)
-SEES_EVERY_REFERRAL = "*"
+NOTIFIER = "signpost:notifier"  # the audit trail's actor for notifications sent
 
 
 class Notifications:
@@ -37,6 +47,7 @@ class Notifications:
         webhooks: WebhookChannel,
         email: EmailChannel | None,
         *,
+        secret_box: SecretBox,
         allow_private_urls: bool,
         public_url: str,
         batch_size: int = 50,
@@ -45,6 +56,7 @@ class Notifications:
         self._database = database
         self._webhooks = webhooks
         self._email = email
+        self._box = secret_box
         self._allow_private = allow_private_urls
         self._public_url = public_url.rstrip("/")
         self._batch_size = batch_size
@@ -63,7 +75,7 @@ class Notifications:
         conn=None,
     ) -> dict:
         """Subscribe to one referral's milestones, or (without ``referral_id``) to every referral the
-        client's organisation submits (every referral, for an admin). Returns the subscription with its
+        client's organisation submits. Returns the subscription with its
         webhook secret, which is shown only now."""
         if (url is None) == (email is None):
             raise InvalidInput("give either 'url' (a webhook) or 'email', not both")
@@ -81,6 +93,7 @@ class Notifications:
             )
         if url is not None:
             check_webhook_url(url, allow_private=self._allow_private)
+        secret = new_secret() if url else None
         wanted = list(events or ["*"])
         unknown = set(wanted) - set(EVENT_TYPES) - {"*"}
         if unknown:
@@ -89,9 +102,7 @@ class Notifications:
             )
         row = {
             "id": str(uuid.uuid4()),
-            "organisation": SEES_EVERY_REFERRAL
-            if "admin" in client.roles and referral_id is None
-            else client.organisation,
+            "organisation": client.organisation,
             "created_by": client.id,
             "referral_id": referral_id,
             "all_referrals": referral_id is None,
@@ -99,7 +110,7 @@ class Notifications:
             "url": url,
             "email": email,
             "events": wanted,
-            "secret": new_secret() if url else None,
+            "secret": self._box.seal(secret),
             "status": "active",
             "last_event_number": 0,
             "created_at": clock.now(),
@@ -111,12 +122,11 @@ class Notifications:
                 if referral_id is not None:
                     self._check_referral_visible(own, client, referral_id)
                 repo.insert_subscription(own, row)
-        return {**subscription_view(row), "secret": row["secret"]}
+        return {**subscription_view(row), "secret": secret}
 
     def list(self, client: Client) -> list[dict]:
         with self._database.read() as conn:
-            organisation = None if "admin" in client.roles else client.organisation
-            return [subscription_view(s) for s in repo.subscriptions_of(conn, organisation)]
+            return [subscription_view(s) for s in repo.subscriptions_of(conn, client.organisation)]
 
     def get(self, subscription_id: str, client: Client) -> dict:
         with self._database.read() as conn:
@@ -128,17 +138,46 @@ class Notifications:
             current = self._visible(conn, subscription_id, client)
             if current["channel"] != "webhook":
                 raise InvalidInput("only webhook subscriptions have a secret")
+            try:
+                previous = self._box.reseal(current["secret"])
+            except SecretUnreadable:
+                # The key that encrypted it is gone, so it signs nothing any more: a new secret is the way
+                # back for the subscriber.
+                log.warning("subscription %s: its old secret is unreadable and is dropped", subscription_id)
+                previous = None
             secret = new_secret()
             repo.update_subscription(
                 conn,
                 subscription_id,
                 {
-                    "secret": secret,
-                    "previous_secret": current["secret"],
+                    "secret": self._box.seal(secret),
+                    "previous_secret": previous,
                     "previous_secret_until": clock.now() + grace,
                 },
             )
             return {**subscription_view(repo.subscription(conn, subscription_id)), "secret": secret}
+
+    def reencrypt_secrets(self) -> int:
+        """Encrypt every stored secret again with the first key (clear ones for the first time); returns how
+        many were. Run after putting a new key first, before dropping the old one."""
+        count = 0
+        with self._database.write() as conn:
+            for row in repo.subscriptions_with_secrets(conn):
+                values = {
+                    column: self._box.reseal(row[column])
+                    for column in ("secret", "previous_secret")
+                    if row[column] is not None
+                }
+                repo.update_subscription(conn, row["id"], values)
+                count += len(values)
+        return count
+
+    def seal(self, secret: str | None) -> str | None:
+        """``secret`` as it may be stored (in a remembered answer, say)."""
+        return self._box.seal(secret)
+
+    def unseal(self, stored: str | None) -> str | None:
+        return self._box.open(stored)
 
     def unsubscribe(self, subscription_id: str, client: Client) -> None:
         with self._database.write() as conn:
@@ -218,17 +257,28 @@ class Notifications:
             # until its retry, and holds back the events behind it).
 
     def _attempt(self, row, event, subscription) -> None:
-        message = self._message(event, subscription)
         started = clock.now()
         channel = self._webhooks if subscription["channel"] == "webhook" else self._email
-        result = (
-            channel.send(message) if channel is not None else Attempt(ok=False, error="no SMTP configured")
-        )
+        try:
+            message = self._message(event, subscription)
+        except SecretUnreadable as unreadable:
+            # Retried like an outage: once the missing key is back, the delivery goes out.
+            log.error("delivery %s not sent: %s", row["id"], unreadable.message)
+            result = Attempt(ok=False, error=unreadable.message)
+        else:
+            result = (
+                channel.send(message)
+                if channel is not None
+                else Attempt(ok=False, error="no SMTP configured")
+            )
         finished = clock.now()
         attempt_number = row["attempts"] + 1
         with self._database.write() as conn:
             values = _outcome(result, attempt_number, finished)
-            if not repo.finish_delivery(conn, row["id"], row["attempts"], values):
+            recorded = repo.finish_delivery(conn, row["id"], row["attempts"], values)
+            # Recorded even when the lease was lost: the message went out all the same.
+            _audit_sent(conn, row, subscription, result)
+            if not recorded:
                 return  # our lease ran out and another worker owns the delivery now
             repo.insert_attempt(
                 conn,
@@ -253,7 +303,7 @@ class Notifications:
         payload = event["payload"]
         data = payload["data"]
         secrets_now = tuple(
-            s
+            self._box.open(s)
             for s in (
                 subscription["secret"],
                 subscription["previous_secret"]
@@ -282,20 +332,40 @@ class Notifications:
     @staticmethod
     def _visible(conn, subscription_id: str, client: Client):
         row = repo.subscription(conn, subscription_id)
-        if row is None or ("admin" not in client.roles and row["organisation"] != client.organisation):
+        if row is None or row["organisation"] != client.organisation:
             raise NotFound(f"no subscription {subscription_id}")
         return row
 
     @staticmethod
     def _check_referral_visible(conn, client: Client, referral_id: str) -> None:
         referral = repo.referral_overview(conn, referral_id=referral_id)
-        if referral is None:
+        if referral is None or not sees_referral(client, referral):
+            # As everywhere else: another organisation's referral reads as absent.
             raise NotFound(f"no referral with id {referral_id}")
-        if (
-            not client.roles & {"admin", "operator"}
-            and referral["referrer_organisation"] != client.organisation
-        ):
-            raise NotAllowed("a referrer may subscribe only to referrals its own organisation submitted")
+
+
+def _audit_sent(conn, delivery, subscription, result: Attempt) -> None:
+    """The attempt as a disclosure of the referral's progress to the subscriber: where it went (the webhook's
+    host or the email's domain: no path, query string or mailbox), and what the far side answered (its HTTP
+    status or SMTP reply code; 0 when nothing answered)."""
+    if subscription["channel"] == "webhook":
+        recipient = f"webhook {urlparse(subscription['url']).hostname}"
+    else:
+        recipient = f"email {subscription['email'].rpartition('@')[2]}"
+    audit.append(
+        conn,
+        audit.Entry(
+            action="disclose",
+            resource=recipient,
+            resource_id=subscription["id"],
+            referral_id=delivery["referral_id"],
+            outcome=result.status_code or 0,
+            source=None,
+        ),
+        actor=NOTIFIER,
+        organisation=subscription["organisation"],
+        roles=[],
+    )
 
 
 def _outcome(result: Attempt, attempt_number: int, at) -> dict:

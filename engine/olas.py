@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from engine import clock
+from engine.access import scope_of
 from engine.calendars import CALENDARS, calendar
 from engine.clients import Client
 from engine.clocks import CalendarBook, attend, clock_view, reschedule_running_on, services_named
@@ -110,11 +111,18 @@ class Olas:
     ) -> list[dict]:
         """Clocks for a duty manager's worklist, soonest due first; a service client sees only its own."""
         with self._database.read() as conn:
-            to_services = None
-            if not client.roles & {"admin", "operator"}:
-                to_services = [s["id"] for s in repo.list_services(conn, organisation=client.organisation)]
+            # A service sees the clocks of hand-offs to its organisation; an operator those of the referrals
+            # its point of access works on.
+            to_services = (
+                [s["id"] for s in repo.list_services(conn, organisation=client.organisation)]
+                if "service" in client.roles
+                else None
+            )
+            scope = scope_of(client) if "operator" in client.roles else None
+            if to_services is None and scope is None:
+                return []
             rows = repo.clocks_at_risk(
-                conn, states=states, due_before=due_before, to_services=to_services, limit=limit
+                conn, states=states, due_before=due_before, to_services=to_services, scope=scope, limit=limit
             )
             names = {s: r["name"] for s, r in repo.services_by_id(conn, services_named(rows)).items()}
             book, now = CalendarBook(conn), clock.now()

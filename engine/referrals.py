@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import secrets
 import uuid
@@ -9,12 +10,13 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
+from engine.access import operates, scope_of, sees_referral
 from engine.clients import Client
 from engine.definitions import Definitions
 from engine.errors import InvalidInput, NotFound
 from engine.idempotency import earlier_answer, remember_answer, request_digest
 from engine.instances import Instances
-from engine.nhs_number import validate_nhs_number
+from engine.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
 from engine.notifications import Notifications
 from engine.referral_view import referral_view, task_view, timeline
 from engine.store import repository as repo
@@ -52,39 +54,43 @@ class Referrals:
         data: dict,
         idempotency_key: str | None = None,
         notify: dict | None = None,
+        point_of_access: str | None = None,
+        subject_verification: str | None = None,
     ) -> tuple[dict, bool]:
         """Start ``pathway`` (its latest version unless one is named) for a referral. Returns the referral
         view and whether it is a replay of an earlier request with the same Idempotency-Key."""
         _check_data(data)
         subject = validate_nhs_number(subject) if subject else None
+        subject_verification = _verification(subject, subject_verification)
         request = {
             "pathway": pathway,
             "version": version,
             "referrer": referrer,
             "subject": subject,
+            "subject_verification": subject_verification,
             "data": data,
             "notify": notify,
+            "point_of_access": point_of_access,
         }
         request_sha256 = request_digest(request)
         if idempotency_key:
             replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
             if replay is not None:
-                return replay, True
+                return self._replayed(replay), True
         target = self._definitions.startable(pathway, version, approval_required=self._approval_required)
+        with self._database.read() as conn:
+            handled_by = _point_of_access(conn, client, target["definition_key"], point_of_access)
         try:
-            return self._create(
-                client, target, referrer, subject, data, idempotency_key, request_sha256, notify
-            ), False
+            return self._create(client, target, handled_by, request, idempotency_key, request_sha256), False
         except IntegrityError:
             if idempotency_key:
                 replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
                 if replay is not None:
-                    return replay, True  # a concurrent request with the same key won the race
+                    return self._replayed(replay), True  # a concurrent request with the same key won the race
             raise
 
-    def _create(
-        self, client, target, referrer, subject, data, idempotency_key, request_sha256, notify
-    ) -> dict:
+    def _create(self, client, target, handled_by, request: dict, idempotency_key, request_sha256) -> dict:
+        referrer, subject, data, notify = (request[k] for k in ("referrer", "subject", "data", "notify"))
         referral_id = str(uuid.uuid4())
         reference = "SP-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
         pathway_data = {
@@ -128,6 +134,9 @@ class Referrals:
                 referrer=referrer,
                 referrer_organisation=client.organisation,
                 subject=subject,
+                subject_verification=request["subject_verification"],
+                point_of_access=handled_by["id"] if handled_by else None,
+                operated_by=handled_by["organisation"] if handled_by else client.organisation,
                 created_at=clock.now(),
                 created_by=client.id,
             )
@@ -135,8 +144,25 @@ class Referrals:
             if one_off is not None:
                 view["notification_subscription"] = {"id": one_off["id"], "secret": one_off["secret"]}
             if idempotency_key:
-                remember_answer(conn, client, START_SCOPE, idempotency_key, request_sha256, 201, view)
+                remember_answer(
+                    conn, client, START_SCOPE, idempotency_key, request_sha256, 201, self._rememberable(view)
+                )
         return view
+
+    def _rememberable(self, view: dict) -> dict:
+        """The answer as it may be stored for replays: a one-off webhook's secret encrypted, as everywhere."""
+        one_off = view.get("notification_subscription")
+        if one_off is None:
+            return view
+        sealed = {**one_off, "secret": self._notifications.seal(one_off["secret"])}
+        return {**view, "notification_subscription": sealed}
+
+    def _replayed(self, answer: dict) -> dict:
+        one_off = answer.get("notification_subscription")
+        if one_off is None:
+            return answer
+        opened = {**one_off, "secret": self._notifications.unseal(one_off["secret"])}
+        return {**answer, "notification_subscription": opened}
 
     def get(self, referral_id: str, viewer: Client) -> dict:
         with self._database.read() as conn:
@@ -145,35 +171,42 @@ class Referrals:
     def complete_task(self, task_id: str, data: dict, client: Client) -> dict:
         """Complete a user task with ``data`` and return its referral as it is afterwards."""
         _check_data(data)
+        self.task(task_id, client)
         return self._instances.complete_user_task(
             task_id, data, client.actor, report=self._view_of_instance
         ).report
 
     def claim_task(self, task_id: str, client: Client) -> dict:
+        self.task(task_id, client)
         claimed = self._instances.claim_user_task(task_id, client.actor)
-        return self.task(claimed["id"])
+        return self.task(claimed["id"], client)
 
     def deliver_message(
         self, name: str, correlation: dict[str, str], data: dict, client: Client
     ) -> list[dict]:
         """Deliver a message to the referrals waiting for it; returns them as they are afterwards."""
         _check_data(data)
-        speaks_for_all = client.roles & {"admin", "operator"}
+
+        def spoken_for(conn, instance_ids: list[str]) -> list[str]:
+            # A service speaks for the referrals routed to its organisation; an operator for those its point
+            # of access works on.
+            found = set()
+            if "service" in client.roles:
+                found.update(repo.routed_to_organisation(conn, instance_ids, client.organisation))
+            if "operator" in client.roles:
+                found.update(repo.instances_in_scope(conn, instance_ids, scope_of(client)))
+            return [i for i in instance_ids if i in found]
+
         outcomes = self._instances.deliver_message(
-            name,
-            correlation,
-            data,
-            client.actor,
-            report=self._view_of_instance,
-            routed_to_organisation=None if speaks_for_all else client.organisation,
+            name, correlation, data, client.actor, report=self._view_of_instance, spoken_for=spoken_for
         )
         return [outcome.report for outcome in outcomes]
 
     def retry(self, referral_id: str, data: dict, client: Client) -> dict:
         _check_data(data)
-        outcome = self._instances.retry(
-            self.instance_id(referral_id), client.actor, data, report=self._view_of_instance
-        )
+        with self._database.read() as conn:
+            instance_id = self._operated_referral(conn, referral_id, client)["instance_id"]
+        outcome = self._instances.retry(instance_id, client.actor, data, report=self._view_of_instance)
         return outcome.report
 
     @classmethod
@@ -181,8 +214,10 @@ class Referrals:
         return referral_view(conn, repo.referral_overview(conn, instance_id=instance_id))
 
     def events(self, referral_id: str, viewer: Client) -> list[dict]:
+        """The engine's event log, naming every client that acted: for the point of access's operators (a
+        referrer reads the timeline instead)."""
         with self._database.read() as conn:
-            referral = self._visible_referral(conn, referral_id, viewer)
+            referral = self._operated_referral(conn, referral_id, viewer)
             return [_event_view(e) for e in repo.events_of(conn, referral["instance_id"])]
 
     def timeline(self, referral_id: str, viewer: Client) -> list[dict]:
@@ -192,11 +227,10 @@ class Referrals:
     def open_for_subject(self, subject: str, viewer: Client) -> list[dict]:
         """Open referrals for a person: what a front-door operator needs to answer a chase call."""
         subject = validate_nhs_number(subject)
-        organisation = None if viewer.roles & {"admin", "operator"} else viewer.organisation
         with self._database.read() as conn:
             return [
                 referral_view(conn, repo.referral_overview(conn, referral_id=referral_id))
-                for referral_id in repo.open_referrals_of_subject(conn, subject, organisation)
+                for referral_id in repo.open_referrals_of_subject(conn, subject, scope_of(viewer))
             ]
 
     def instance_id(self, referral_id: str) -> str:
@@ -205,26 +239,33 @@ class Referrals:
 
     def tasks(
         self,
+        viewer: Client,
         *,
         referral_id: str | None = None,
         lane: str | None = None,
         status: str | None = None,
         limit: int = 100,
     ) -> list[dict]:
+        """The user tasks of the referrals ``viewer``'s point of access works on."""
         with self._database.read() as conn:
             instance_ids = None
             if referral_id is not None:
-                instance_ids = [self._referral(conn, referral_id)["instance_id"]]
+                instance_ids = [self._operated_referral(conn, referral_id, viewer)["instance_id"]]
             return [
                 task_view(t)
                 for t in repo.list_user_tasks(
-                    conn, instance_ids=instance_ids, lane=lane, status=status, limit=limit
+                    conn,
+                    instance_ids=instance_ids,
+                    lane=lane,
+                    status=status,
+                    scope=_operator_scope(viewer),
+                    limit=limit,
                 )
             ]
 
-    def task(self, task_id: str) -> dict:
+    def task(self, task_id: str, viewer: Client) -> dict:
         with self._database.read() as conn:
-            found = repo.list_user_tasks(conn, task_id=task_id)
+            found = repo.list_user_tasks(conn, task_id=task_id, scope=_operator_scope(viewer))
         if not found:
             raise NotFound(f"no task with id {task_id}")
         return task_view(found[0])
@@ -232,9 +273,15 @@ class Referrals:
     @classmethod
     def _visible_referral(cls, conn, referral_id: str, viewer: Client):
         referral = cls._referral(conn, referral_id)
-        sees_all = viewer.roles & {"admin", "operator"}
-        if not sees_all and referral["referrer_organisation"] != viewer.organisation:
+        if not sees_referral(viewer, referral):
             # Not 403: whether a referral exists is itself information another organisation may not have.
+            raise NotFound(f"no referral with id {referral_id}")
+        return referral
+
+    @classmethod
+    def _operated_referral(cls, conn, referral_id: str, operator: Client):
+        referral = cls._referral(conn, referral_id)
+        if not operates(operator, referral):
             raise NotFound(f"no referral with id {referral_id}")
         return referral
 
@@ -244,6 +291,46 @@ class Referrals:
         if found is None:
             raise NotFound(f"no referral with id {referral_id}")
         return found
+
+
+def _operator_scope(operator: Client):
+    """Tasks are an operator's work: the scope without the referrals its organisation merely submitted."""
+    scope = scope_of(operator)
+    return dataclasses.replace(scope, submitted_by=None)
+
+
+def _point_of_access(conn, client: Client, pathway_key: str, named: str | None):
+    """The point of access that will work on a new referral: the one named, else the operator's own, else the
+    one that handles the pathway. None when no point of access handles it (the submitting organisation's
+    operators then work on it)."""
+    if named is None and "operator" in client.roles and client.service:
+        named = client.service
+    if named is not None:
+        found = repo.service(conn, named)
+        if found is None or found["kind"] != "point-of-access":
+            raise InvalidInput(f"'{named}' is not a point of access in the service directory")
+        return found
+    handling = repo.points_of_access_for(conn, pathway_key)
+    if len(handling) > 1:
+        raise InvalidInput(
+            f"several points of access handle '{pathway_key}': name one in 'point_of_access' "
+            f"({', '.join(sorted(s['id'] for s in handling))})"
+        )
+    return handling[0] if handling else None
+
+
+def _verification(subject: str | None, status: str | None) -> str | None:
+    if subject is None:
+        if status is not None:
+            raise InvalidInput("'subject_verification' describes an NHS number; give the number in 'subject'")
+        return None
+    if status is None:
+        return UNVERIFIED
+    if status not in VERIFICATION_STATUSES:
+        raise InvalidInput(
+            f"unknown subject_verification {status!r}; one of {', '.join(VERIFICATION_STATUSES)}"
+        )
+    return status
 
 
 def _check_data(data) -> None:

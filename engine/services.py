@@ -19,7 +19,8 @@ KINDS = ("point-of-access", "receiving")
 CALENDARS = tuple(SHIPPED_CALENDARS)
 SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
 REFERRAL_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$")
-FIELDS = {"id", "name", "organisation", "kind", "accepts", "calendar", "delivery", "description"}
+FIELDS = {"id", "name", "organisation", "kind", "accepts", "pathways", "calendar", "delivery", "description"}
+PATHWAY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,10 @@ class Service:
     calendar: str
     delivery: dict
     description: str | None = None
+    pathways: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "accepts": list(self.accepts)}
+        return {**asdict(self), "accepts": list(self.accepts), "pathways": list(self.pathways)}
 
 
 def service_from(entry: dict, where: str) -> Service:
@@ -65,6 +67,17 @@ def service_from(entry: dict, where: str) -> Service:
         raise InvalidInput(
             f"{where}: accepts must be a non-empty list of referral types like 'community-nursing'"
         )
+    pathways = entry.get("pathways", [])
+    if not isinstance(pathways, list) or not all(
+        isinstance(p, str) and PATHWAY_KEY.match(p) for p in pathways
+    ):
+        raise InvalidInput(
+            f"{where}: pathways must be a list of pathway keys like 'community_nursing_referral'"
+        )
+    if pathways and entry["kind"] != "point-of-access":
+        raise InvalidInput(
+            f"{where}: only a point of access handles pathways; a receiving service takes hand-offs"
+        )
     if entry["calendar"] not in CALENDARS:
         raise InvalidInput(f"{where}: unknown calendar {entry['calendar']!r} (known: {', '.join(CALENDARS)})")
     return Service(
@@ -76,6 +89,7 @@ def service_from(entry: dict, where: str) -> Service:
         calendar=entry["calendar"],
         delivery=_delivery(entry["delivery"], where),
         description=entry.get("description"),
+        pathways=tuple(dict.fromkeys(pathways)),
     )
 
 
@@ -166,4 +180,5 @@ def _service(row) -> Service:
         calendar=row["calendar"],
         delivery=row["delivery"],
         description=row["description"],
+        pathways=tuple(row["pathways"] or ()),
     )

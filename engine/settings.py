@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.rate_limits import check_storage_url, parse_limit
+
 DEFAULT_DATABASE_PATH = Path("var") / "signpost.db"
+DEFAULT_RETENTION_DAYS = 2922
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,43 @@ class Settings:
     ``SIGNPOST_PUBLIC_URL``: the API's address as referrers see it, for links in emails.
     ``SIGNPOST_SMTP_HOST`` / ``_PORT`` / ``_STARTTLS`` / ``_USERNAME`` / ``_PASSWORD`` / ``_FROM``: the mail
     server for email notifications (none: email subscriptions are refused).
+    ``SIGNPOST_RETENTION_DAYS``: how long a finished referral keeps its personal data before it is redacted
+    (default 2922, eight years, the usual retention for adult health records); its audit and OLA facts stay.
     ``SIGNPOST_DELIVERY_LEASE_SECONDS``: how long a worker holds a notification it is sending before another
     worker may send it again (default 60: longer than a webhook's 15 s timeout).
+    ``SIGNPOST_OIDC_ISSUER``: accept OpenID Connect / OAuth2 bearer JWTs signed by this issuer (exactly as in
+    its tokens' ``iss``; https, or http on loopback only). Unset: only Signpost's own tokens are accepted.
+    ``SIGNPOST_OIDC_AUDIENCE``: the ``aud`` those tokens must carry (required with an issuer).
+    ``SIGNPOST_OIDC_JWKS_URL``: where the issuer publishes its keys (default: the ``jwks_uri`` of
+    ``<issuer>/.well-known/openid-configuration``).
+    ``SIGNPOST_OIDC_ORGANISATION_CLAIM`` / ``_ROLES_CLAIM`` / ``_SERVICE_CLAIM``: the claims naming the
+    caller's organisation (default ``signpost_organisation``), its roles (``signpost_roles``: a list or a
+    space-separated string; roles Signpost does not know are ignored) and an operator's point of access
+    (``signpost_service``). A dotted name such as ``realm_access.roles`` reaches into nested claims.
+    ``SIGNPOST_OIDC_ALGORITHMS``: the signature algorithms accepted (default ``RS256 ES256``; asymmetric
+    ones only).
+    ``SIGNPOST_RATE_LIMIT``: requests each API client may make, e.g. ``600/minute`` (the default) or
+    ``100 per 10 seconds``, counted over a moving window; ``off`` disables. Over it: 429 with Retry-After.
+    ``SIGNPOST_RATE_LIMIT_FAILED_AUTH``: requests with refused credentials each remote address may make
+    (default ``60/minute``; ``off`` disables); past it the address is refused before its token is checked.
+    Behind a reverse proxy every caller has the proxy's address unless the proxy's forwarding is trusted.
+    ``SIGNPOST_RATE_LIMIT_STORAGE``: where the counts are kept: ``memory://`` (the default: each process
+    counts for itself, so with N gunicorn workers a client may make up to N times the limit) or
+    ``redis://host:port/db`` (shared by every worker and node). If it cannot be reached, requests are
+    admitted uncounted and the outage is logged.
+    ``SIGNPOST_RATE_LIMIT_NAMESPACE``: the prefix of the counts in shared storage (default ``signpost``):
+    deployments sharing one Redis need different ones, since client ids repeat between databases.
+    ``SIGNPOST_SECRET_KEYS``: Fernet keys (comma-separated; make one with ``signpost secrets new-key``) that
+    encrypt the webhook secrets stored in the database. The first key encrypts, every key decrypts: to
+    rotate, put a new key first, run ``signpost secrets rotate``, then drop the old key. Unset: a local
+    SQLite database gets a key generated beside it (``<database file>.secret-keys``, mode 0600), and any
+    other database refuses to start.
+
+    Secrets are left out of ``repr``, so that a Settings in a log line or a traceback shows none.
     """
 
-    database_url: str
-    admin_token: str | None = None
+    database_url: str = field(repr=False)  # may hold the database's password
+    admin_token: str | None = field(default=None, repr=False)
     expression_time_limit_seconds: float = 1.0
     max_upload_bytes: int = 2 * 1024 * 1024
     tick_seconds: float = 1.0
@@ -41,9 +75,22 @@ class Settings:
     smtp_port: int = 25
     smtp_starttls: bool = False
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
     smtp_sender: str = "signpost@localhost"
     delivery_lease_seconds: float = 60.0
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_organisation_claim: str = "signpost_organisation"
+    oidc_roles_claim: str = "signpost_roles"
+    oidc_service_claim: str = "signpost_service"
+    oidc_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    rate_limit: str = "600/minute"
+    rate_limit_failed_auth: str = "60/minute"
+    rate_limit_storage: str = "memory://"
+    rate_limit_namespace: str = "signpost"
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -64,7 +111,34 @@ class Settings:
             smtp_password=env.get("SIGNPOST_SMTP_PASSWORD") or None,
             smtp_sender=env.get("SIGNPOST_SMTP_FROM") or "signpost@localhost",
             delivery_lease_seconds=_positive_float(env, "SIGNPOST_DELIVERY_LEASE_SECONDS", 60.0),
+            retention_days=int(_positive_float(env, "SIGNPOST_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+            oidc_issuer=env.get("SIGNPOST_OIDC_ISSUER") or None,
+            oidc_audience=env.get("SIGNPOST_OIDC_AUDIENCE") or None,
+            oidc_jwks_url=env.get("SIGNPOST_OIDC_JWKS_URL") or None,
+            oidc_organisation_claim=env.get("SIGNPOST_OIDC_ORGANISATION_CLAIM") or "signpost_organisation",
+            oidc_roles_claim=env.get("SIGNPOST_OIDC_ROLES_CLAIM") or "signpost_roles",
+            oidc_service_claim=env.get("SIGNPOST_OIDC_SERVICE_CLAIM") or "signpost_service",
+            oidc_algorithms=tuple(
+                (env.get("SIGNPOST_OIDC_ALGORITHMS") or "RS256 ES256").replace(",", " ").split()
+            ),
+            rate_limit=_rate_limit(env, "SIGNPOST_RATE_LIMIT", "600/minute"),
+            rate_limit_failed_auth=_rate_limit(env, "SIGNPOST_RATE_LIMIT_FAILED_AUTH", "60/minute"),
+            rate_limit_storage=check_storage_url(
+                env.get("SIGNPOST_RATE_LIMIT_STORAGE") or "memory://", "SIGNPOST_RATE_LIMIT_STORAGE"
+            ),
+            rate_limit_namespace=env.get("SIGNPOST_RATE_LIMIT_NAMESPACE") or "signpost",
+            secret_keys=tuple(
+                k.strip() for k in (env.get("SIGNPOST_SECRET_KEYS") or "").split(",") if k.strip()
+            ),
         )
+
+
+def _rate_limit(env, name: str, default: str) -> str:
+    """The setting as given, once it has been checked to be a rate or ``off`` (so that a mistake stops the
+    process at start-up rather than at its first request)."""
+    raw = (env.get(name) or "").strip() or default
+    parse_limit(raw, name)
+    return raw
 
 
 def _flag(env, name: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from engine import clock
 from engine.audit import Audit
@@ -17,14 +17,21 @@ from engine.instances import Instances
 from engine.metrics import Metrics
 from engine.milestones import record_milestones
 from engine.notifications import Notifications
+from engine.oidc import OidcConfig, OidcVerifier
 from engine.olas import Olas
+from engine.personal_data import PersonalData
+from engine.rate_limits import RateLimits
 from engine.referrals import Referrals
+from engine.secrets_at_rest import box_for
 from engine.services import Services
 from engine.settings import Settings
 from engine.store import repository as repo
 from engine.store.db import Database
 from engine.store.migrate import upgrade
 from engine.timers import Timers
+
+# Retention is counted in days: looking for referrals to redact once an hour is plenty.
+HOUSEKEEPING_INTERVAL = timedelta(hours=1)
 
 
 @dataclass
@@ -43,6 +50,11 @@ class Signpost:
     metrics: Metrics
     notifications: Notifications
     audit: Audit
+    rate_limits: RateLimits
+    personal_data: PersonalData
+    # Verifies OpenID Connect bearer JWTs; None when no issuer is configured.
+    oidc: OidcVerifier | None = None
+    _next_housekeeping: datetime | None = None
 
     def migrate(self) -> None:
         upgrade(self.database)
@@ -57,10 +69,15 @@ class Signpost:
             )
 
     def tick(self) -> None:
-        """Everything that falls due with time: BPMN timers, OLA warnings and breaches, notifications."""
+        """Everything that falls due with time: BPMN timers, OLA warnings and breaches, notifications, and
+        (hourly) the redaction of referrals whose retention has ended."""
         self.timers.fire_due()
         self.olas.attend_due()
         self.notifications.deliver_due()
+        now = clock.now()
+        if self._next_housekeeping is None or now >= self._next_housekeeping:
+            self.personal_data.redact_expired(now)
+            self._next_housekeeping = now + HOUSEKEEPING_INTERVAL
 
     def ready(self) -> None:
         """Raise if the database cannot be reached (for a readiness probe)."""
@@ -75,11 +92,15 @@ class Signpost:
         return self.metrics.exposition()
 
     def close(self) -> None:
+        if self.oidc is not None:
+            self.oidc.close()
         self.database.dispose()
 
 
 def build(settings: Settings) -> Signpost:
+    """Raises ``SecretKeysUnavailable`` when no key can encrypt webhook secrets (engine.secrets_at_rest)."""
     database = Database(settings.database_url)
+    secret_box = box_for(settings.secret_keys, database)
     evaluator = Evaluator(time_limit_seconds=settings.expression_time_limit_seconds)
     metrics = Metrics()
     runtime = Runtime(evaluator, OPERATIONS)
@@ -108,6 +129,7 @@ def build(settings: Settings) -> Signpost:
         )
         if settings.smtp_host
         else None,
+        secret_box=secret_box,
         allow_private_urls=settings.webhook_allow_private,
         public_url=settings.public_url,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
@@ -133,4 +155,23 @@ def build(settings: Settings) -> Signpost:
         metrics=metrics,
         notifications=notifications,
         audit=Audit(database),
+        rate_limits=RateLimits.from_settings(settings, metrics),
+        personal_data=PersonalData(database, timedelta(days=settings.retention_days)),
+        oidc=_oidc_verifier(settings),
+    )
+
+
+def _oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    if not settings.oidc_issuer:
+        return None
+    return OidcVerifier(
+        OidcConfig(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience or "",
+            jwks_url=settings.oidc_jwks_url,
+            organisation_claim=settings.oidc_organisation_claim,
+            roles_claim=settings.oidc_roles_claim,
+            service_claim=settings.oidc_service_claim,
+            algorithms=settings.oidc_algorithms,
+        )
     )

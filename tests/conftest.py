@@ -19,6 +19,16 @@ from engine.system import build
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"
 SOPS = ROOT / "sops"
+# Encrypts the webhook secrets stored by every test (tests of key rotation make keys of their own).
+SECRET_KEYS = ("nOu9XWJzCEk8qJXFvY8kt2fh8rp6oA-H6ez6Pc8mvNY=",)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_keys_in_environment():
+    """The suite's key for every `signpost` process a test starts, so that it reads what the test stored."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIGNPOST_SECRET_KEYS", ",".join(SECRET_KEYS))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +68,10 @@ def database_url(database_template, tmp_path) -> str:
 def settings(database_url) -> Settings:
     # Most tests deploy and start at once; tests/test_approval.py covers the clinical approval step.
     return Settings(
-        database_url=database_url, expression_time_limit_seconds=0.5, require_pathway_approval=False
+        database_url=database_url,
+        expression_time_limit_seconds=0.5,
+        require_pathway_approval=False,
+        secret_keys=SECRET_KEYS,
     )
 
 

@@ -36,7 +36,7 @@ def referrer(token_for):
 
 @pytest.fixture
 def operator(token_for):
-    return token_for("operator", organisation="community-health-spa")
+    return token_for("operator", organisation="leicestershire-partnership-nhs-trust")
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_referral_lifecycle_over_http(http, deployed, referrer, operator, nursin
 
     status = http.get(f"/api/v1/referrals/{referral['id']}", headers=referrer).json
     assert status["status"] == "completed"
-    events = http.get(f"/api/v1/referrals/{referral['id']}/events", headers=referrer).json
+    events = http.get(f"/api/v1/referrals/{referral['id']}/events", headers=operator).json
     assert events[0]["kind"] == "started"
     assert "handoff_accepted" in [e["kind"] for e in events]
 
@@ -124,7 +124,7 @@ def test_operator_claims_and_completes_a_task_over_http(http, deployed, referrer
 
     claimed = http.post(f"/api/v1/tasks/{tasks[0]['id']}/claim", headers=operator)
     assert claimed.status_code == 200 and claimed.json["status"] == "claimed"
-    other_operator = token_for("operator", organisation="community-health-spa")
+    other_operator = token_for("operator", organisation="leicestershire-partnership-nhs-trust")
     stolen = http.post(f"/api/v1/tasks/{tasks[0]['id']}/complete", json={"data": {}}, headers=other_operator)
     assert stolen.status_code == 409
     assert stolen.content_type == "application/problem+json"

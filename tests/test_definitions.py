@@ -43,7 +43,7 @@ def test_versions_are_numbered_and_identical_content_is_not_stored_twice(signpos
 
 
 def test_running_instances_keep_their_version_and_new_ones_take_the_latest(signpost):
-    referrer = signpost.clients.create(name="gp", organisation="gp", roles={"referrer"})[0]
+    referrer = signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
     deploy(signpost, samples.source(samples.script_then_user_task("x = 1")))
     old, _ = signpost.referrals.start(
         referrer, pathway="sample", version=None, referrer="r", subject=None, data={}
@@ -77,7 +77,7 @@ def test_a_deployment_holding_a_call_activity_and_its_callee(signpost):
     )
     version = deploy(signpost, samples.source(caller, "caller.bpmn"), samples.source(callee, "callee.bpmn"))
     assert version.key == "caller"
-    referrer = signpost.clients.create(name="gp", organisation="gp", roles={"referrer"})[0]
+    referrer = signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
     started, _ = signpost.referrals.start(
         referrer, pathway="caller", version=None, referrer="r", subject=None, data={}
     )

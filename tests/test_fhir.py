@@ -67,7 +67,7 @@ def nursing_team(token_for):
 
 @pytest.fixture
 def operator(token_for):
-    return token_for("operator", organisation="community-health-spa")
+    return token_for("operator", organisation="leicestershire-partnership-nhs-trust")
 
 
 @pytest.fixture
@@ -168,9 +168,22 @@ def test_a_new_referral_reads_as_an_active_service_request_with_a_requested_task
     assert request["id"] == referral["id"]
     assert request["identifier"] == [{"system": fhir.REFERENCE_SYSTEM, "value": referral["reference"]}]
     assert (request["status"], request["intent"]) == ("active", "order")
+    # A number given without a verification status is recorded as present but not traced (code 02).
     assert request["subject"] == {
         "type": "Patient",
-        "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS_NUMBER},
+        "identifier": {
+            "system": "https://fhir.nhs.uk/Id/nhs-number",
+            "value": NHS_NUMBER,
+            "extension": [
+                {
+                    "url": fhir.VERIFICATION_EXTENSION,
+                    "valueCodeableConcept": {
+                        "coding": [{"system": fhir.VERIFICATION_CODE_SYSTEM, "code": "02"}],
+                        "text": "unverified",
+                    },
+                }
+            ],
+        },
     }
     assert request["requester"]["display"] == "C81001"
     assert request["authoredOn"] == "2026-11-23T09:00:00.000Z"

@@ -76,11 +76,14 @@ def referral(signpost, nursing, gp):
 
 def the_handoff(signpost, referral, client) -> dict:
     handoffs = signpost.referrals.get(referral["id"], client)["handoffs"]
-    return signpost.handoffs.get(handoffs[0]["id"], admin(signpost))
+    return signpost.handoffs.get(handoffs[0]["id"], spa_operator(signpost))
 
 
-def admin(signpost):
-    return signpost.clients.create(name="admin", organisation="signpost", roles={"admin"})[0]
+def spa_operator(signpost):
+    """An operator at the community health single point of access, which works on nursing referrals."""
+    return signpost.clients.create(
+        name="spa operator", organisation=LPT, roles={"operator"}, service="community-health-spa"
+    )[0]
 
 
 def bring_to(signpost, handoff_id, status, team):
@@ -146,7 +149,7 @@ def test_legal_transitions_record_status_owner_and_business_status(
         after = signpost.handoffs.act(handoff_id, action, BODIES[action], team)
     assert (after["status"], after["business_status"], after["owner"]) == (status, business_status, owner)
     assert after["version"] == 1 + len(actions)
-    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], gp)]
+    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], spa_operator(signpost))]
     assert len([k for k in kinds if k.startswith("handoff_") and k != "handoff_requested"]) == len(actions)
 
 
@@ -257,7 +260,7 @@ def test_an_idempotency_key_replays_the_first_answer_and_refuses_a_different_bod
     assert again == first
     with pytest.raises(IdempotencyConflict):
         signpost.handoffs.act(handoff_id, "accept", {"window": "Tue"}, team, idempotency_key="msg-1")
-    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], gp)]
+    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], spa_operator(signpost))]
     assert kinds.count("handoff_accepted") == 1
 
 
@@ -341,7 +344,7 @@ def test_a_rejection_reads_as_back_with_the_point_of_access(signpost, referral, 
 
 
 def test_open_referrals_are_found_by_nhs_number(signpost, nursing, referral, gp, team):
-    operator = signpost.clients.create(name="spa", organisation="community-health-spa", roles={"operator"})[0]
+    operator = spa_operator(signpost)
     assert [r["id"] for r in signpost.referrals.open_for_subject("943 476 5919", operator)] == [
         referral["id"]
     ]

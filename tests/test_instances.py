@@ -19,7 +19,7 @@ NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def referrer(signpost):
-    return signpost.clients.create(name="gp", organisation="gp", roles={"referrer"})[0]
+    return signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_a_failure_after_a_completed_task_keeps_the_completion_and_nothing_after
     stored = stored_instance(signpost, referral["id"])
     assert stored["lock_version"] == before["lock_version"] + 1
     assert "note" in stored["state"] and "result" not in stored["state"]
-    [closed] = signpost.referrals.tasks(referral_id=referral["id"], status="completed")
+    [closed] = signpost.referrals.tasks(operator, referral_id=referral["id"], status="completed")
     assert closed["id"] == task["id"]
 
     resumed = signpost.referrals.retry(referral["id"], {"answer": 21}, operator)

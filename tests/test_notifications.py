@@ -36,7 +36,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from engine.notifications import RETRY_DELAYS
 from engine.settings import Settings
 from engine.system import build
-from tests.conftest import ROOT, SOPS
+from tests.conftest import ROOT, SECRET_KEYS, SOPS
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; Europe/London is on GMT, so local time = UTC
 GP_PRACTICE = "city-gp-practice"
@@ -244,6 +244,7 @@ def settings(database_url, mailbox) -> Settings:
         webhook_allow_private=True,
         smtp_host="127.0.0.1",
         smtp_port=mailbox.port,
+        secret_keys=SECRET_KEYS,
     )
 
 
@@ -272,7 +273,9 @@ def team(token_for):
 @pytest.fixture
 def strict(database_url):
     """A second system on the same database that refuses private webhook addresses, as production does."""
-    system = build(Settings(database_url=database_url, require_pathway_approval=False))
+    system = build(
+        Settings(database_url=database_url, require_pathway_approval=False, secret_keys=SECRET_KEYS)
+    )
     yield system
     system.close()
 
@@ -812,7 +815,7 @@ def test_a_referrer_cannot_subscribe_to_or_read_another_organisations_notificati
         json={"referral_id": referral["id"], "url": receiver.url("/other")},
         headers=other_gp,
     )
-    assert refused.status_code == 403, refused.json
+    assert refused.status_code == 404, refused.json  # another organisation's referral reads as absent
     for path in (
         f"/api/v1/subscriptions/{own['id']}",
         f"/api/v1/subscriptions/{own['id']}/events?since=0",
@@ -825,10 +828,7 @@ def test_a_referrer_cannot_subscribe_to_or_read_another_organisations_notificati
     )
     assert http.post(f"/api/v1/deliveries/{delivery}/replay", headers=other_gp).status_code == 404
     assert http.delete(f"/api/v1/subscriptions/{own['id']}", headers=other_gp).status_code == 404
-    assert http.get(f"/api/v1/referrals/{referral['id']}/deliveries", headers=other_gp).status_code in (
-        403,
-        404,
-    )
+    assert http.get(f"/api/v1/referrals/{referral['id']}/deliveries", headers=other_gp).status_code == 404
     assert [s["id"] for s in http.get("/api/v1/subscriptions", headers=other_gp).json] == [snooping["id"]]
     assert receiver.received("/other") == []
     assert numbers(receiver.accepted("/gp")) == [1, 2, 3]
@@ -970,3 +970,49 @@ def test_a_line_break_in_a_visit_window_neither_injects_a_header_nor_stops_other
     for address in ("gp@city.example\r\nBcc: someone@example.org", "gp@city.example someone@example.org"):
         refused = http.post("/api/v1/subscriptions", json={"email": address}, headers=gp)
         assert refused.status_code == 422, refused.json
+
+
+# ---- the audit trail -----------------------------------------------------------------------------------
+
+
+def test_every_notification_sent_is_in_the_audit_trail_with_what_the_far_side_answered(
+    signpost, http, pathway, receiver, mailbox, gp, token_for
+):
+    closed_port = free_port()
+    with at(0):
+        hook = subscribe(http, gp, url=receiver.url("/gp?token=in-the-query"), events=["referral.received"])
+        receiver.expect("/gp?token=in-the-query", hook["secret"])
+        unreachable = subscribe(
+            http, gp, url=f"http://127.0.0.1:{closed_port}/hook", events=["referral.received"]
+        )
+        mail = subscribe(http, gp, email="referrals@city-gp.example", events=["referral.received"])
+        mailbox.refusing = True
+        referral = submit(http, gp)
+        assert signpost.notifications.deliver_due() == 3
+    with at(1):
+        mailbox.refusing = False
+        assert signpost.notifications.deliver_due() == 2  # the email and the unreachable webhook, retried
+
+    auditor = token_for("auditor", organisation="information-governance")
+    trail = http.get("/api/v1/audit", query_string={"referral": referral["id"]}, headers=auditor)
+    assert trail.status_code == 200, trail.json
+    sent = [
+        (r["resource"], r["resource_id"], r["outcome"], r["organisation"])
+        for r in trail.json
+        if r["actor"] == "signpost:notifier"
+    ]
+    assert sorted(sent) == sorted(
+        [
+            ("webhook 127.0.0.1", hook["id"], 204, GP_PRACTICE),
+            ("webhook 127.0.0.1", unreachable["id"], 0, GP_PRACTICE),  # nothing answered
+            ("webhook 127.0.0.1", unreachable["id"], 0, GP_PRACTICE),
+            ("email city-gp.example", mail["id"], 451, GP_PRACTICE),  # the server's "try again later"
+            ("email city-gp.example", mail["id"], 250, GP_PRACTICE),
+        ]
+    )
+    notified = [r for r in trail.json if r["actor"] == "signpost:notifier"]
+    assert {(r["action"], r["referral_id"], r["source"]) for r in notified} == {
+        ("disclose", referral["id"], None)
+    }
+    assert not any("in-the-query" in r["resource"] or "referrals@" in r["resource"] for r in notified)
+    assert signpost.audit.verify().intact

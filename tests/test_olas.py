@@ -37,7 +37,7 @@ def gp(signpost):
 @pytest.fixture
 def manager(signpost):
     return signpost.clients.create(
-        name="duty manager", organisation="community-health-spa", roles={"operator"}
+        name="duty manager", organisation="leicestershire-partnership-nhs-trust", roles={"operator"}
     )[0]
 
 
@@ -61,7 +61,8 @@ def act(signpost, team, referral, action, body, at: datetime) -> None:
 
 
 def team_reader(signpost):
-    return signpost.clients.create(name="reader", organisation="signpost", roles={"admin"})[0]
+    """An operator at the community health single point of access, which works on nursing referrals."""
+    return signpost.clients.create(name="reader", organisation=LPT, roles={"operator"})[0]
 
 
 def clocks(signpost, referral, at: datetime) -> dict[str, dict]:
@@ -269,7 +270,13 @@ def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas,
     signpost.definitions.deploy([SourceFile("escalating.bpmn", ESCALATING.encode())], "tests")
     with time_machine.travel(MONDAY_9, tick=False):
         referral, _ = signpost.referrals.start(
-            gp, pathway="sample", version=None, referrer="r", subject=None, data={}
+            gp,
+            pathway="sample",
+            version=None,
+            referrer="r",
+            subject=None,
+            data={},
+            point_of_access="community-health-spa",
         )
     attend(signpost, MONDAY_9 + hours(1.5))
     with time_machine.travel(MONDAY_9 + hours(1.5), tick=False):
@@ -356,7 +363,7 @@ def test_a_closure_added_by_an_admin_moves_running_due_times(signpost, nursing, 
 def test_obligations_reports_and_calendars_over_http(http, signpost, nursing, olas, gp, team, token_for):
     referral = start_referral(signpost, gp, MONDAY_9)
     act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
-    operator = token_for("operator", organisation="community-health-spa")
+    operator = token_for("operator", organisation="leicestershire-partnership-nhs-trust")
     with time_machine.travel(MONDAY_9 + hours(1), tick=False):
         listed = http.get(
             "/api/v1/obligations",

@@ -24,7 +24,7 @@ WORKER_TIMEOUT_SECONDS = 60
 
 @pytest.fixture
 def referrer(signpost):
-    return signpost.clients.create(name="gp", organisation="gp", roles={"referrer"})[0]
+    return signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
 
 
 def start_waiting_on_a_timer(signpost, referrer, started_at: datetime) -> dict:
@@ -39,7 +39,11 @@ def start_waiting_on_a_timer(signpost, referrer, started_at: datetime) -> dict:
 def test_health_and_readiness_probes(http, settings):
     assert http.get("/healthz").json == {"status": "ok"}
     assert http.get("/readyz").json == {"status": "ready"}
-    unreachable = build(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    unreachable = build(
+        Settings(
+            database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", secret_keys=settings.secret_keys
+        )
+    )
     try:
         response = create_app(unreachable).test_client().get("/readyz")
     finally:

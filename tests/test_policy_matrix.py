@@ -1,12 +1,12 @@
 """Least privilege, tested as a matrix.
 
-Every route either declares the roles it allows (``api.auth.requires``, which always adds ``admin``) or is
-public by design (PUBLIC). What the code declares must equal the reviewed table POLICY, so widening a route's
-access means changing this file. Then every route is called with every role from the organisation that owns
-the data and from another one, and without a token, against a real referral routed to a real service:
-a role outside the policy gets 403 (401 without a token, whatever the body), an allowed role from another
-organisation gets what WRONG_ORGANISATION says where the data is scoped, and an allowed role from the right
-organisation is never refused. Nothing answers 5xx.
+Every route either declares the roles it allows (``api.auth.requires``; admin is a role like any other)
+or is public by design (PUBLIC). What the code declares must equal the reviewed table POLICY, so widening
+a route's access means changing this file. Then every route is called with every role from the
+organisation that owns the data and from another one, and without a token, against a real referral routed
+to a real service: a role outside the policy gets 403 (401 without a token, whatever the body), an allowed
+role from another organisation gets what WRONG_ORGANISATION says where the data is scoped, and an allowed
+role from the right organisation is never refused. Nothing answers 5xx.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from tests.conftest import NURSING_FILES, PROCESSES, SOPS
 REFERRER_ORG = "city-gp-practice"
 SERVICE_ORG = "leicestershire-partnership-nhs-trust"
 OTHER_ORG = "leicester-city-council"
-HOME_ORG = {"referrer": REFERRER_ORG, "service": SERVICE_ORG}  # any other role: SERVICE_ORG (the SPA's trust)
+# Any other role's home is SERVICE_ORG too: the trust runs the point of access the referral is worked on at.
+HOME_ORG = {"referrer": REFERRER_ORG, "service": SERVICE_ORG, "operator": SERVICE_ORG}
 
 SERVICE_ID = "community-nursing-city"
 SUBJECT = "9434765919"
@@ -59,20 +60,21 @@ PUBLIC = {
     ),
 }
 
-# The reviewed policy: which roles may call each route, besides admin (``requires`` adds admin everywhere).
-# Designers deploy and read definitions, the directory and calendars, never referral data; auditors read
-# the audit trail only; admins manage clients, services and calendars; referrers work on their own
-# organisation's referrals and subscriptions; services on hand-offs routed to their organisation.
+# The reviewed policy: which roles may call each route. Designers deploy and read definitions, the directory
+# and calendars, never referral data; auditors read the audit trail only; admins manage clients, services
+# and calendars and read no referral data; referrers work on their own organisation's referrals and
+# subscriptions; operators on their point of access's referrals and tasks; services on hand-offs routed to
+# their organisation.
 POLICY: dict[str, set[str]] = {
     "POST /api/v1/definitions": {"designer"},
-    "GET /api/v1/definitions": {"designer", "operator"},
-    "GET /api/v1/definitions/<key>": {"designer", "operator"},
-    "GET /api/v1/definitions/<key>/versions/<number>": {"designer", "operator"},
+    "GET /api/v1/definitions": {"designer", "operator", "admin"},
+    "GET /api/v1/definitions/<key>": {"designer", "operator", "admin"},
+    "GET /api/v1/definitions/<key>/versions/<number>": {"designer", "operator", "admin"},
     "POST /api/v1/definitions/<key>/versions/<number>/approve": {"clinical-approver"},
     "POST /api/v1/referrals": {"referrer", "operator"},
     "GET /api/v1/referrals": {"referrer", "operator"},
     "GET /api/v1/referrals/<referral_id>": {"referrer", "operator"},
-    "GET /api/v1/referrals/<referral_id>/events": {"referrer", "operator"},
+    "GET /api/v1/referrals/<referral_id>/events": {"operator"},
     "GET /api/v1/referrals/<referral_id>/timeline": {"referrer", "operator"},
     "GET /api/v1/referrals/<referral_id>/deliveries": {"referrer", "operator"},
     "POST /api/v1/referrals/<referral_id>/retry": {"operator"},
@@ -82,18 +84,18 @@ POLICY: dict[str, set[str]] = {
     "POST /api/v1/tasks/<task_id>/claim": {"operator"},
     "POST /api/v1/tasks/<task_id>/complete": {"operator"},
     "POST /api/v1/messages": {"operator", "service"},
-    "GET /api/v1/services": {"designer", "operator", "service", "referrer"},
-    "GET /api/v1/services/<service_id>": {"designer", "operator", "service", "referrer"},
-    "PUT /api/v1/services/<service_id>": set(),
+    "GET /api/v1/services": {"designer", "operator", "service", "referrer", "admin"},
+    "GET /api/v1/services/<service_id>": {"designer", "operator", "service", "referrer", "admin"},
+    "PUT /api/v1/services/<service_id>": {"admin"},
     "GET /api/v1/services/<service_id>/handoffs": {"service"},
     "GET /api/v1/handoffs/<handoff_id>": {"service", "operator"},
     "POST /api/v1/handoffs/<handoff_id>/<action>": {"service"},
     "GET /api/v1/obligations": {"operator", "service"},
     "GET /api/v1/reports/ola": {"operator"},
     "GET /api/v1/reports/ola.csv": {"operator"},
-    "GET /api/v1/calendars": {"designer", "operator", "service", "referrer"},
-    "POST /api/v1/calendars/<name>/closures": set(),
-    "DELETE /api/v1/calendars/<name>/closures/<closure_id>": set(),
+    "GET /api/v1/calendars": {"designer", "operator", "service", "referrer", "admin"},
+    "POST /api/v1/calendars/<name>/closures": {"admin"},
+    "DELETE /api/v1/calendars/<name>/closures/<closure_id>": {"admin"},
     "POST /api/v1/subscriptions": {"referrer"},
     "GET /api/v1/subscriptions": {"referrer"},
     "GET /api/v1/subscriptions/<subscription_id>": {"referrer"},
@@ -106,30 +108,35 @@ POLICY: dict[str, set[str]] = {
     "GET /fhir/Task/<handoff_id>": {"referrer", "operator", "service"},
     "GET /fhir/Task": {"referrer", "operator", "service"},
     "GET /api/v1/audit": {"auditor"},
-    "GET /api/v1/clients": set(),
-    "POST /api/v1/clients": set(),
-    "POST /api/v1/clients/<client_id>/revoke": set(),
+    "POST /api/v1/subject-access-requests": {"auditor"},
+    "GET /api/v1/clients": {"admin"},
+    "POST /api/v1/clients": {"admin"},
+    "POST /api/v1/clients/<client_id>/revoke": {"admin"},
 }
 
 FILTERED = "filtered"  # 200, without the other organisation's items
 # What an allowed role from another organisation gets, where the engine scopes the data by organisation.
-# 404 where even the existence of another organisation's referral or subscription is withheld; 403 where
-# the engine refuses openly. Roles not named are not scoped on that route: admin, operator (no point of
-# access is recorded on tasks or referrals, so operators see them all), designer, auditor, clinical-approver,
-# and services on POST /messages (a message reaches whichever referral waits for it).
+# 404 where even the existence of another organisation's referral, task or subscription is withheld; 403
+# where the engine refuses openly. Roles not named are not scoped on that route: admin, designer, auditor,
+# clinical-approver; operators on the OLA reports (figures per service, no referral in them) and on starting
+# a referral; and POST /messages, where nobody waits for the probe, so every allowed caller gets the same 409.
 WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
-    "GET /api/v1/referrals": {"referrer": FILTERED},
-    "GET /api/v1/referrals/<referral_id>": {"referrer": 404},
-    "GET /api/v1/referrals/<referral_id>/events": {"referrer": 404},
-    "GET /api/v1/referrals/<referral_id>/timeline": {"referrer": 404},
-    "GET /api/v1/referrals/<referral_id>/deliveries": {"referrer": 403},
+    "GET /api/v1/referrals": {"referrer": FILTERED, "operator": FILTERED},
+    "GET /api/v1/referrals/<referral_id>": {"referrer": 404, "operator": 404},
+    "GET /api/v1/referrals/<referral_id>/events": {"operator": 404},
+    "GET /api/v1/referrals/<referral_id>/timeline": {"referrer": 404, "operator": 404},
+    "GET /api/v1/referrals/<referral_id>/deliveries": {"referrer": 404, "operator": 404},
+    "POST /api/v1/referrals/<referral_id>/retry": {"operator": 404},
     "POST /api/v1/referrals/<referral_id>/information": {"referrer": 404},
     "POST /api/v1/referrals/<referral_id>/cancel": {"referrer": 404},
+    "GET /api/v1/tasks": {"operator": 404},
+    "POST /api/v1/tasks/<task_id>/claim": {"operator": 404},
+    "POST /api/v1/tasks/<task_id>/complete": {"operator": 404},
     "GET /api/v1/services/<service_id>/handoffs": {"service": 403},
-    "GET /api/v1/handoffs/<handoff_id>": {"service": 403},
+    "GET /api/v1/handoffs/<handoff_id>": {"service": 403, "operator": 403},
     "POST /api/v1/handoffs/<handoff_id>/<action>": {"service": 403},
-    "GET /api/v1/obligations": {"service": FILTERED},
-    "POST /api/v1/subscriptions": {"referrer": 403},
+    "GET /api/v1/obligations": {"service": FILTERED, "operator": FILTERED},
+    "POST /api/v1/subscriptions": {"referrer": 404},
     "GET /api/v1/subscriptions": {"referrer": FILTERED},
     "GET /api/v1/subscriptions/<subscription_id>": {"referrer": 404},
     "DELETE /api/v1/subscriptions/<subscription_id>": {"referrer": 404},
@@ -137,15 +144,13 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /api/v1/subscriptions/<subscription_id>/events": {"referrer": 404},
     "GET /api/v1/subscriptions/<subscription_id>/deliveries": {"referrer": 404},
     "POST /api/v1/deliveries/<delivery_id>/replay": {"referrer": 404},
-    "GET /fhir/ServiceRequest/<referral_id>": {"referrer": 404, "service": 404},
-    "GET /fhir/Task/<handoff_id>": {"referrer": 404, "service": 403},
-    "GET /fhir/Task": {"referrer": FILTERED, "service": FILTERED},
+    "GET /fhir/ServiceRequest/<referral_id>": {"referrer": 404, "service": 404, "operator": 404},
+    "GET /fhir/Task/<handoff_id>": {"referrer": 404, "service": 403, "operator": 404},
+    "GET /fhir/Task": {"referrer": FILTERED, "service": FILTERED, "operator": FILTERED},
 }
 
 # Allowed by the route, refused by the engine: a clinical sign-off needs the clinical-approver role itself.
 REFUSED_BY_ENGINE: dict[str, dict[str, int]] = {}
-# Routes that need a particular person's authority, so admin is not added to them (requires(admin=False)).
-WITHOUT_ADMIN = {"POST /api/v1/definitions/<key>/versions/<number>/approve"}
 
 # Run after every other route: they end the referral the others read.
 RUN_LAST = {"POST /api/v1/referrals/<referral_id>/cancel"}
@@ -262,6 +267,9 @@ CALLS: dict[str, Call] = {
         shows=lambda body, ids: ids["handoff"] in {e["resource"]["id"] for e in body.get("entry", [])},
     ),
     "GET /api/v1/audit": Call("/api/v1/audit", query={"referral": "{referral}"}),
+    "POST /api/v1/subject-access-requests": Call(
+        "/api/v1/subject-access-requests", json={"subject": SUBJECT}
+    ),
     "GET /api/v1/clients": Call("/api/v1/clients"),
     "POST /api/v1/clients": Call(
         "/api/v1/clients", json={"name": "matrix made", "organisation": OTHER_ORG, "roles": ["referrer"]}
@@ -315,9 +323,9 @@ def test_the_declared_roles_are_the_reviewed_policy(app):
     assert sorted(set(declared) - set(POLICY)) == [], "routes missing from POLICY"
     assert sorted(set(POLICY) - set(declared)) == [], "POLICY names routes the app does not serve"
     differences = {
-        route: {"declared": sorted(declared[route]), "reviewed": sorted(_with_admin(route))}
+        route: {"declared": sorted(declared[route]), "reviewed": sorted(POLICY[route])}
         for route in POLICY
-        if declared[route] != _with_admin(route)
+        if declared[route] != POLICY[route]
     }
     assert not differences, f"the declared roles differ from POLICY (review and update one): {differences}"
     assert set().union(*POLICY.values()) <= ROLES, "POLICY names a role engine.clients does not know"
@@ -356,7 +364,7 @@ def scenario(signpost, nursing) -> dict:
     incomplete, _ = signpost.referrals.start(
         gp, version=None, **{**REFERRAL, "data": {**REFERRAL["data"], "clinical_need": None}}
     )
-    [task] = signpost.referrals.tasks(referral_id=incomplete["id"])
+    [task] = signpost.referrals.tasks(duty_worker, referral_id=incomplete["id"])
     # Claimed by someone outside the matrix, so that no caller in it completes the task.
     signpost.referrals.claim_task(task["id"], duty_worker)
     [delivery, *_] = signpost.notifications.deliveries(gp, subscription_id=subscription["id"])
@@ -424,7 +432,7 @@ def test_every_route_role_and_organisation(http, token_for, scenario):
             problems.append(f"{route} as {who}: {response.status_code}, expected {wanted}")
 
     for route in sorted(POLICY, key=lambda r: r in RUN_LAST):
-        allowed = _with_admin(route)
+        allowed = POLICY[route]
         anonymous = send(http, route, ids, {}, readable=False)
         expect(route, "no token", anonymous, "401", anonymous.status_code == 401)
         for role, organisation, headers in callers:
@@ -486,7 +494,3 @@ def test_a_service_cannot_answer_for_another_organisations_hand_off_by_message(h
     referral = http.get(f"/api/v1/referrals/{scenario['referral']}", headers=gp).json
     # Answered as if nothing waited for it: another organisation learns nothing about the referral.
     assert response.status_code == 409 and "never" not in str(referral["data"])
-
-
-def _with_admin(route: str) -> set[str]:
-    return POLICY[route] if route in WITHOUT_ADMIN else POLICY[route] | {"admin"}

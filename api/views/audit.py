@@ -17,14 +17,23 @@ class AuditQuerySchema(Schema):
 class AuditRecordSchema(Schema):
     id = fields.Integer()
     at = fields.String()
-    actor = fields.String()
+    actor = fields.String(metadata={"description": "client:<id>:<name>, or signpost:notifier"})
     organisation = fields.String(allow_none=True)
     roles = fields.List(fields.String())
-    action = fields.String(metadata={"description": "read | create | change"})
-    resource = fields.String()
+    action = fields.String(
+        metadata={"description": "read | create | change | disclose (a notification sent)"}
+    )
+    resource = fields.String(
+        metadata={"description": "the method and route requested, or 'webhook <host>' / 'email <domain>'"}
+    )
     resource_id = fields.String(allow_none=True)
     referral_id = fields.String(allow_none=True)
-    outcome = fields.Integer(metadata={"description": "the HTTP status answered"})
+    outcome = fields.Integer(
+        metadata={
+            "description": "the HTTP status answered; for a notification, the receiver's HTTP status or SMTP "
+            "reply code (0: no answer)"
+        }
+    )
     source = fields.String(allow_none=True)
 
 

@@ -23,6 +23,10 @@ class ClientSchema(Schema):
     name = fields.String()
     organisation = fields.String()
     roles = fields.List(fields.String())
+    external_subject = fields.String(
+        allow_none=True,
+        metadata={"description": "'<issuer> <subject>' of a client that signs in with OpenID Connect tokens"},
+    )
     created_at = fields.String()
     expires_at = fields.String(allow_none=True)
     revoked_at = fields.String(allow_none=True)

@@ -61,28 +61,28 @@ def deploy():
 
 
 @blp.route("", methods=["GET"])
-@requires("designer", "operator")
+@requires("designer", "operator", "admin")
 @blp.response(200, DefinitionSummarySchema(many=True))
 def list_definitions():
     return signpost().definitions.list()
 
 
 @blp.route("/<string:key>", methods=["GET"])
-@requires("designer", "operator")
+@requires("designer", "operator", "admin")
 @blp.response(200, DefinitionSchema)
 def get_definition(key: str):
     return signpost().definitions.get(key)
 
 
 @blp.route("/<string:key>/versions/<int:number>", methods=["GET"])
-@requires("designer", "operator")
+@requires("designer", "operator", "admin")
 @blp.response(200, VersionWithFilesSchema)
 def get_version(key: str, number: int):
     return signpost().definitions.version(key, number, with_files=True)
 
 
 @blp.route("/<string:key>/versions/<int:number>/approve", methods=["POST"])
-@requires("clinical-approver", admin=False)
+@requires("clinical-approver")
 @blp.response(200, VersionSchema)
 def approve_version(key: str, number: int):
     return signpost().definitions.approve(key, number, current_client())

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from api.auth import current_client, requires
 from api.engine_access import signpost
 from api.errors import STATUS_OF
+from api.rate_limits import RATE_LIMIT_HEADERS, TOO_MANY_REQUESTS_DESCRIPTION
 from engine.errors import SignpostError
 from engine.fhir import FhirViews, operation_outcome
 
@@ -33,6 +34,7 @@ ISSUE_CODE = {
     412: "conflict",
     413: "too-long",
     422: "processing",
+    429: "throttled",
 }
 # The logical id of a FHIR resource (the id datatype's pattern).
 FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
@@ -50,6 +52,11 @@ def _fhir_doc(description: str) -> dict:
     return {
         "responses": {
             "200": {"description": description, "content": {FHIR_JSON: {"schema": {"type": "object"}}}},
+            "429": {
+                "description": TOO_MANY_REQUESTS_DESCRIPTION + " (an OperationOutcome)",
+                "headers": RATE_LIMIT_HEADERS,
+                "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+            },
             "default": {
                 "description": "an OperationOutcome saying what went wrong",
                 "content": {FHIR_JSON: {"schema": {"type": "object"}}},

@@ -73,7 +73,7 @@ def ola_report_csv(query: dict):
 
 
 @blp.route("/calendars", methods=["GET"])
-@requires("designer", "operator", "service", "referrer")
+@requires("designer", "operator", "service", "referrer", "admin")
 @blp.response(200, CalendarSchema(many=True))
 def calendars():
     return signpost().olas.calendars()

@@ -56,7 +56,7 @@ def get_referral(referral_id: str):
 
 
 @blp.route("/<string:referral_id>/events", methods=["GET"])
-@requires("referrer", "operator")
+@requires("operator")
 @blp.response(200, EventSchema(many=True))
 def referral_events(referral_id: str):
     return signpost().referrals.events(referral_id, current_client())

@@ -13,7 +13,7 @@ blp = Blueprint(
     description="The service directory, and each service's queue of hand-offs",
 )
 
-ANY_ROLE = ("designer", "operator", "service", "referrer")
+ANY_ROLE = ("designer", "operator", "service", "referrer", "admin")
 
 
 @blp.route("", methods=["GET"])

@@ -15,7 +15,11 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="User
 @blp.response(200, TaskSchema(many=True))
 def list_tasks(query: dict):
     return signpost().referrals.tasks(
-        referral_id=query["referral"], lane=query["lane"], status=query["status"], limit=query["limit"]
+        current_client(),
+        referral_id=query["referral"],
+        lane=query["lane"],
+        status=query["status"],
+        limit=query["limit"],
     )
 
 

@@ -39,7 +39,16 @@ from engine.store.tables import (
 
 
 def insert_client(
-    conn: Connection, *, name, organisation, roles, token_hash, created_at, expires_at=None
+    conn: Connection,
+    *,
+    name,
+    organisation,
+    roles,
+    token_hash,
+    created_at,
+    expires_at=None,
+    service=None,
+    external_subject=None,
 ) -> int:
     result = conn.execute(
         api_clients.insert().values(
@@ -49,6 +58,8 @@ def insert_client(
             token_hash=token_hash,
             created_at=created_at,
             expires_at=expires_at,
+            service=service,
+            external_subject=external_subject,
         )
     )
     return result.inserted_primary_key[0]
@@ -75,6 +86,27 @@ def revoke_client(conn: Connection, client_id: int, at: datetime) -> bool:
         .values(revoked_at=at)
     )
     return result.rowcount == 1
+
+
+def client_by_external_subject(conn: Connection, external_subject: str) -> RowMapping | None:
+    query = sa.select(api_clients).where(api_clients.c.external_subject == external_subject)
+    return conn.execute(query).mappings().first()
+
+
+def update_external_client(
+    conn: Connection, client_id: int, *, name, organisation, roles, service, last_used_at
+) -> None:
+    conn.execute(
+        api_clients.update()
+        .where(api_clients.c.id == client_id)
+        .values(
+            name=name,
+            organisation=organisation,
+            roles=sorted(roles),
+            service=service,
+            last_used_at=last_used_at,
+        )
+    )
 
 
 def touch_client(conn: Connection, client_id: int, at: datetime) -> None:
@@ -345,11 +377,17 @@ def claim_user_task(conn: Connection, task_id: str, claimed_by: str) -> bool:
 
 
 def list_user_tasks(
-    conn: Connection, *, instance_ids=None, lane=None, status=None, task_id=None, limit=100
+    conn: Connection, *, instance_ids=None, lane=None, status=None, task_id=None, scope=None, limit=100
 ) -> list[RowMapping]:
-    query = sa.select(user_tasks, referrals.c.id.label("referral_id")).join(
-        referrals, referrals.c.instance_id == user_tasks.c.instance_id, isouter=True
-    )
+    query = sa.select(
+        user_tasks,
+        referrals.c.id.label("referral_id"),
+        referrals.c.referrer_organisation,
+        referrals.c.point_of_access,
+        referrals.c.operated_by,
+    ).join(referrals, referrals.c.instance_id == user_tasks.c.instance_id, isouter=True)
+    if scope is not None:
+        query = query.where(visible_referrals(scope))
     if task_id is not None:
         query = query.where(user_tasks.c.id == task_id)
     if instance_ids is not None:
@@ -429,6 +467,13 @@ def service(conn: Connection, service_id: str) -> RowMapping | None:
     return conn.execute(sa.select(services).where(services.c.id == service_id)).mappings().first()
 
 
+def points_of_access_for(conn: Connection, pathway_key: str) -> list[RowMapping]:
+    """The points of access that handle referrals on ``pathway_key`` (few rows: filtered here, not in SQL,
+    because JSON containment differs between the databases)."""
+    rows = conn.execute(sa.select(services).where(services.c.kind == "point-of-access")).mappings()
+    return [row for row in rows if pathway_key in (row["pathways"] or ())]
+
+
 def services_by_id(conn: Connection, service_ids: Iterable[str]) -> dict[str, RowMapping]:
     rows = conn.execute(sa.select(services).where(services.c.id.in_(set(service_ids)))).mappings()
     return {row["id"]: row for row in rows}
@@ -502,16 +547,108 @@ def transitions_of_handoff(conn: Connection, handoff_id: str) -> list[RowMapping
     return list(conn.execute(query).mappings())
 
 
-def open_referrals_of_subject(conn: Connection, subject: str, organisation: str | None) -> list[str]:
+def visible_referrals(scope) -> sa.ColumnElement[bool]:
+    """The condition on ``referrals`` for an ``engine.access.ReferralScope``: any of its parts matching."""
+    conditions = []
+    if scope.submitted_by is not None:
+        conditions.append(referrals.c.referrer_organisation == scope.submitted_by)
+    if scope.point_of_access is not None:
+        conditions.append(referrals.c.point_of_access == scope.point_of_access)
+    if scope.operated_by is not None:
+        conditions.append(referrals.c.operated_by == scope.operated_by)
+    return sa.or_(*conditions) if conditions else sa.false()
+
+
+def open_referrals_of_subject(conn: Connection, subject: str, scope) -> list[str]:
     query = (
         sa.select(referrals.c.id)
         .join(instances, instances.c.id == referrals.c.instance_id)
-        .where(referrals.c.subject == subject, instances.c.status.not_in(("completed", "cancelled")))
+        .where(
+            referrals.c.subject == subject,
+            instances.c.status.not_in(("completed", "cancelled")),
+            visible_referrals(scope),
+        )
         .order_by(referrals.c.created_at)
     )
-    if organisation is not None:
-        query = query.where(referrals.c.referrer_organisation == organisation)
     return list(conn.execute(query).scalars())
+
+
+def instances_in_scope(conn: Connection, instance_ids: list[str], scope) -> list[str]:
+    """Those of ``instance_ids`` whose referral ``scope`` may see."""
+    if not instance_ids:
+        return []
+    query = sa.select(referrals.c.instance_id).where(
+        referrals.c.instance_id.in_(instance_ids), visible_referrals(scope)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def referrals_of_subject(conn: Connection, subject: str) -> list[str]:
+    query = sa.select(referrals.c.id).where(referrals.c.subject == subject).order_by(referrals.c.created_at)
+    return list(conn.execute(query).scalars())
+
+
+def referrals_due_for_redaction(conn: Connection, ended_before: datetime, limit: int) -> list[RowMapping]:
+    """Referrals whose pathway ended (completed or cancelled) before ``ended_before`` and still hold their
+    personal data, oldest first."""
+    query = (
+        sa.select(referrals.c.id, referrals.c.instance_id)
+        .join(instances, instances.c.id == referrals.c.instance_id)
+        .where(instances.c.completed_at < ended_before, referrals.c.redacted_at.is_(None))
+        .order_by(instances.c.completed_at)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+REDACTED = "[redacted]"
+
+
+def redact_referral(conn: Connection, referral_id: str, instance_id: str, at: datetime) -> None:
+    """Remove what identifies or describes the person; keep ids, statuses, times and OLA facts."""
+    conn.execute(
+        referrals.update()
+        .where(referrals.c.id == referral_id)
+        .values(
+            referrer=REDACTED,
+            subject=None,
+            subject_verification=None,
+            cancel_reason=None,
+            redacted_at=at,
+        )
+    )
+    conn.execute(
+        instances.update()
+        .where(instances.c.id == instance_id)
+        # A finished pathway never runs again, so its serialized state is not needed to account for it.
+        .values(state="{}", data="{}", incident_error=None)
+    )
+    conn.execute(
+        instance_events.update().where(instance_events.c.instance_id == instance_id).values(detail=None)
+    )
+    handoff_ids = sa.select(handoffs.c.id).where(handoffs.c.instance_id == instance_id).scalar_subquery()
+    conn.execute(
+        handoff_transitions.update()
+        .where(handoff_transitions.c.handoff_id.in_(handoff_ids))
+        .values(detail=None)
+    )
+    conn.execute(
+        handoffs.update()
+        .where(handoffs.c.instance_id == instance_id)
+        .values(
+            payload={},
+            reason=None,
+            status_reason=None,
+            question=None,
+            answer=None,
+            window=None,
+            outcome=None,
+        )
+    )
+
+
+def forget_idempotency_answers(conn: Connection, created_before: datetime) -> None:
+    conn.execute(idempotency_keys.delete().where(idempotency_keys.c.created_at < created_before))
 
 
 def set_referral_cancelled(conn: Connection, referral_id: str, at: datetime, reason: str) -> None:
@@ -573,8 +710,16 @@ def clock(conn: Connection, clock_id: str) -> RowMapping | None:
 
 
 def clocks_at_risk(
-    conn: Connection, *, states: list[str], due_before: datetime | None, to_services=None, limit: int = 200
+    conn: Connection,
+    *,
+    states: list[str],
+    due_before: datetime | None,
+    to_services=None,
+    scope=None,
+    limit: int = 200,
 ) -> list[RowMapping]:
+    """Clocks in ``states``, soonest due first; limited to hand-offs to ``to_services`` and/or referrals
+    ``scope`` may see (either is enough) when given."""
     query = (
         sa.select(ola_clocks, referrals.c.id.label("referral_id"), referrals.c.reference)
         .join(referrals, referrals.c.instance_id == ola_clocks.c.instance_id)
@@ -584,8 +729,13 @@ def clocks_at_risk(
     )
     if due_before is not None:
         query = query.where(ola_clocks.c.due_at <= due_before)
+    visible = []
     if to_services is not None:
-        query = query.where(ola_clocks.c.to_service.in_(list(to_services)))
+        visible.append(ola_clocks.c.to_service.in_(list(to_services)))
+    if scope is not None:
+        visible.append(visible_referrals(scope))
+    if visible:
+        query = query.where(sa.or_(*visible))
     return list(conn.execute(query).mappings())
 
 
@@ -664,10 +814,23 @@ def update_subscription(conn: Connection, subscription_id: str, values: dict) ->
     conn.execute(subscriptions.update().where(subscriptions.c.id == subscription_id).values(**values))
 
 
-def subscriptions_of(conn: Connection, organisation: str | None) -> list[RowMapping]:
-    query = sa.select(subscriptions).order_by(subscriptions.c.created_at)
-    if organisation is not None:
-        query = query.where(subscriptions.c.organisation == organisation)
+def subscriptions_with_secrets(conn: Connection) -> list[RowMapping]:
+    """Every subscription holding a secret, locked (a secret rotated meanwhile must not be overwritten)."""
+    query = (
+        sa.select(subscriptions.c.id, subscriptions.c.secret, subscriptions.c.previous_secret)
+        .where(sa.or_(subscriptions.c.secret.is_not(None), subscriptions.c.previous_secret.is_not(None)))
+        .order_by(subscriptions.c.id)
+        .with_for_update()
+    )
+    return list(conn.execute(query).mappings())
+
+
+def subscriptions_of(conn: Connection, organisation: str) -> list[RowMapping]:
+    query = (
+        sa.select(subscriptions)
+        .where(subscriptions.c.organisation == organisation)
+        .order_by(subscriptions.c.created_at)
+    )
     return list(conn.execute(query).mappings())
 
 
@@ -676,9 +839,7 @@ def subscriptions_for_referral(conn: Connection, referral_id: str, organisation:
     two transactions numbering events for one subscription queue instead of deadlocking)."""
     covers = sa.or_(
         subscriptions.c.referral_id == referral_id,
-        sa.and_(
-            subscriptions.c.all_referrals.is_(True), subscriptions.c.organisation.in_((organisation, "*"))
-        ),
+        sa.and_(subscriptions.c.all_referrals.is_(True), subscriptions.c.organisation == organisation),
     )
     query = (
         sa.select(subscriptions)

@@ -44,7 +44,12 @@ api_clients = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("organisation", sa.String(200), nullable=False),
     sa.Column("roles", sa.JSON, nullable=False),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    # None for clients that sign in through the configured OpenID Connect issuer instead of a token.
+    sa.Column("token_hash", sa.String(64), unique=True),
+    # "<issuer> <subject>" of a client known from its OpenID Connect tokens.
+    sa.Column("external_subject", sa.String(600), unique=True),
+    # The point of access an operator works at: it sees that point of access's referrals and tasks only.
+    sa.Column("service", sa.String(100)),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
     sa.Column("expires_at", UTCDateTime),
@@ -105,7 +110,7 @@ instances = sa.Table(
     sa.Column("incident_error", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("completed_at", UTCDateTime),
+    sa.Column("completed_at", UTCDateTime, index=True),
 )
 
 instance_events = sa.Table(
@@ -170,6 +175,14 @@ referrals = sa.Table(
     sa.Column("referrer", sa.String(300), nullable=False),
     sa.Column("referrer_organisation", sa.String(200), nullable=False, index=True),
     sa.Column("subject", sa.String(20), index=True),
+    # NHS Number Status Indicator, in words: how far the subject's NHS number has been traced and verified.
+    sa.Column("subject_verification", sa.String(40)),
+    # The point of access that handles the referral for its person, and the organisation whose operators
+    # work on it (the point of access's organisation, or the referrer's when the pathway names none).
+    sa.Column("point_of_access", sa.String(100)),
+    sa.Column("operated_by", sa.String(200), nullable=False, index=True),
+    # When the referral's personal data was removed at the end of its retention period.
+    sa.Column("redacted_at", UTCDateTime),
     sa.Column("cancelled_at", UTCDateTime),
     sa.Column("cancel_reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -185,7 +198,7 @@ idempotency_keys = sa.Table(
     sa.Column("request_sha256", sa.String(64), nullable=False),
     sa.Column("response_status", sa.Integer, nullable=False),
     sa.Column("response_body", sa.JSON, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
 # ---- Routing: the service directory and hand-offs between services ---------------------------------------
@@ -198,6 +211,8 @@ services = sa.Table(
     sa.Column("organisation", sa.String(200), nullable=False, index=True),
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("accepts", sa.JSON, nullable=False),
+    # For a point of access: the pathways (definition keys) whose referrals it handles.
+    sa.Column("pathways", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("calendar", sa.String(100), nullable=False),
     sa.Column("delivery", sa.JSON, nullable=False),
     sa.Column("description", sa.Text),

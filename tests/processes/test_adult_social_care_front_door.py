@@ -209,7 +209,9 @@ def test_incomplete_contact_goes_to_the_support_worker_until_the_dataset_is_comp
     only_task(complete, "confirm_eligibility", "Support worker")
     assert complete["data"]["missing_fields"] == []
     assert (complete["data"]["eligible"], complete["data"]["priority"]) == (True, "routine")
-    completed_tasks = signpost.referrals.tasks(referral_id=referral["id"], status="completed")
+    completed_tasks = signpost.referrals.tasks(
+        point_of_access, referral_id=referral["id"], status="completed"
+    )
     assert [t["element_id"] for t in completed_tasks] == ["complete_contact_details"] * 2
 
 

@@ -25,7 +25,7 @@ COMPLETE_ROUTINE = {
 @pytest.fixture
 def operator(signpost):
     client, _token = signpost.clients.create(
-        name="spa operator", organisation="community-health-spa", roles={"operator"}
+        name="spa operator", organisation="leicestershire-partnership-nhs-trust", roles={"operator"}
     )
     return client
 
@@ -69,7 +69,9 @@ def handoffs_of(signpost, referral):
 
 
 def team_reader(signpost):
-    return signpost.clients.create(name="reader", organisation="community-health-spa", roles={"operator"})[0]
+    return signpost.clients.create(
+        name="reader", organisation="leicestershire-partnership-nhs-trust", roles={"operator"}
+    )[0]
 
 
 def complete_task(signpost, operator, task, data):
@@ -159,7 +161,7 @@ def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
     assert complete["waiting_for"]["tasks"] == []
     assert complete["data"]["locality_team"] == "community-nursing-rutland"
     assert complete["waiting_for"]["messages"] == ["handoff.accepted", "handoff.rejected"]
-    completed_tasks = signpost.referrals.tasks(referral_id=referral["id"], status="completed")
+    completed_tasks = signpost.referrals.tasks(operator, referral_id=referral["id"], status="completed")
     assert {t["completed_by"] for t in completed_tasks} == {operator.actor}
 
 

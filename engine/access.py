@@ -1,0 +1,44 @@
+"""Who may see which referral: the one rule every read and change of referral data applies.
+
+A referral is visible to the organisation that submitted it, and to the operators of the point of access that
+works on it: an operator tied to a point of access sees that point of access's referrals only; an operator
+tied to none sees those of every point of access its organisation runs. Receiving services see hand-offs
+routed to their organisation (``engine.handoffs``), not referrals as such. Nobody else, admins included,
+reads referral data: admins manage clients, services and calendars; auditors read the audit trail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.clients import Client
+
+
+@dataclass(frozen=True)
+class ReferralScope:
+    """The referrals a client may see, in the terms the store filters by (any one match makes it visible)."""
+
+    submitted_by: str | None  # the client's organisation: referrals it submitted
+    point_of_access: str | None = None  # an operator's point of access
+    operated_by: str | None = None  # an operator with no point of access: its organisation's points of access
+
+
+def scope_of(client: Client) -> ReferralScope:
+    if "operator" not in client.roles:
+        return ReferralScope(submitted_by=client.organisation)
+    if client.service:
+        return ReferralScope(submitted_by=client.organisation, point_of_access=client.service)
+    return ReferralScope(submitted_by=client.organisation, operated_by=client.organisation)
+
+
+def operates(client: Client, referral) -> bool:
+    """Whether ``client`` is an operator working on ``referral`` (a row with point_of_access, operated_by)."""
+    if "operator" not in client.roles:
+        return False
+    if client.service:
+        return referral["point_of_access"] == client.service
+    return referral["operated_by"] == client.organisation
+
+
+def sees_referral(client: Client, referral) -> bool:
+    return referral["referrer_organisation"] == client.organisation or operates(client, referral)
