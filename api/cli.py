@@ -11,6 +11,9 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from werkzeug.serving import WSGIRequestHandler
 
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, SignpostError
@@ -23,6 +26,17 @@ DEFINITION_SUFFIXES = (".bpmn", ".dmn")
 DIRECTORY_FILE = "services.toml"
 OLA_FILE = "olas.toml"
 DEV_TOKEN_FILE = Path("var") / "dev-admin-token"
+
+
+class PathOnlyRequestLog(WSGIRequestHandler):
+    """Access log lines without query strings: a lookup such as ``?subject=<NHS number>`` must not be
+    written to the log."""
+
+    def log_request(self, code="-", size="-") -> None:
+        method, _, rest = self.requestline.partition(" ")
+        target, _, version = rest.rpartition(" ")
+        path = urlsplit(target).path
+        self.log("info", '"%s %s %s" %s %s', method, path, version, code, size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", action="append", required=True, help="a role; repeat for several")
     create.add_argument("--name", help="a name for the client (defaults to ORG ROLES)")
     create.add_argument("--valid-days", type=int, help="the token expires after this many days")
+    create.add_argument("--service", help="for an operator: the point of access (service id) it works at")
     create.set_defaults(command=_create_client)
     revoke = clients.add_parser("revoke", help="revoke a client's token at once")
     revoke.add_argument("client_id", type=int)
@@ -127,7 +142,13 @@ def _serve(signpost: Signpost, args) -> int:
         flush=True,
     )
     try:
-        create_app(signpost).run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+        create_app(signpost).run(
+            host=args.host,
+            port=args.port,
+            threaded=True,
+            use_reloader=False,
+            request_handler=PathOnlyRequestLog,
+        )
     finally:
         ticker.stop()
     return 0
@@ -204,7 +225,7 @@ def _create_client(signpost: Signpost, args) -> int:
     name = args.name or f"{args.org} {'+'.join(args.role)}"
     valid_for = timedelta(days=args.valid_days) if args.valid_days else None
     client, token = signpost.clients.create(
-        name=name, organisation=args.org, roles=set(args.role), valid_for=valid_for
+        name=name, organisation=args.org, roles=set(args.role), valid_for=valid_for, service=args.service
     )
     print(
         f"client {client.id} ({client.name}, {client.organisation}, roles {', '.join(sorted(client.roles))})"

@@ -70,6 +70,8 @@ class Clients:
             raise InvalidInput("a client needs a name and an organisation")
         token = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._database.write() as conn:
+            if service is not None:
+                _check_point_of_access(conn, service, organisation)
             client_id = repo.insert_client(
                 conn,
                 name=name,
@@ -172,6 +174,15 @@ def _client_from(client_id: int, identity: VerifiedIdentity) -> Client:
 
 def client_of(row) -> Client:
     return Client(row["id"], row["name"], row["organisation"], frozenset(row["roles"]), row["service"])
+
+
+def _check_point_of_access(conn, service_id: str, organisation: str) -> None:
+    """An operator works at a point of access its own organisation runs."""
+    service = repo.service(conn, service_id)
+    if service is None or service["kind"] != "point-of-access":
+        raise InvalidInput(f"'{service_id}' is not a point of access in the service directory")
+    if service["organisation"] != organisation:
+        raise InvalidInput(f"'{service_id}' is run by {service['organisation']}, not by {organisation}")
 
 
 def client_view(row) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import re
@@ -124,3 +125,17 @@ def test_serve_prints_where_to_go_and_serves_the_deployed_pathway(served):
     assert "community_nursing_referral" in [d["key"] for d in definitions]
     with urllib.request.urlopen(f"{base}/api/docs", timeout=30) as response:
         assert b"swagger-ui" in response.read()
+
+
+def test_the_development_server_logs_requests_without_their_query_strings(caplog):
+    from api.cli import PathOnlyRequestLog
+
+    # Only the request line matters to the access log: no socket is needed to write one.
+    handler = PathOnlyRequestLog.__new__(PathOnlyRequestLog)
+    handler.requestline = "GET /api/v1/referrals?subject=9434765919 HTTP/1.1"
+    handler.client_address = ("127.0.0.1", 50123)
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        handler.log_request(200, 512)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert '"GET /api/v1/referrals HTTP/1.1" 200 512' in line
+    assert "9434765919" not in line

@@ -4,6 +4,7 @@ exports and redaction when the retention period ends."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -261,3 +262,38 @@ def test_personal_data_is_redacted_when_the_retention_period_ends_and_the_facts_
     assert [r["actor"] for r in trail if r["action"] == "redact"] == ["signpost:retention"]
     assert trail[0]["action"] == "create"  # the trail from before the redaction stays whole
     assert signpost.audit.verify().intact
+
+
+def test_an_operator_is_tied_to_a_point_of_access_its_organisation_runs(http, directory, token_for):
+    admin = token_for("admin", organisation="signpost")
+    body = {"name": "spa desk", "organisation": LPT, "roles": ["operator"], "service": "community-health-spa"}
+    created = http.post("/api/v1/clients", json=body, headers=admin)
+    assert created.status_code == 201, created.json
+    assert created.json["service"] == "community-health-spa"
+    for service, detail in (
+        ("city-single-point-of-contact", "run by leicester-city-council"),
+        ("community-nursing-city", "not a point of access"),
+    ):
+        refused = http.post("/api/v1/clients", json={**body, "service": service}, headers=admin)
+        assert refused.status_code == 422 and detail in refused.json["detail"]
+    assert [
+        c["service"] for c in http.get("/api/v1/clients", headers=admin).json if c["name"] == "spa desk"
+    ] == ["community-health-spa"]
+
+
+def test_logs_carry_no_nhs_number_name_or_clinical_text(http, signpost, nursing, gp, nursing_team, caplog):
+    with caplog.at_level(logging.DEBUG):
+        referral = http.post("/api/v1/referrals", json=REFERRAL, headers=gp).json
+        handoff_id = referral["handoffs"][0]["id"]
+        http.post(f"/api/v1/handoffs/{handoff_id}/accept", json={"window": "Tue"}, headers=nursing_team)
+        http.post(
+            f"/api/v1/handoffs/{handoff_id}/complete", json={"outcome": "dressed"}, headers=nursing_team
+        )
+        http.get("/api/v1/referrals", query_string={"subject": NHS_NUMBER}, headers=gp)
+        http.post("/api/v1/referrals", json={**REFERRAL, "subject": "9434765918"}, headers=gp)  # refused
+        signpost.tick()
+    # Extras too: a structured log handler writes every attribute of a record.
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records, "nothing was logged, so nothing was checked"
+    for personal in (NHS_NUMBER, "9434765918", CLINICAL_TEXT, "Dr Example"):
+        assert personal not in logged, personal

@@ -16,6 +16,13 @@ class ClientBodySchema(Schema):
     organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
     roles = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     valid_for_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
+    service = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "for an operator: the point of access (a service id) whose referrals it sees"
+        },
+    )
 
 
 class ClientSchema(Schema):
@@ -23,6 +30,7 @@ class ClientSchema(Schema):
     name = fields.String()
     organisation = fields.String()
     roles = fields.List(fields.String())
+    service = fields.String(allow_none=True)
     external_subject = fields.String(
         allow_none=True,
         metadata={"description": "'<issuer> <subject>' of a client that signs in with OpenID Connect tokens"},
@@ -52,6 +60,7 @@ def create_client(body: dict):
         organisation=body["organisation"],
         roles=set(body["roles"]),
         valid_for=timedelta(days=days) if days else None,
+        service=body["service"],
     )
     return {**next(c for c in signpost().clients.list() if c["id"] == client.id), "token": token}
 

@@ -7,6 +7,7 @@ waiting timers, the store indexes them, and the ticker calls ``fire_due_timers``
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +26,11 @@ from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
 from engine.errors import ExpressionError, InvalidInput, SignpostError, TaskNotReady
 from engine.evaluator import Evaluator, RestrictedEnvironment
+
+# SpiffWorkflow attaches each task's and workflow's data (a person's details) to its log records whenever
+# these loggers' own level is below INFO — which it is unless set. Pinned here, no log line carries them.
+for _spiff_logger in ("spiff.task", "spiff.workflow"):
+    logging.getLogger(_spiff_logger).setLevel(logging.INFO)
 
 
 @dataclass(frozen=True)
