@@ -194,7 +194,7 @@ class Referrals:
             if "service" in client.roles:
                 found.update(repo.routed_to_organisation(conn, instance_ids, client.organisation))
             if "operator" in client.roles:
-                found.update(repo.instances_in_scope(conn, instance_ids, scope_of(client)))
+                found.update(repo.instances_in_scope(conn, instance_ids, _operator_scope(client)))
             return [i for i in instance_ids if i in found]
 
         outcomes = self._instances.deliver_message(
