@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import functools
 import math
 import operator
 import re
@@ -284,6 +285,60 @@ def _bounded_sum(values: Any, /, start: Any = 0) -> Any:
     return sum(values, start)
 
 
+def _refuse_big_concatenation(left: Any, right: Any) -> None:
+    # Doubling a string or list in a loop reaches gigabytes in a few dozen steps, each one C call.
+    if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES) and len(left) + len(right) > MAX_ITEMS:
+        raise ExpressionFailed(f"the result of '+' would have more than {MAX_ITEMS:,} items")
+
+
+_TEXT = (str, bytes, bytearray)
+# Methods of text that build a result far larger than their inputs in one call the time bound cannot stop.
+AMPLIFYING_METHODS = frozenset({"join", "replace", "translate"})
+
+
+def _refuse_big_text(result_length: int, method: str) -> None:
+    if result_length > MAX_ITEMS:
+        raise ExpressionFailed(f"the result of {method}() would have more than {MAX_ITEMS:,} characters")
+
+
+def _bounded_join(separator, parts):
+    parts = list(parts)
+    _refuse_big_text(
+        sum(len(p) for p in parts if isinstance(p, _TEXT)) + len(separator) * max(len(parts) - 1, 0), "join"
+    )
+    return separator.join(parts)
+
+
+def _bounded_replace(text, old, new, count=-1):
+    found = len(text) + 1 if len(old) == 0 else text.count(old)
+    if count >= 0:
+        found = min(found, count)
+    _refuse_big_text(len(text) + found * (len(new) - len(old)), "replace")
+    return text.replace(old, new, count)
+
+
+def _bounded_translate(text, table):
+    if isinstance(text, str) and hasattr(table, "values"):
+        longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
+        _refuse_big_text(len(text) * max(longest, 1), "translate")
+    return text.translate(table)
+
+
+_BOUNDED_TEXT_METHODS = {"join": _bounded_join, "replace": _bounded_replace, "translate": _bounded_translate}
+
+
+def _method(target: Any, name: str) -> Any:
+    """``target.name``, with the amplifying methods of text bounded: ``'-'.join(parts)``, ``str.join`` and
+    a method passed on (``map(','.join, rows)``) alike."""
+    method = getattr(target, name)
+    bounded = _BOUNDED_TEXT_METHODS[name]
+    if isinstance(target, _TEXT):
+        return functools.partial(bounded, target)
+    if target in _TEXT:
+        return bounded
+    return method
+
+
 def _guarded(operation: Callable[[Any, Any], Any], refuse: Callable[[Any, Any], None]) -> Callable:
     def guarded(left: Any, right: Any) -> Any:
         refuse(left, right)
@@ -294,7 +349,9 @@ def _guarded(operation: Callable[[Any, Any], Any], refuse: Callable[[Any, Any], 
 
 # Injected under names user code cannot spell (it may not use names starting with '_').
 _LOOP_MARKER = "_signpost_loop"
+_METHOD_GUARD = "_signpost_method"
 _GUARD_NAMES = {
+    ast.Add: "_signpost_add",
     ast.Mult: "_signpost_mul",
     ast.Pow: "_signpost_pow",
     ast.LShift: "_signpost_lshift",
@@ -303,6 +360,9 @@ _GUARD_NAMES = {
 }
 _INTERNALS: dict[str, Any] = {
     _LOOP_MARKER: None,
+    _METHOD_GUARD: _method,
+    "_signpost_add": _guarded(operator.add, _refuse_big_concatenation),
+    "_signpost_add_inplace": _guarded(operator.iadd, _refuse_big_concatenation),
     "_signpost_mul": _guarded(operator.mul, _refuse_big_product),
     "_signpost_mul_inplace": _guarded(operator.imul, _refuse_big_product),
     "_signpost_pow": _guarded(operator.pow, _refuse_big_power),
@@ -317,8 +377,15 @@ _INTERNALS: dict[str, Any] = {
 
 
 class _GuardOperators(ast.NodeTransformer):
-    """Routes ``*``, ``**``, ``<<``, ``%`` and ``//`` through size and time guards and makes every
-    ``while`` loop traceable."""
+    """Routes ``+``, ``*``, ``**``, ``<<``, ``%``, ``//`` and the amplifying text methods through size and
+    time guards and makes every ``while`` loop traceable."""
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if node.attr not in AMPLIFYING_METHODS or not isinstance(node.ctx, ast.Load):
+            return node
+        call = ast.Call(ast.Name(_METHOD_GUARD, ast.Load()), [node.value, ast.Constant(node.attr)], [])
+        return ast.copy_location(call, node)
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)

@@ -137,12 +137,53 @@ def test_the_time_limit_leaves_an_existing_trace_function_in_place(evaluator):
         ("[0] * 10**10", "the result of '*' would have more than 10,000,000 items"),
         ("1 << 10**10", "the result of '<<' would have more than 1,000,000 digits"),
         ("range(10**7)", "range() of more than 1,000,000 items is not allowed"),
+        ("'x' * 6_000_000 + 'y' * 6_000_000", "the result of '+' would have more than 10,000,000 items"),
+        ("[0] * 6_000_000 + [1] * 6_000_000", "the result of '+' would have more than 10,000,000 items"),
+        ("'-'.join(['x' * 10**6] * 20)", "the result of join() would have more than 10,000,000 characters"),
+        (
+            "str.join('', ['ab'] * 6_000_000)",
+            "the result of join() would have more than 10,000,000 characters",
+        ),
+        (
+            "list(map(''.join, [['x' * 10**6] * 11]))",
+            "the result of join() would have more than 10,000,000 characters",
+        ),
+        (
+            "('a' * 10**6).replace('a', 'b' * 12)",
+            "the result of replace() would have more than 10,000,000 characters",
+        ),
+        (
+            "('a' * 10**6).replace('', 'b' * 12)",
+            "the result of replace() would have more than 10,000,000 characters",
+        ),
+        (
+            "('a' * 10**6).translate({97: 'b' * 20})",
+            "the result of translate() would have more than 10,000,000 characters",
+        ),
     ],
 )
 def test_size_bombs_fail_before_allocating(evaluator, source, problem):
     with pytest.raises(ExpressionFailed) as failed:
         evaluator.evaluate(source, {})
     assert failed.value.message == problem
+
+
+def test_the_guarded_operations_still_do_their_ordinary_work(evaluator):
+    data = {"when": datetime(2026, 1, 5, 9, 30)}
+    assert evaluator.evaluate("', '.join(['a', 'b']) + '!'", {}) == "a, b!"
+    assert evaluator.evaluate("str.join('-', 'abc')", {}) == "a-b-c"
+    assert evaluator.evaluate("list(map(','.join, [['a', 'b'], ['c']]))", {}) == ["a,b", "c"]
+    assert evaluator.evaluate("'a-b-c'.replace('-', '+', 1)", {}) == "a+b-c"
+    assert evaluator.evaluate("'abc'.translate({97: 'xy'})", {}) == "xybc"
+    assert evaluator.evaluate("[1] + [2]", {}) == [1, 2] and evaluator.evaluate("1 + 2.5", {}) == 3.5
+    assert evaluator.evaluate("when.replace(hour=10)", data) == datetime(2026, 1, 5, 10, 30)
+    evaluator.execute("items = [1]\nitems += [2]", data)
+    assert data["items"] == [1, 2]
+
+
+def test_doubling_in_a_loop_stops_at_the_size_bound(evaluator):
+    with pytest.raises(ExpressionFailed, match="the result of '\\+' would have more than 10,000,000 items"):
+        evaluator.execute("text = 'x'\nfor _ in range(40):\n    text += text", {})
 
 
 def test_augmented_assignment_is_guarded_too(evaluator):
