@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from api import audit_trail, docs, errors, input_guard, operations, rate_limits
@@ -57,6 +58,9 @@ def create_app(signpost: Signpost) -> Flask:
         },
     )
     app.extensions["signpost"] = signpost
+    hops = signpost.settings.proxy_hops
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     api = errors.ProblemApi(app)
     for blueprint in (
         definitions.blp,

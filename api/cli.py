@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The ticker runs every second: its per-run lines would drown everything else.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # httpx logs each request's full URL at INFO, and a webhook URL may carry its receiver's credentials.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         signpost = build(Settings.from_env())
     except SignpostError as error:  # a configuration the engine cannot start with

@@ -28,6 +28,9 @@ class Settings:
     ``SIGNPOST_PUBLIC_URL``: the API's address as referrers see it, for links in emails.
     ``SIGNPOST_SMTP_HOST`` / ``_PORT`` / ``_STARTTLS`` / ``_USERNAME`` / ``_PASSWORD`` / ``_FROM``: the mail
     server for email notifications (none: email subscriptions are refused).
+    ``SIGNPOST_PROXY_HOPS``: how many reverse proxies stand in front of Signpost (default 0). With N, the
+    caller's address (for the audit trail and the per-address rate limit) is taken from the N-th last entry
+    of X-Forwarded-For; with 0 that header is ignored, since any caller could write it.
     ``SIGNPOST_RETENTION_DAYS``: how long a finished referral keeps its personal data before it is redacted
     (default 2922, eight years, the usual retention for adult health records); its audit and OLA facts stay.
     ``SIGNPOST_DELIVERY_LEASE_SECONDS``: how long a worker holds a notification it is sending before another
@@ -88,9 +91,11 @@ class Settings:
     oidc_algorithms: tuple[str, ...] = ("RS256", "ES256")
     rate_limit: str = "600/minute"
     rate_limit_failed_auth: str = "60/minute"
-    rate_limit_storage: str = "memory://"
+    # A Redis URL may hold its password.
+    rate_limit_storage: str = field(default="memory://", repr=False)
     rate_limit_namespace: str = "signpost"
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -127,6 +132,7 @@ class Settings:
                 env.get("SIGNPOST_RATE_LIMIT_STORAGE") or "memory://", "SIGNPOST_RATE_LIMIT_STORAGE"
             ),
             rate_limit_namespace=env.get("SIGNPOST_RATE_LIMIT_NAMESPACE") or "signpost",
+            proxy_hops=_hops(env, "SIGNPOST_PROXY_HOPS"),
             secret_keys=tuple(
                 k.strip() for k in (env.get("SIGNPOST_SECRET_KEYS") or "").split(",") if k.strip()
             ),
@@ -139,6 +145,15 @@ def _rate_limit(env, name: str, default: str) -> str:
     raw = (env.get(name) or "").strip() or default
     parse_limit(raw, name)
     return raw
+
+
+def _hops(env, name: str) -> int:
+    raw = (env.get(name) or "0").strip()
+    if not raw.isdigit() or int(raw) > 10:
+        raise ValueError(
+            f"{name} must be the number of reverse proxies in front of Signpost (0-10), got {raw!r}"
+        )
+    return int(raw)
 
 
 def _flag(env, name: str) -> bool:

@@ -102,3 +102,30 @@ def test_the_command_line_verifies_the_trail(database_url, audited_referral, sig
         timeout=120,
     )
     assert broken.returncode == 1 and "record 2 was changed" in broken.stderr
+
+
+@pytest.mark.parametrize(("hops", "recorded"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_the_callers_address_comes_from_x_forwarded_for_only_behind_a_configured_proxy(
+    signpost, nursing, token_for, hops, recorded
+):
+    from dataclasses import replace
+
+    from api import create_app
+
+    signpost.settings = replace(signpost.settings, proxy_hops=hops)
+    http = create_app(signpost).test_client()
+    gp = token_for("referrer", organisation="city-gp-practice")
+    forwarded = {**gp, "X-Forwarded-For": "203.0.113.7"}
+    referral = http.post("/api/v1/referrals", json=REFERRAL, headers=forwarded).json
+    auditor = token_for("auditor", organisation="information-governance")
+    trail = http.get("/api/v1/audit", query_string={"referral": referral["id"]}, headers=auditor).json
+    assert [r["source"] for r in trail if r["action"] == "create"] == [recorded]
+
+
+def test_the_number_of_proxies_is_read_from_the_environment():
+    from engine.settings import Settings
+
+    assert Settings.from_env({"SIGNPOST_PROXY_HOPS": "2"}).proxy_hops == 2
+    assert Settings.from_env({}).proxy_hops == 0
+    with pytest.raises(ValueError, match="SIGNPOST_PROXY_HOPS must be the number of reverse proxies"):
+        Settings.from_env({"SIGNPOST_PROXY_HOPS": "all"})
