@@ -338,6 +338,14 @@ class ReferralQuerySchema(Schema):
     )
 
 
+class ReferralSearchSchema(StrictSchema):
+    subject = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "NHS number: lists the person's open referrals"},
+    )
+
+
 class TimelineEntrySchema(Schema):
     at = fields.String()
     what = fields.String()

@@ -297,3 +297,15 @@ def test_logs_carry_no_nhs_number_name_or_clinical_text(http, signpost, nursing,
     assert caplog.records, "nothing was logged, so nothing was checked"
     for personal in (NHS_NUMBER, "9434765918", CLINICAL_TEXT, "Dr Example"):
         assert personal not in logged, personal
+
+
+def test_open_referrals_are_found_with_the_nhs_number_in_the_body(http, nursing, gp, token_for):
+    referral = http.post("/api/v1/referrals", json=REFERRAL, headers=gp).json
+    found = http.post("/api/v1/referrals/search", json={"subject": "943 476 5919"}, headers=gp)
+    assert found.status_code == 200 and [r["id"] for r in found.json] == [referral["id"]]
+    other_practice = token_for("referrer", organisation="county-gp-practice")
+    assert (
+        http.post("/api/v1/referrals/search", json={"subject": NHS_NUMBER}, headers=other_practice).json == []
+    )
+    refused = http.post("/api/v1/referrals/search", json={"subject": "9434765918"}, headers=gp)
+    assert refused.status_code == 422 and "check digit" in refused.json["detail"]

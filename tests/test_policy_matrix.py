@@ -73,6 +73,7 @@ POLICY: dict[str, set[str]] = {
     "POST /api/v1/definitions/<key>/versions/<number>/approve": {"clinical-approver"},
     "POST /api/v1/referrals": {"referrer", "operator"},
     "GET /api/v1/referrals": {"referrer", "operator"},
+    "POST /api/v1/referrals/search": {"referrer", "operator"},
     "GET /api/v1/referrals/<referral_id>": {"referrer", "operator"},
     "GET /api/v1/referrals/<referral_id>/events": {"operator"},
     "GET /api/v1/referrals/<referral_id>/timeline": {"referrer", "operator"},
@@ -122,6 +123,7 @@ FILTERED = "filtered"  # 200, without the other organisation's items
 # a referral; and POST /messages, where nobody waits for the probe, so every allowed caller gets the same 409.
 WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /api/v1/referrals": {"referrer": FILTERED, "operator": FILTERED},
+    "POST /api/v1/referrals/search": {"referrer": FILTERED, "operator": FILTERED},
     "GET /api/v1/referrals/<referral_id>": {"referrer": 404, "operator": 404},
     "GET /api/v1/referrals/<referral_id>/events": {"operator": 404},
     "GET /api/v1/referrals/<referral_id>/timeline": {"referrer": 404, "operator": 404},
@@ -185,6 +187,11 @@ CALLS: dict[str, Call] = {
     "GET /api/v1/referrals": Call(
         "/api/v1/referrals",
         query={"subject": SUBJECT},
+        shows=lambda body, ids: ids["referral"] in _ids_in(body),
+    ),
+    "POST /api/v1/referrals/search": Call(
+        "/api/v1/referrals/search",
+        json={"subject": SUBJECT},
         shows=lambda body, ids: ids["referral"] in _ids_in(body),
     ),
     "GET /api/v1/referrals/<referral_id>": Call("/api/v1/referrals/{referral}"),
@@ -455,7 +462,7 @@ def test_every_route_role_and_organisation(http, token_for, scenario):
                     expect(route, who, response, str(scoped), response.status_code == scoped)
             else:
                 ok = response.status_code not in (401, 403)
-                if route.startswith("GET "):
+                if route.startswith("GET ") or shows is not None:
                     ok = response.status_code == 200 and (shows is None or shows(response.get_json(), ids))
                 expect(route, who, response, "not refused (200 for a read, showing the scenario)", ok)
     assert not problems, "\n".join(problems)

@@ -12,6 +12,7 @@ from api.schemas import (
     InformationSchema,
     ReferralQuerySchema,
     ReferralSchema,
+    ReferralSearchSchema,
     ReferralStartSchema,
     RetrySchema,
     TimelineEntrySchema,
@@ -74,8 +75,22 @@ def retry_referral(body: dict, referral_id: str):
 @requires("referrer", "operator")
 @blp.arguments(ReferralQuerySchema, location="query")
 @blp.response(200, ReferralSchema(many=True))
+@blp.doc(
+    description="Prefer POST /api/v1/referrals/search: a query string is written to proxies' access logs."
+)
 def open_referrals_for_subject(query: dict):
     return signpost().referrals.open_for_subject(query["subject"], current_client())
+
+
+@blp.route("/search", methods=["POST"])
+@requires("referrer", "operator")
+@blp.arguments(ReferralSearchSchema)
+@blp.response(200, ReferralSchema(many=True))
+@blp.doc(
+    description="The person's open referrals, with the NHS number in the body: kept out of every URL log."
+)
+def search_open_referrals(body: dict):
+    return signpost().referrals.open_for_subject(body["subject"], current_client())
 
 
 @blp.route("/<string:referral_id>/timeline", methods=["GET"])
