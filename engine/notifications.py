@@ -259,6 +259,7 @@ class Notifications:
     def _attempt(self, row, event, subscription) -> None:
         started = clock.now()
         channel = self._webhooks if subscription["channel"] == "webhook" else self._email
+        sent = False
         try:
             message = self._message(event, subscription)
         except SecretUnreadable as unreadable:
@@ -266,6 +267,7 @@ class Notifications:
             log.error("delivery %s not sent: %s", row["id"], unreadable.message)
             result = Attempt(ok=False, error=unreadable.message)
         else:
+            sent = channel is not None
             result = (
                 channel.send(message)
                 if channel is not None
@@ -276,8 +278,9 @@ class Notifications:
         with self._database.write() as conn:
             values = _outcome(result, attempt_number, finished)
             recorded = repo.finish_delivery(conn, row["id"], row["attempts"], values)
-            # Recorded even when the lease was lost: the message went out all the same.
-            _audit_sent(conn, row, subscription, result)
+            if sent:
+                # Recorded even when the lease was lost: the message went out all the same.
+                _audit_sent(conn, row, subscription, result)
             if not recorded:
                 return  # our lease ran out and another worker owns the delivery now
             repo.insert_attempt(

@@ -172,7 +172,7 @@ def test_secrets_stored_in_the_clear_before_encryption_are_read_and_then_encrypt
 
 
 def test_the_key_is_rotated_with_the_command_line_and_the_old_key_then_dropped(
-    http, nursing, receiver, gp, database_url, tmp_path
+    http, nursing, receiver, gp, database_url, tmp_path, token_for
 ):
     old_key, new = SECRET_KEYS[0], new_key()
     hook = subscribe(http, gp, receiver, "/gp")
@@ -204,6 +204,10 @@ def test_the_key_is_rotated_with_the_command_line_and_the_old_key_then_dropped(
     [failed] = [d for d in log if d["status"] == "pending" and d["attempts"] == 1]  # retried later
     assert "cannot be decrypted with any of the 1 keys in SIGNPOST_SECRET_KEYS" in failed["last_error"]
     assert len(receiver.received("/gp")) == 3
+    # Nothing went out, so the audit trail records no disclosure for that attempt.
+    auditor = token_for("auditor", organisation="information-governance")
+    trail = http.get("/api/v1/audit", query_string={"referral": failed["referral_id"]}, headers=auditor).json
+    assert [r["action"] for r in trail if r["action"] == "disclose"] == []
 
 
 def test_rotate_with_a_key_that_decrypts_nothing_fails_clearly_and_changes_nothing(
