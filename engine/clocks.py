@@ -23,6 +23,7 @@ from engine.ola_terms import Ola, ola_from_stored
 from engine.store import repository as repo
 
 OPEN_STATES = ("running", "paused", "breached")
+CLOSED_HANDOFF_STATUSES = ("rejected", "completed", "cancelled", "failed")
 
 
 class CalendarBook:
@@ -39,31 +40,38 @@ class CalendarBook:
         return self._calendars[name]
 
 
-def on_handoff_event(conn, handoff, event: str, at: datetime) -> None:
+def on_handoff_event(conn, handoff, event: str, at: datetime, *, new: bool = False) -> None:
     """Start, pause, resume and stop the clocks of ``handoff`` for ``event`` (inside its transaction).
 
-    ``handoff`` is the hand-off as it is after the event."""
+    ``handoff`` is the hand-off as it is after the event; ``new``: it was made in this transaction, so it
+    has no clocks yet."""
     olas = [o for o in _terms(conn) if o.applies_to(handoff)]
+    closing = handoff["status"] in CLOSED_HANDOFF_STATUSES
+    if not olas and not closing:
+        return  # no terms apply now, and the clocks it has (under earlier terms) run on untouched
     book = CalendarBook(conn)
-    clocks = repo.clocks_of_handoff(conn, handoff["id"])
+    # Kept as they are written below, so that closing them needs no second read.
+    clocks = [] if new else [dict(c) for c in repo.clocks_of_handoff(conn, handoff["id"])]
+    started = []
     for ola in olas:
         for obligation in ola.obligations:
             mine = [c for c in clocks if c["ola"] == ola.name and c["obligation"] == obligation.name]
             live = next((c for c in mine if c["state"] in OPEN_STATES and c["stopped_at"] is None), None)
             if live is not None:
-                _apply_event(conn, book, live, obligation, event, at)
+                live.update(_apply_event(conn, book, live, obligation, event, at))
             elif event in obligation.start:
-                _start(conn, book, handoff, ola, obligation, at)
-    if handoff["status"] in ("rejected", "completed", "cancelled", "failed"):
+                started.append(_start(conn, book, handoff, ola, obligation, at))
+    if closing:
         # Clocks the closing event did not stop can never be met now.
-        for live in repo.clocks_of_handoff(conn, handoff["id"]):
+        for live in clocks + started:
             if live["state"] in ("running", "paused"):
                 repo.update_clock(conn, live["id"], _closed(book, live, "cancelled", at))
             elif live["state"] == "breached" and live["stopped_at"] is None:
                 repo.update_clock(conn, live["id"], _closed(book, live, "breached", at))
 
 
-def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime) -> None:
+def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime) -> dict:
+    """Start a clock; returns its row as written."""
     services = repo.services_by_id(conn, [s for s in (handoff["to_service"], handoff["from_service"]) if s])
     to_service = services[handoff["to_service"]]
     from_service = services.get(handoff["from_service"])
@@ -99,43 +107,45 @@ def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime
     }
     row.update(_schedule(book, row))
     repo.insert_clock(conn, row)
+    return {"stopped_at": None, "breached_at": None, "business_seconds_to_stop": None, **row}
 
 
-def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: datetime) -> None:
+def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: datetime) -> dict:
+    """Stop, pause or resume a clock for ``event``; returns the columns written (none if it ignores it)."""
     if event in obligation.stop:
         # Met only if stopped in time: a clock whose due time passed before the ticker got to it (e.g.
         # while the workers were down) was breached, at its due time, even though it is stopped now.
         late = live["state"] == "running" and live["due_at"] is not None and at > live["due_at"]
-        closed = _closed(book, live, "breached" if live["state"] == "breached" or late else "met", at)
+        changes = _closed(book, live, "breached" if live["state"] == "breached" or late else "met", at)
         if late:
-            closed["breached_at"] = live["due_at"]
-        repo.update_clock(conn, live["id"], closed)
+            changes["breached_at"] = live["due_at"]
     elif event in obligation.pause and live["running_since"] is not None:
         accumulated = live["accumulated_seconds"] + _elapsed(book, live, live["running_since"], at)
         state = "breached" if live["state"] == "breached" else "paused"
-        repo.update_clock(
-            conn,
-            live["id"],
-            {
-                "state": state,
-                "accumulated_seconds": accumulated,
-                "running_since": None,
-                "due_at": None if state == "paused" else live["due_at"],
-                "next_check_at": None,
-                "updated_at": at,
-            },
-        )
+        changes = {
+            "state": state,
+            "accumulated_seconds": accumulated,
+            "running_since": None,
+            "due_at": None if state == "paused" else live["due_at"],
+            "next_check_at": None,
+            "updated_at": at,
+        }
     elif event in obligation.resume and live["running_since"] is None:
         resumed = {
             **live,
             "running_since": at,
             "state": "running" if live["state"] == "paused" else live["state"],
         }
-        repo.update_clock(
-            conn,
-            live["id"],
-            {"state": resumed["state"], "running_since": at, "updated_at": at, **_schedule(book, resumed)},
-        )
+        changes = {
+            "state": resumed["state"],
+            "running_since": at,
+            "updated_at": at,
+            **_schedule(book, resumed),
+        }
+    else:
+        return {}
+    repo.update_clock(conn, live["id"], changes)
+    return changes
 
 
 def _closed(book: CalendarBook, live, state: str, at: datetime) -> dict:

@@ -159,17 +159,20 @@ class Definitions:
                 result["files"] = [dict(f) for f in repo.files_of_version(conn, found["id"])]
             return result
 
-    def startable(self, key: str, number: int | None, *, approval_required: bool) -> dict:
+    def startable(self, key: str, number: int | None, *, approval_required: bool, conn=None) -> dict:
         """The version new referrals start on: the one named, else the latest (latest approved when approval
-        is required). Raises Conflict for a draft when approval is required."""
-        with self._database.read() as conn:
-            found = repo.version(conn, key, number, approved_only=approval_required)
-            if found is None:
-                if repo.definition(conn, key) is None:
-                    raise NotFound(f"no definition with key '{key}' has been deployed")
-                if number is None:
-                    raise Conflict(f"no version of '{key}' has been clinically approved yet")
-                raise NotFound(f"definition '{key}' has no version {number}")
+        is required). Raises Conflict for a draft when approval is required. Reads in ``conn``'s
+        transaction when given, else in one of its own."""
+        if conn is None:
+            with self._database.read() as own:
+                return self.startable(key, number, approval_required=approval_required, conn=own)
+        found = repo.version(conn, key, number, approved_only=approval_required)
+        if found is None:
+            if repo.definition(conn, key) is None:
+                raise NotFound(f"no definition with key '{key}' has been deployed")
+            if number is None:
+                raise Conflict(f"no version of '{key}' has been clinically approved yet")
+            raise NotFound(f"definition '{key}' has no version {number}")
         if approval_required and found["approval"] != "approved":
             raise Conflict(f"version {found['number']} of '{key}' is a draft awaiting clinical approval")
         return dict(found)

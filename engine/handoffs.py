@@ -155,7 +155,13 @@ def record_routes(conn, instance_id: str, calls: list[ServiceCall]) -> list[dict
         if call.operation != ROUTE_OPERATION:
             continue
         to_service = call.result["to_service"]
-        service = repo.service(conn, to_service)
+        # Both ends at once: the sender's entry is wanted later in this transaction too (its name, its
+        # calendar), and the directory is read once per transaction.
+        from_service = call.params.get("from_service")
+        ends = repo.services_by_id(
+            conn, [to_service, from_service] if isinstance(from_service, str) else [to_service]
+        )
+        service = ends.get(to_service)
         problem = _routing_problem(service, to_service, call.result["referral_type"])
         if problem:
             raise StepFailed(
@@ -181,7 +187,15 @@ def record_routes(conn, instance_id: str, calls: list[ServiceCall]) -> list[dict
         }
         repo.insert_handoff(conn, handoff)
         _log_transition(
-            conn, handoff, "route", None, "engine", now, {"element_id": call.element_id}, event="requested"
+            conn,
+            handoff,
+            "route",
+            None,
+            "engine",
+            now,
+            {"element_id": call.element_id},
+            event="requested",
+            new=True,
         )
         events.append(
             {
@@ -268,7 +282,7 @@ class Handoffs:
             replay = earlier_answer(self._database, client, scope, idempotency_key, request_sha256)
             if replay is not None:
                 return replay
-        with self._database.read() as conn:
+        with self._database.read_once() as conn:
             row, service = self._handoff_and_service(conn, handoff_id)
         _check_acts_for(client, service)
 
@@ -284,7 +298,8 @@ class Handoffs:
                 new_id = self._route_again(conn, current, target, body["reason"], client.actor)
                 payload["new_handoff_id"] = new_id
             self._notify_pathway(workflow, transition.message, payload)
-            view = handoff_view(repo.handoff(conn, handoff_id))
+            # The row as the update left it: nothing else changes a hand-off under the instance's lock.
+            view = handoff_view(changed)
             if idempotency_key:
                 remember_answer(conn, client, scope, idempotency_key, request_sha256, 200, view)
             return Change(events=[_handoff_event(transition, current, client.actor, payload)], result=view)
@@ -370,10 +385,13 @@ class Handoffs:
 
     @staticmethod
     def _handoff_and_service(conn, handoff_id: str):
-        row = repo.handoff(conn, handoff_id)
+        """The hand-off and the name and organisation of the service it is routed to (None if unknown)."""
+        row = repo.handoff_with_service(conn, handoff_id)
         if row is None:
             raise NotFound(f"no hand-off with id {handoff_id}")
-        return row, repo.service(conn, row["to_service"])
+        if row["service_id"] is None:
+            return row, None
+        return row, {"name": row["service_name"], "organisation": row["service_organisation"]}
 
     @staticmethod
     def _locked_current(conn, handoff_id: str, if_match: str | None):
@@ -404,7 +422,7 @@ class Handoffs:
         values["updated_at"] = now
         if not repo.update_handoff(conn, current["id"], current["version"], values):
             raise Conflict(f"hand-off {current['id']} changed while this request was made; read it and retry")
-        changed = {**current, **values}
+        changed = {**current, **values, "version": current["version"] + 1}
         _log_transition(
             conn,
             changed,
@@ -438,7 +456,15 @@ class Handoffs:
         }
         repo.insert_handoff(conn, handoff)
         _log_transition(
-            conn, handoff, "route", None, actor, now, {"transferred_from": current["id"]}, event="requested"
+            conn,
+            handoff,
+            "route",
+            None,
+            actor,
+            now,
+            {"transferred_from": current["id"]},
+            event="requested",
+            new=True,
         )
         return new_id
 
@@ -454,9 +480,11 @@ _CANCEL = Transition(
 )
 
 
-def _log_transition(conn, handoff, action, from_status, actor, at, detail, *, event: str) -> None:
+def _log_transition(
+    conn, handoff, action, from_status, actor, at, detail, *, event: str, new: bool = False
+) -> None:
     """Record a transition of ``handoff`` (as it is after it) and let its OLA clocks react to the event,
-    in the same transaction."""
+    in the same transaction. ``new``: the hand-off was made in this transaction (so it has no clocks)."""
     repo.insert_transition(
         conn,
         {
@@ -469,7 +497,7 @@ def _log_transition(conn, handoff, action, from_status, actor, at, detail, *, ev
             "detail": detail,
         },
     )
-    clocks.on_handoff_event(conn, handoff, event, at)
+    clocks.on_handoff_event(conn, handoff, event, at, new=new)
 
 
 def _consequences(current, transition: Transition, body: dict) -> dict:

@@ -27,7 +27,7 @@ def earlier_answer(database: Database, client: Client, scope: str, key: str, dig
     key is refused, and so is a key too long to remember."""
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(f"an Idempotency-Key (or X-Request-ID) has at most {MAX_KEY_LENGTH} characters")
-    with database.read() as conn:
+    with database.read_once() as conn:
         earlier = repo.idempotent_result(conn, client.id, scope, key)
     if earlier is None:
         return None

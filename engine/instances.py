@@ -9,15 +9,16 @@ nothing after it, marked as an *incident* naming the task and the error. ``retry
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
 from engine import clock
-from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, StepFailed
+from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, StepFailed, Wait
 from engine.definitions import PathwayCache
-from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, TaskNotReady
+from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, SignpostError, TaskNotReady
 from engine.metrics import Metrics
 from engine.store import repository as repo
 from engine.store.db import Database
@@ -58,6 +59,14 @@ class Outcome:
 
 
 Report = Callable[[Connection, str], dict]
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """What the store holds for an instance besides its row: the waits and the open user tasks."""
+
+    waits: list[Wait]
+    open_task_ids: frozenset[str]
 
 
 class InstanceBusy(Conflict):
@@ -124,7 +133,10 @@ class Instances:
                 failure=failure,
                 change=Change(events=[started]),
             )
-        return self._save(conn, row, workflow, Change(events=[started, *events]))
+        # A new instance has no waits or user tasks in the store yet: nothing to read or delete first.
+        return self._save(
+            conn, row, workflow, Change(events=[started, *events]), indexed=_Indexed([], frozenset())
+        )
 
     # ---- changing ----------------------------------------------------------------------------------
 
@@ -270,6 +282,7 @@ class Instances:
                 row, workflow = self._lock_and_load(
                     conn, instance_id, resuming=resuming, finished_too=finished_too, skip_locked=skip_locked
                 )
+                indexed = None if workflow is None or resuming else self._indexed(workflow)
                 change = apply(workflow, conn)
                 if workflow is None:
                     self._log(conn, instance_id, change.events)
@@ -282,7 +295,7 @@ class Instances:
                         change.events.extend(self._run(conn, instance_id, workflow))
                     except StepFailed as failure:
                         raise _RunFailed(failure) from failure
-                outcome = self._save(conn, row, workflow, change)
+                outcome = self._save(conn, row, workflow, change, indexed=indexed)
                 outcome.result = change.result
                 return _reported(conn, outcome, report)
         except _RunFailed as run_failed:
@@ -333,6 +346,16 @@ class Instances:
             raise Conflict(f"instance {instance_id} has no incident to retry (status {row['status']})")
         return row, self._runtime.load(self._pathway_of(row), row["state"], row["serializer_version"])
 
+    def _indexed(self, workflow) -> _Indexed | None:
+        """What the store holds for an instance just loaded that is not in incident: every save of such an
+        instance indexed the waits and ready user tasks of the state it saved, which is the state loaded
+        (claiming a task leaves it open). None if that cannot be told."""
+        try:
+            waits = self._runtime.waits(workflow)
+        except SignpostError:
+            return None
+        return _Indexed(waits, frozenset(t.id for t in self._runtime.ready_user_tasks(workflow)))
+
     def _log(self, conn, instance_id: str, events: list[dict]) -> None:
         repo.append_events(conn, [{**e, "instance_id": instance_id} for e in events])
         if self._on_events is not None:
@@ -366,7 +389,8 @@ class Instances:
             for t in result.completed
         ] + call_events
 
-    def _save(self, conn, row, workflow, change: Change) -> Outcome:
+    def _save(self, conn, row, workflow, change: Change, *, indexed: _Indexed | None = None) -> Outcome:
+        """``indexed``: what the store holds for the instance, when known without asking it."""
         snapshot = self._runtime.describe(workflow)
         now = clock.now()
         if change.cancel:
@@ -388,7 +412,7 @@ class Instances:
             incident_error=None,
             completed_at=now if status in FINISHED else None,
         )
-        self._index(conn, row["id"], snapshot, change, now)
+        self._index(conn, row["id"], snapshot, change, now, indexed)
         return Outcome(row["id"], status)
 
     def _save_incident(self, conn, row, workflow, *, state, failure: StepFailed, change: Change) -> Outcome:
@@ -437,11 +461,21 @@ class Instances:
             raise Conflict(f"instance {row['id']} was changed concurrently; try again")
         self._log(conn, row["id"], change.events)
 
-    def _index(self, conn, instance_id: str, snapshot: Snapshot, change: Change, now) -> None:
-        repo.replace_waits(
-            conn, instance_id, [{"kind": w.kind, "name": w.name, "due_at": w.due_at} for w in snapshot.waits]
+    def _index(
+        self, conn, instance_id: str, snapshot: Snapshot, change: Change, now, indexed: _Indexed | None
+    ) -> None:
+        # Many inputs leave the waits as they were (a hand-off acknowledged, a task claimed): rewrite them
+        # only when they changed, or when what the store holds is not known.
+        if indexed is None or _wait_keys(indexed.waits) != _wait_keys(snapshot.waits):
+            repo.replace_waits(
+                conn,
+                instance_id,
+                [{"kind": w.kind, "name": w.name, "due_at": w.due_at} for w in snapshot.waits],
+                had_waits=indexed is None or bool(indexed.waits),
+            )
+        open_ids = (
+            set(indexed.open_task_ids) if indexed is not None else repo.ready_task_ids(conn, instance_id)
         )
-        open_ids = repo.ready_task_ids(conn, instance_id)
         ready = {t.id: t for t in snapshot.user_tasks}
         if change.completed_task_id:
             repo.close_user_tasks(
@@ -465,6 +499,10 @@ class Instances:
                 if task_id not in open_ids
             ],
         )
+
+
+def _wait_keys(waits: list[Wait]) -> Counter:
+    return Counter((w.kind, w.name, w.due_at) for w in waits)
 
 
 def _reported(conn: Connection, outcome: Outcome, report: Report | None) -> Outcome:

@@ -64,64 +64,76 @@ def record_milestones(conn, instance_id: str, events: list[dict]) -> None:
     }
     if service_ids - {None}:
         names = {s: r["name"] for s, r in repo.services_by_id(conn, service_ids - {None}).items()}
-    subscribers = None
-    for milestone, event in marked:
-        data = _milestone_data(milestone, event, names)
-        repo.insert_milestone(
-            conn,
-            {"referral_id": referral_id, "event_type": milestone, "data": data, "created_at": event["at"]},
-        )
-        if subscribers is None:
-            subscribers = repo.subscriptions_for_referral(conn, referral_id, keys.get("organisation", ""))
-        for subscription in subscribers:
-            if milestone in subscription["events"] or "*" in subscription["events"]:
-                _number_and_queue(
-                    conn, subscription, referral_id, keys.get("reference"), milestone, data, event["at"]
-                )
-
-
-def _number_and_queue(conn, subscription, referral_id, reference, milestone, data, at) -> None:
-    # The row is locked (subscriptions_for_referral): read the counter again in case this transaction
-    # already numbered an event for it.
-    number = repo.subscription(conn, subscription["id"])["last_event_number"] + 1
-    repo.update_subscription(conn, subscription["id"], {"last_event_number": number})
-    payload = {
-        "type": milestone,
-        "timestamp": at.isoformat(),
-        "data": {
-            "referral_id": referral_id,
-            "reference": reference,
-            "status": data["status"],
-            "status_text": data["status_text"],
-            "event_number": number,
-            "links": {
-                "referral": f"/api/v1/referrals/{referral_id}",
-                "catch_up": f"/api/v1/subscriptions/{subscription['id']}/events?since={number - 1}",
-            },
-        },
-    }
-    event_id = repo.insert_notification_event(
+    written = [(milestone, event, _milestone_data(milestone, event, names)) for milestone, event in marked]
+    repo.insert_milestones(
         conn,
-        {
-            "subscription_id": subscription["id"],
-            "number": number,
-            "referral_id": referral_id,
-            "event_type": milestone,
-            "payload": payload,
-            "created_at": clock.now(),
-        },
+        [
+            {"referral_id": referral_id, "event_type": milestone, "data": data, "created_at": event["at"]}
+            for milestone, event, data in written
+        ],
     )
-    repo.insert_delivery(
+    subscribers = repo.subscriptions_for_referral(conn, referral_id, keys.get("organisation", ""))
+    if subscribers:
+        _number_and_queue(conn, subscribers, referral_id, keys.get("reference"), written)
+
+
+def _number_and_queue(conn, subscribers, referral_id, reference, written) -> None:
+    """Number the milestones each subscription wants, in order, and queue one delivery for each."""
+    # The subscription rows are locked (subscriptions_for_referral) and read in this transaction, so their
+    # counters are current: numbering goes on from there in memory.
+    numbers = {s["id"]: s["last_event_number"] for s in subscribers}
+    events = []
+    for milestone, event, data in written:
+        for subscription in subscribers:
+            if milestone not in subscription["events"] and "*" not in subscription["events"]:
+                continue
+            numbers[subscription["id"]] += 1
+            number = numbers[subscription["id"]]
+            payload = {
+                "type": milestone,
+                "timestamp": event["at"].isoformat(),
+                "data": {
+                    "referral_id": referral_id,
+                    "reference": reference,
+                    "status": data["status"],
+                    "status_text": data["status_text"],
+                    "event_number": number,
+                    "links": {
+                        "referral": f"/api/v1/referrals/{referral_id}",
+                        "catch_up": f"/api/v1/subscriptions/{subscription['id']}/events?since={number - 1}",
+                    },
+                },
+            }
+            events.append(
+                {
+                    "subscription_id": subscription["id"],
+                    "number": number,
+                    "referral_id": referral_id,
+                    "event_type": milestone,
+                    "payload": payload,
+                    "created_at": clock.now(),
+                }
+            )
+    for subscription in subscribers:
+        if numbers[subscription["id"]] != subscription["last_event_number"]:
+            repo.update_subscription(
+                conn, subscription["id"], {"last_event_number": numbers[subscription["id"]]}
+            )
+    event_ids = repo.insert_notification_events(conn, events)
+    repo.insert_deliveries(
         conn,
-        {
-            "event_id": event_id,
-            "subscription_id": subscription["id"],
-            "referral_id": referral_id,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": clock.now(),
-            "created_at": clock.now(),
-        },
+        [
+            {
+                "event_id": event_id,
+                "subscription_id": event["subscription_id"],
+                "referral_id": referral_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": clock.now(),
+                "created_at": clock.now(),
+            }
+            for event_id, event in zip(event_ids, events, strict=True)
+        ],
     )
 
 

@@ -10,7 +10,6 @@ from engine.clocks import CalendarBook, clock_view
 from engine.handoffs import handoff_view
 from engine.store import repository as repo
 
-OPEN_TASK_STATUSES = ("ready", "claimed")
 OPEN_HANDOFF_STATUSES = ("requested", "received", "accepted", "in-progress", "on-hold")
 # A pathway sets this data field (e.g. in its sign-posting script) to tell the referrer, in its own words,
 # where the referral stands when no service holds it.
@@ -24,7 +23,7 @@ def referral_view(conn, referral) -> dict:
     """``referral`` is a row of ``repo.referral_overview``."""
     instance_id = referral["instance_id"]
     waits = repo.waits_of(conn, instance_id)
-    tasks = repo.list_user_tasks(conn, instance_ids=[instance_id], status=OPEN_TASK_STATUSES)
+    tasks = repo.open_tasks_of_instance(conn, instance_id)
     handoffs = repo.handoffs_of_instance(conn, instance_id)
     names = {s_id: s["name"] for s_id, s in repo.services_by_id(conn, _services_named(handoffs)).items()}
     status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))

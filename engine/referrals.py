@@ -77,8 +77,10 @@ class Referrals:
             replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
             if replay is not None:
                 return self._replayed(replay), True
-        target = self._definitions.startable(pathway, version, approval_required=self._approval_required)
-        with self._database.read() as conn:
+        with self._database.read_once() as conn:
+            target = self._definitions.startable(
+                pathway, version, approval_required=self._approval_required, conn=conn
+            )
             handled_by = _point_of_access(conn, client, target["definition_key"], point_of_access)
         try:
             return self._create(client, target, handled_by, request, idempotency_key, request_sha256), False

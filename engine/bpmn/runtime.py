@@ -194,16 +194,25 @@ class Runtime:
         return len(waiting)
 
     def describe(self, workflow: BpmnWorkflow) -> Snapshot:
-        user_tasks = [
-            _user_task_view(task) for task in workflow.get_tasks(state=TaskState.READY, manual=True)
-        ]
+        return Snapshot(
+            workflow.completed, self.ready_user_tasks(workflow), self.waits(workflow), _plain_data(workflow)
+        )
+
+    @staticmethod
+    def ready_user_tasks(workflow: BpmnWorkflow) -> list[TaskView]:
+        """The user tasks people can work on now (as ``describe`` reports them)."""
+        return [_user_task_view(task) for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+    @staticmethod
+    def waits(workflow: BpmnWorkflow) -> list[Wait]:
+        """The timers and messages the instance waits for (as ``describe`` reports them)."""
         waits = []
         for event in workflow.waiting_events():
             if event.event_type == MessageEventDefinition.__name__:
                 waits.append(Wait("message", event.name))
             elif isinstance(event.value, str):
                 waits.append(Wait("timer", event.name or "timer", _due_at(event.value)))
-        return Snapshot(workflow.completed, user_tasks, waits, _plain_data(workflow))
+        return waits
 
 
 def _due_at(value: str) -> datetime:

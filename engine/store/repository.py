@@ -1,4 +1,10 @@
-"""Every query the engine runs. Functions take an open Connection; the caller owns the transaction."""
+"""Every query the engine runs. Functions take an open Connection; the caller owns the transaction.
+
+The statements every referral step runs are built once, at import, with their values bound at execution:
+building a statement costs SQLAlchemy more than running it costs SQLite. Rows that one change asks for
+again and again (services, OLA terms, calendar closures, an instance's correlations) are read once per
+transaction (``_memo``).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +40,23 @@ from engine.store.tables import (
     user_tasks,
     waits,
 )
+
+# ---- Within one transaction -------------------------------------------------------------------------
+
+_MEMO_KEY = "signpost.transaction_memo"
+
+
+def _memo(conn: Connection) -> dict:
+    """What this transaction has read already of the rows memoized here. The writers below drop what they
+    change; the next transaction on the same pooled connection starts with an empty memo."""
+    transaction = conn.get_transaction()
+    if transaction is None:
+        return {}
+    held = conn.info.get(_MEMO_KEY)
+    if held is None or held[0] is not transaction:
+        held = conn.info[_MEMO_KEY] = (transaction, {})
+    return held[1]
+
 
 # ---- API clients -------------------------------------------------------------------------------------
 
@@ -159,19 +182,25 @@ def version_by_sha(conn: Connection, key: str, sha256: str) -> RowMapping | None
     return conn.execute(query).mappings().first()
 
 
+_VERSION = sa.select(*VERSION_COLUMNS).where(definition_versions.c.definition_key == sa.bindparam("key"))
+_NUMBERED_VERSION = _VERSION.where(definition_versions.c.number == sa.bindparam("number"))
+_LATEST_VERSION = _VERSION.order_by(definition_versions.c.number.desc()).limit(1)
+_LATEST_APPROVED_VERSION = (
+    _VERSION.where(definition_versions.c.approval == "approved")
+    .order_by(definition_versions.c.number.desc())
+    .limit(1)
+)
+
+
 def version(
     conn: Connection, key: str, number: int | None, *, approved_only: bool = False
 ) -> RowMapping | None:
     """The numbered version of ``key``, or its latest (latest approved, with ``approved_only``) when
     ``number`` is None."""
-    query = sa.select(*VERSION_COLUMNS).where(definition_versions.c.definition_key == key)
-    if number is None:
-        if approved_only:
-            query = query.where(definition_versions.c.approval == "approved")
-        query = query.order_by(definition_versions.c.number.desc()).limit(1)
-    else:
-        query = query.where(definition_versions.c.number == number)
-    return conn.execute(query).mappings().first()
+    if number is not None:
+        return conn.execute(_NUMBERED_VERSION, {"key": key, "number": number}).mappings().first()
+    query = _LATEST_APPROVED_VERSION if approved_only else _LATEST_VERSION
+    return conn.execute(query, {"key": key}).mappings().first()
 
 
 def approve_version(conn: Connection, version_id: int, approved_by: str, at: datetime) -> bool:
@@ -215,16 +244,23 @@ def files_of_version(conn: Connection, version_id: int) -> list[RowMapping]:
 # ---- Instances ---------------------------------------------------------------------------------------
 
 
+_INSERT_INSTANCE = instances.insert()
+_INSTANCE = sa.select(instances).where(instances.c.id == sa.bindparam("instance_id"))
+_LOCK_INSTANCE = {
+    False: _INSTANCE.with_for_update(),
+    True: _INSTANCE.with_for_update(skip_locked=True),
+}
+
+
 def insert_instance(conn: Connection, **values) -> None:
-    conn.execute(instances.insert().values(**values))
+    conn.execute(_INSERT_INSTANCE, values)
 
 
 def lock_instance(conn: Connection, instance_id: str, *, skip_locked: bool = False) -> RowMapping | None:
     """Read the instance row holding its write lock until the transaction ends (PostgreSQL row lock;
     on SQLite the write transaction already holds the database's write lock). With ``skip_locked`` a row
     another transaction holds is not waited for: None comes back, as for a missing row."""
-    query = sa.select(instances).where(instances.c.id == instance_id).with_for_update(skip_locked=skip_locked)
-    return conn.execute(query).mappings().first()
+    return conn.execute(_LOCK_INSTANCE[bool(skip_locked)], {"instance_id": instance_id}).mappings().first()
 
 
 def instance_exists(conn: Connection, instance_id: str) -> bool:
@@ -235,19 +271,30 @@ def instance(conn: Connection, instance_id: str) -> RowMapping | None:
     return conn.execute(sa.select(instances).where(instances.c.id == instance_id)).mappings().first()
 
 
+# The columns set are the parameters named after columns; the b_ parameters fill the WHERE clause.
+_SAVE_INSTANCE = instances.update().where(
+    instances.c.id == sa.bindparam("b_id"), instances.c.lock_version == sa.bindparam("b_lock_version")
+)
+_INSERT_EVENTS = instance_events.insert()
+
+
 def save_instance(conn: Connection, instance_id: str, expected_lock_version: int, **values) -> bool:
     """Write new state if nobody saved since we read ``expected_lock_version``; False if somebody did."""
     result = conn.execute(
-        instances.update()
-        .where(instances.c.id == instance_id, instances.c.lock_version == expected_lock_version)
-        .values(lock_version=expected_lock_version + 1, **values)
+        _SAVE_INSTANCE,
+        {
+            "b_id": instance_id,
+            "b_lock_version": expected_lock_version,
+            "lock_version": expected_lock_version + 1,
+            **values,
+        },
     )
     return result.rowcount == 1
 
 
 def append_events(conn: Connection, events: list[dict]) -> None:
     if events:
-        conn.execute(instance_events.insert(), events)
+        conn.execute(_INSERT_EVENTS, events)
 
 
 def events_of(conn: Connection, instance_id: str) -> list[RowMapping]:
@@ -262,15 +309,27 @@ def events_of(conn: Connection, instance_id: str) -> list[RowMapping]:
 # ---- Waits: timers and messages -----------------------------------------------------------------------
 
 
-def replace_waits(conn: Connection, instance_id: str, new_waits: list[dict]) -> None:
-    conn.execute(waits.delete().where(waits.c.instance_id == instance_id))
+_DELETE_WAITS = waits.delete().where(waits.c.instance_id == sa.bindparam("instance_id"))
+_INSERT_WAITS = waits.insert()
+_WAITS_OF = (
+    sa.select(waits)
+    .where(waits.c.instance_id == sa.bindparam("instance_id"))
+    .order_by(waits.c.due_at, waits.c.name)
+)
+
+
+def replace_waits(
+    conn: Connection, instance_id: str, new_waits: list[dict], *, had_waits: bool = True
+) -> None:
+    """Make ``new_waits`` the instance's waits; ``had_waits=False`` when it is known to have none yet."""
+    if had_waits:
+        conn.execute(_DELETE_WAITS, {"instance_id": instance_id})
     if new_waits:
-        conn.execute(waits.insert(), [{"instance_id": instance_id, **w} for w in new_waits])
+        conn.execute(_INSERT_WAITS, [{"instance_id": instance_id, **w} for w in new_waits])
 
 
 def waits_of(conn: Connection, instance_id: str) -> list[RowMapping]:
-    query = sa.select(waits).where(waits.c.instance_id == instance_id).order_by(waits.c.due_at, waits.c.name)
-    return list(conn.execute(query).mappings())
+    return list(conn.execute(_WAITS_OF, {"instance_id": instance_id}).mappings())
 
 
 def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
@@ -328,22 +387,29 @@ def routed_to_organisation(conn: Connection, instance_ids: list[str], organisati
     return list(conn.execute(query).scalars())
 
 
+_INSERT_CORRELATIONS = correlations.insert()
+
+
 def insert_correlations(conn: Connection, instance_id: str, values: dict[str, str]) -> None:
+    """The correlation values of a new instance (they never change afterwards)."""
     if values:
         conn.execute(
-            correlations.insert(),
+            _INSERT_CORRELATIONS,
             [{"instance_id": instance_id, "key": k, "value": v} for k, v in values.items()],
         )
+    _memo(conn).setdefault("correlations", {})[instance_id] = dict(values)
 
 
 # ---- User tasks ------------------------------------------------------------------------------------------
 
 
+_READY_TASK_IDS = sa.select(user_tasks.c.id).where(
+    user_tasks.c.instance_id == sa.bindparam("instance_id"), user_tasks.c.status.in_(("ready", "claimed"))
+)
+
+
 def ready_task_ids(conn: Connection, instance_id: str) -> set[str]:
-    query = sa.select(user_tasks.c.id).where(
-        user_tasks.c.instance_id == instance_id, user_tasks.c.status.in_(("ready", "claimed"))
-    )
-    return set(conn.execute(query).scalars())
+    return set(conn.execute(_READY_TASK_IDS, {"instance_id": instance_id}).scalars())
 
 
 def insert_user_tasks(conn: Connection, rows: list[dict]) -> None:
@@ -376,16 +442,32 @@ def claim_user_task(conn: Connection, task_id: str, claimed_by: str) -> bool:
     return result.rowcount == 1
 
 
+_USER_TASKS = sa.select(
+    user_tasks,
+    referrals.c.id.label("referral_id"),
+    referrals.c.referrer_organisation,
+    referrals.c.point_of_access,
+    referrals.c.operated_by,
+).join(referrals, referrals.c.instance_id == user_tasks.c.instance_id, isouter=True)
+_OPEN_TASKS_OF_INSTANCE = (
+    _USER_TASKS.where(
+        user_tasks.c.instance_id == sa.bindparam("instance_id"),
+        user_tasks.c.status.in_(("ready", "claimed")),
+    )
+    .order_by(user_tasks.c.created_at, user_tasks.c.id)
+    .limit(100)
+)
+
+
+def open_tasks_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
+    """``list_user_tasks(conn, instance_ids=[instance_id], status=("ready", "claimed"))``, prepared."""
+    return list(conn.execute(_OPEN_TASKS_OF_INSTANCE, {"instance_id": instance_id}).mappings())
+
+
 def list_user_tasks(
     conn: Connection, *, instance_ids=None, lane=None, status=None, task_id=None, scope=None, limit=100
 ) -> list[RowMapping]:
-    query = sa.select(
-        user_tasks,
-        referrals.c.id.label("referral_id"),
-        referrals.c.referrer_organisation,
-        referrals.c.point_of_access,
-        referrals.c.operated_by,
-    ).join(referrals, referrals.c.instance_id == user_tasks.c.instance_id, isouter=True)
+    query = _USER_TASKS
     if scope is not None:
         query = query.where(visible_referrals(scope))
     if task_id is not None:
@@ -406,36 +488,43 @@ def list_user_tasks(
 # ---- Referrals ------------------------------------------------------------------------------------------
 
 
+_INSERT_REFERRAL = referrals.insert()
+
+
 def insert_referral(conn: Connection, **values) -> None:
-    conn.execute(referrals.insert().values(**values))
+    conn.execute(_INSERT_REFERRAL, values)
 
 
 def referral(conn: Connection, referral_id: str) -> RowMapping | None:
     return conn.execute(sa.select(referrals).where(referrals.c.id == referral_id)).mappings().first()
 
 
+_REFERRAL_OVERVIEW = (
+    sa.select(
+        referrals,
+        instances.c.status,
+        instances.c.data,
+        instances.c.incident_task,
+        instances.c.incident_error,
+        instances.c.updated_at,
+        instances.c.completed_at,
+        definition_versions.c.definition_key,
+        definition_versions.c.number.label("version_number"),
+    )
+    .join(instances, instances.c.id == referrals.c.instance_id)
+    .join(definition_versions, definition_versions.c.id == instances.c.version_id)
+)
+_REFERRAL_OVERVIEW_BY_ID = _REFERRAL_OVERVIEW.where(referrals.c.id == sa.bindparam("key"))
+_REFERRAL_OVERVIEW_BY_INSTANCE = _REFERRAL_OVERVIEW.where(referrals.c.instance_id == sa.bindparam("key"))
+
+
 def referral_overview(conn: Connection, *, referral_id=None, instance_id=None) -> RowMapping | None:
     """A referral with its instance's status and data and its pathway version, in one query."""
-    query = (
-        sa.select(
-            referrals,
-            instances.c.status,
-            instances.c.data,
-            instances.c.incident_task,
-            instances.c.incident_error,
-            instances.c.updated_at,
-            instances.c.completed_at,
-            definition_versions.c.definition_key,
-            definition_versions.c.number.label("version_number"),
-        )
-        .join(instances, instances.c.id == referrals.c.instance_id)
-        .join(definition_versions, definition_versions.c.id == instances.c.version_id)
-    )
     if referral_id is not None:
-        query = query.where(referrals.c.id == referral_id)
+        query, key = _REFERRAL_OVERVIEW_BY_ID, referral_id
     else:
-        query = query.where(referrals.c.instance_id == instance_id)
-    return conn.execute(query).mappings().first()
+        query, key = _REFERRAL_OVERVIEW_BY_INSTANCE, instance_id
+    return conn.execute(query, {"key": key}).mappings().first()
 
 
 # ---- Idempotency ----------------------------------------------------------------------------------------
@@ -457,26 +546,37 @@ def insert_idempotent_result(conn: Connection, **values) -> None:
 # ---- Services -------------------------------------------------------------------------------------------
 
 
+_SERVICES_BY_ID = sa.select(services).where(services.c.id.in_(sa.bindparam("ids", expanding=True)))
+_POINTS_OF_ACCESS = sa.select(services).where(services.c.kind == "point-of-access")
+
+
 def upsert_service(conn: Connection, values: dict) -> None:
+    _memo(conn).pop("services", None)
     updated = conn.execute(services.update().where(services.c.id == values["id"]).values(**values))
     if updated.rowcount == 0:
         conn.execute(services.insert().values(**values))
 
 
 def service(conn: Connection, service_id: str) -> RowMapping | None:
-    return conn.execute(sa.select(services).where(services.c.id == service_id)).mappings().first()
+    return services_by_id(conn, (service_id,)).get(service_id)
 
 
 def points_of_access_for(conn: Connection, pathway_key: str) -> list[RowMapping]:
     """The points of access that handle referrals on ``pathway_key`` (few rows: filtered here, not in SQL,
     because JSON containment differs between the databases)."""
-    rows = conn.execute(sa.select(services).where(services.c.kind == "point-of-access")).mappings()
+    rows = conn.execute(_POINTS_OF_ACCESS).mappings()
     return [row for row in rows if pathway_key in (row["pathways"] or ())]
 
 
 def services_by_id(conn: Connection, service_ids: Iterable[str]) -> dict[str, RowMapping]:
-    rows = conn.execute(sa.select(services).where(services.c.id.in_(set(service_ids)))).mappings()
-    return {row["id"]: row for row in rows}
+    """The services among ``service_ids`` that exist, read once per transaction."""
+    known = _memo(conn).setdefault("services", {})
+    wanted = set(service_ids)
+    missing = wanted - known.keys()
+    if missing:
+        found = {row["id"]: row for row in conn.execute(_SERVICES_BY_ID, {"ids": list(missing)}).mappings()}
+        known.update({service_id: found.get(service_id) for service_id in missing})
+    return {service_id: known[service_id] for service_id in wanted if known[service_id] is not None}
 
 
 def list_services(conn: Connection, *, organisation: str | None = None) -> list[RowMapping]:
@@ -489,34 +589,53 @@ def list_services(conn: Connection, *, organisation: str | None = None) -> list[
 # ---- Hand-offs ------------------------------------------------------------------------------------------
 
 
+_INSERT_HANDOFF = handoffs.insert()
+_HANDOFFS = sa.select(handoffs, referrals.c.id.label("referral_id")).join(
+    referrals, referrals.c.instance_id == handoffs.c.instance_id, isouter=True
+)
+_HANDOFF = _HANDOFFS.where(handoffs.c.id == sa.bindparam("handoff_id"))
+_HANDOFF_WITH_SERVICE = (
+    _HANDOFFS.add_columns(
+        services.c.id.label("service_id"),
+        services.c.name.label("service_name"),
+        services.c.organisation.label("service_organisation"),
+    )
+    .join(services, services.c.id == handoffs.c.to_service, isouter=True)
+    .where(handoffs.c.id == sa.bindparam("handoff_id"))
+)
+_UPDATE_HANDOFF = handoffs.update().where(
+    handoffs.c.id == sa.bindparam("b_id"), handoffs.c.version == sa.bindparam("b_version")
+)
+_HANDOFFS_OF_INSTANCE = _HANDOFFS.where(handoffs.c.instance_id == sa.bindparam("instance_id")).order_by(
+    handoffs.c.created_at, handoffs.c.id
+)
+_INSERT_TRANSITION = handoff_transitions.insert()
+
+
 def insert_handoff(conn: Connection, values: dict) -> None:
-    conn.execute(handoffs.insert().values(**values))
+    conn.execute(_INSERT_HANDOFF, values)
 
 
 def handoff(conn: Connection, handoff_id: str) -> RowMapping | None:
-    query = sa.select(handoffs, referrals.c.id.label("referral_id")).join(
-        referrals, referrals.c.instance_id == handoffs.c.instance_id, isouter=True
-    )
-    return conn.execute(query.where(handoffs.c.id == handoff_id)).mappings().first()
+    return conn.execute(_HANDOFF, {"handoff_id": handoff_id}).mappings().first()
+
+
+def handoff_with_service(conn: Connection, handoff_id: str) -> RowMapping | None:
+    """A hand-off (as ``handoff``) with the id, name and organisation of the service it is routed to, as
+    ``service_id``, ``service_name`` and ``service_organisation`` (None when the service is unknown)."""
+    return conn.execute(_HANDOFF_WITH_SERVICE, {"handoff_id": handoff_id}).mappings().first()
 
 
 def update_handoff(conn: Connection, handoff_id: str, expected_version: int, values: dict) -> bool:
     result = conn.execute(
-        handoffs.update()
-        .where(handoffs.c.id == handoff_id, handoffs.c.version == expected_version)
-        .values(version=expected_version + 1, **values)
+        _UPDATE_HANDOFF,
+        {"b_id": handoff_id, "b_version": expected_version, "version": expected_version + 1, **values},
     )
     return result.rowcount == 1
 
 
 def handoffs_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
-    query = (
-        sa.select(handoffs, referrals.c.id.label("referral_id"))
-        .join(referrals, referrals.c.instance_id == handoffs.c.instance_id, isouter=True)
-        .where(handoffs.c.instance_id == instance_id)
-        .order_by(handoffs.c.created_at, handoffs.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    return list(conn.execute(_HANDOFFS_OF_INSTANCE, {"instance_id": instance_id}).mappings())
 
 
 def service_queue(
@@ -535,7 +654,7 @@ def service_queue(
 
 
 def insert_transition(conn: Connection, values: dict) -> None:
-    conn.execute(handoff_transitions.insert().values(**values))
+    conn.execute(_INSERT_TRANSITION, values)
 
 
 def transitions_of_handoff(conn: Connection, handoff_id: str) -> list[RowMapping]:
@@ -660,38 +779,50 @@ def set_referral_cancelled(conn: Connection, referral_id: str, at: datetime, rea
 # ---- OLA terms and clocks --------------------------------------------------------------------------------
 
 
+_OLA_TERMS = sa.select(ola_terms).order_by(ola_terms.c.name)
+_INSERT_CLOCK = ola_clocks.insert()
+_UPDATE_CLOCK = ola_clocks.update().where(ola_clocks.c.id == sa.bindparam("b_id"))
+_CLOCKS_OF_HANDOFF = (
+    sa.select(ola_clocks)
+    .where(ola_clocks.c.handoff_id == sa.bindparam("handoff_id"))
+    .order_by(ola_clocks.c.started_at)
+)
+_CLOCKS_OF_INSTANCE = (
+    sa.select(ola_clocks)
+    .where(ola_clocks.c.instance_id == sa.bindparam("instance_id"))
+    .order_by(ola_clocks.c.started_at, ola_clocks.c.obligation)
+)
+
+
 def replace_ola_terms(conn: Connection, rows: list[dict]) -> None:
+    _memo(conn).pop("ola_terms", None)
     conn.execute(ola_terms.delete())
     if rows:
         conn.execute(ola_terms.insert(), rows)
 
 
 def ola_terms_rows(conn: Connection) -> list[RowMapping]:
-    return list(conn.execute(sa.select(ola_terms).order_by(ola_terms.c.name)).mappings())
+    """Every OLA's terms, read once per transaction."""
+    memo = _memo(conn)
+    if "ola_terms" not in memo:
+        memo["ola_terms"] = list(conn.execute(_OLA_TERMS).mappings())
+    return list(memo["ola_terms"])
 
 
 def insert_clock(conn: Connection, values: dict) -> None:
-    conn.execute(ola_clocks.insert().values(**values))
+    conn.execute(_INSERT_CLOCK, values)
 
 
 def update_clock(conn: Connection, clock_id: str, values: dict) -> None:
-    conn.execute(ola_clocks.update().where(ola_clocks.c.id == clock_id).values(**values))
+    conn.execute(_UPDATE_CLOCK, {"b_id": clock_id, **values})
 
 
 def clocks_of_handoff(conn: Connection, handoff_id: str) -> list[RowMapping]:
-    query = (
-        sa.select(ola_clocks).where(ola_clocks.c.handoff_id == handoff_id).order_by(ola_clocks.c.started_at)
-    )
-    return list(conn.execute(query).mappings())
+    return list(conn.execute(_CLOCKS_OF_HANDOFF, {"handoff_id": handoff_id}).mappings())
 
 
 def clocks_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
-    query = (
-        sa.select(ola_clocks)
-        .where(ola_clocks.c.instance_id == instance_id)
-        .order_by(ola_clocks.c.started_at, ola_clocks.c.obligation)
-    )
-    return list(conn.execute(query).mappings())
+    return list(conn.execute(_CLOCKS_OF_INSTANCE, {"instance_id": instance_id}).mappings())
 
 
 def clocks_needing_attention(conn: Connection, now: datetime, limit: int) -> list[RowMapping]:
@@ -750,20 +881,31 @@ def clocks_stopped_between(conn: Connection, start: datetime, end: datetime) -> 
     return list(conn.execute(sa.select(ola_clocks).where(sa.or_(met, breached))).mappings())
 
 
-def insert_milestone(conn: Connection, values: dict) -> None:
-    conn.execute(milestones.insert().values(**values))
+_INSERT_MILESTONES = milestones.insert()
+_CLOSURES_OF_CALENDAR = (
+    sa.select(calendar_closures)
+    .where(calendar_closures.c.calendar == sa.bindparam("calendar"))
+    .order_by(calendar_closures.c.starts_at)
+)
+
+
+def insert_milestones(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(_INSERT_MILESTONES, rows)
 
 
 def closures_of_calendar(conn: Connection, calendar_name: str) -> list[RowMapping]:
-    query = (
-        sa.select(calendar_closures)
-        .where(calendar_closures.c.calendar == calendar_name)
-        .order_by(calendar_closures.c.starts_at)
-    )
-    return list(conn.execute(query).mappings())
+    """A calendar's closures, read once per transaction."""
+    known = _memo(conn).setdefault("closures", {})
+    if calendar_name not in known:
+        known[calendar_name] = list(
+            conn.execute(_CLOSURES_OF_CALENDAR, {"calendar": calendar_name}).mappings()
+        )
+    return list(known[calendar_name])
 
 
 def insert_closure(conn: Connection, **values) -> int:
+    _memo(conn).pop("closures", None)
     return conn.execute(calendar_closures.insert().values(**values)).inserted_primary_key[0]
 
 
@@ -776,6 +918,7 @@ def closure(conn: Connection, closure_id: int) -> RowMapping | None:
 
 
 def delete_closure(conn: Connection, calendar_name: str, closure_id: int) -> bool:
+    _memo(conn).pop("closures", None)
     result = conn.execute(
         calendar_closures.delete().where(
             calendar_closures.c.id == closure_id, calendar_closures.c.calendar == calendar_name
@@ -791,11 +934,17 @@ def running_clocks_on(conn: Connection, calendar_name: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
+_CORRELATION_VALUES = sa.select(correlations.c.key, correlations.c.value).where(
+    correlations.c.instance_id == sa.bindparam("instance_id")
+)
+
+
 def correlation_values(conn: Connection, instance_id: str) -> dict[str, str]:
-    query = sa.select(correlations.c.key, correlations.c.value).where(
-        correlations.c.instance_id == instance_id
-    )
-    return dict(conn.execute(query).all())
+    """An instance's correlation values, read once per transaction."""
+    known = _memo(conn).setdefault("correlations", {})
+    if instance_id not in known:
+        known[instance_id] = dict(conn.execute(_CORRELATION_VALUES, {"instance_id": instance_id}).all())
+    return dict(known[instance_id])
 
 
 # ---- Notifications --------------------------------------------------------------------------------------
@@ -834,24 +983,39 @@ def subscriptions_of(conn: Connection, organisation: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
+_SUBSCRIPTIONS_FOR_REFERRAL = (
+    sa.select(subscriptions)
+    .where(
+        subscriptions.c.status == "active",
+        sa.or_(
+            subscriptions.c.referral_id == sa.bindparam("referral_id"),
+            sa.and_(
+                subscriptions.c.all_referrals.is_(True),
+                subscriptions.c.organisation == sa.bindparam("organisation"),
+            ),
+        ),
+    )
+    .order_by(subscriptions.c.id)
+    .with_for_update()
+)
+_INSERT_NOTIFICATION_EVENTS = notification_events.insert().returning(
+    notification_events.c.id, sort_by_parameter_order=True
+)
+_INSERT_DELIVERIES = deliveries.insert()
+
+
 def subscriptions_for_referral(conn: Connection, referral_id: str, organisation: str) -> list[RowMapping]:
     """Active subscriptions that cover a referral, locked in id order (the same order in every writer, so
     two transactions numbering events for one subscription queue instead of deadlocking)."""
-    covers = sa.or_(
-        subscriptions.c.referral_id == referral_id,
-        sa.and_(subscriptions.c.all_referrals.is_(True), subscriptions.c.organisation == organisation),
-    )
-    query = (
-        sa.select(subscriptions)
-        .where(subscriptions.c.status == "active", covers)
-        .order_by(subscriptions.c.id)
-        .with_for_update()
-    )
-    return list(conn.execute(query).mappings())
+    params = {"referral_id": referral_id, "organisation": organisation}
+    return list(conn.execute(_SUBSCRIPTIONS_FOR_REFERRAL, params).mappings())
 
 
-def insert_notification_event(conn: Connection, values: dict) -> int:
-    return conn.execute(notification_events.insert().values(**values)).inserted_primary_key[0]
+def insert_notification_events(conn: Connection, rows: list[dict]) -> list[int]:
+    """Insert the events in one statement; returns their ids in the order of ``rows``."""
+    if not rows:
+        return []
+    return list(conn.execute(_INSERT_NOTIFICATION_EVENTS, rows).scalars())
 
 
 def notification_events_since(
@@ -866,8 +1030,9 @@ def notification_events_since(
     return list(conn.execute(query).mappings())
 
 
-def insert_delivery(conn: Connection, values: dict) -> None:
-    conn.execute(deliveries.insert().values(**values))
+def insert_deliveries(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(_INSERT_DELIVERIES, rows)
 
 
 def claim_deliveries(conn: Connection, now: datetime, lease_until: datetime, limit: int) -> list[RowMapping]:

@@ -1,0 +1,109 @@
+"""What a change does not read again: rows read once per transaction are read afresh by the next one and
+after a write in the same one, and what a change answers without reading it back is what a later read
+returns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from engine.store import repository as repo
+from engine.store.tables import services
+from tests.conftest import SOPS
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
+LPT = "leicestershire-partnership-nhs-trust"
+CITY = "community-nursing-city"
+WOUND_CARE = {"clinical_need": "wound_care", "address_postcode": "LE1 5WW", "housebound": True}
+
+
+@pytest.fixture
+def olas(signpost, directory):
+    return signpost.olas.load_terms((SOPS / "olas.toml").read_text(), "sops/olas.toml", "tests")
+
+
+@pytest.fixture
+def gp(signpost):
+    return signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[0]
+
+
+@pytest.fixture
+def team(signpost):
+    return signpost.clients.create(name="lpt system", organisation=LPT, roles={"service"})[0]
+
+
+def test_the_next_transaction_on_a_connection_reads_the_directory_afresh(signpost, directory, olas):
+    with signpost.database.engine.connect() as conn:
+        with conn.begin():
+            assert repo.service(conn, CITY)["name"] == "City community nursing"
+            assert repo.ola_terms_rows(conn)
+        with conn.begin():
+            # Changed behind the repository's back, as another process would.
+            conn.execute(sa.update(services).where(services.c.id == CITY).values(name="City nursing"))
+            conn.exec_driver_sql("DELETE FROM ola_terms")
+        with conn.begin():
+            assert repo.service(conn, CITY)["name"] == "City nursing"
+            assert repo.services_by_id(conn, [CITY, "no-such-service"]) == {CITY: repo.service(conn, CITY)}
+            assert repo.ola_terms_rows(conn) == []
+
+
+def test_a_transaction_reads_back_what_it_wrote(signpost, directory, olas):
+    with signpost.database.write() as conn:
+        row = dict(repo.service(conn, CITY))
+        calendar = row["calendar"]
+        assert repo.closures_of_calendar(conn, calendar) == []
+        assert repo.ola_terms_rows(conn)
+
+        repo.upsert_service(conn, {**row, "name": "City nursing"})
+        closure_id = repo.insert_closure(
+            conn,
+            calendar=calendar,
+            starts_at=START,
+            ends_at=START + timedelta(days=1),
+            reason="local holiday",
+            created_by="tests",
+            created_at=START,
+        )
+        repo.replace_ola_terms(conn, [])
+
+        assert repo.service(conn, CITY)["name"] == "City nursing"
+        assert [c["id"] for c in repo.closures_of_calendar(conn, calendar)] == [closure_id]
+        assert repo.ola_terms_rows(conn) == []
+        assert repo.delete_closure(conn, calendar, closure_id)
+        assert repo.closures_of_calendar(conn, calendar) == []
+
+
+def test_a_new_referral_and_each_hand_off_action_answer_what_a_fresh_read_returns(
+    signpost, nursing, olas, gp, team
+):
+    with time_machine.travel(START, tick=False) as traveller:
+        referral, _ = signpost.referrals.start(
+            gp,
+            pathway="community_nursing_referral",
+            version=None,
+            referrer="C81001",
+            subject="9434765919",
+            data=WOUND_CARE,
+        )
+        assert referral == signpost.referrals.get(referral["id"], gp)
+        [handoff] = referral["handoffs"]
+        for action, body in (
+            ("acknowledge", {}),
+            ("request-information", {"question": "Is the wound infected?"}),
+            ("accept", {"window": "Tue 14:00-16:00"}),
+            ("start", {}),
+            ("complete", {"outcome": "wound dressed"}),
+        ):
+            traveller.shift(timedelta(minutes=20))
+            if action == "accept":
+                signpost.handoffs.supply_information(referral["id"], {"infected": False}, gp)
+            answer = signpost.handoffs.act(handoff["id"], action, body, team)
+            fresh = signpost.handoffs.get(handoff["id"], team)
+            assert answer == {k: v for k, v in fresh.items() if k != "transitions"}
+            assert fresh["transitions"][-1]["action"] == action
+        after = signpost.referrals.get(referral["id"], gp)
+        assert after["status"] == "completed"
+        assert {c["state"] for c in after["clocks"]} <= {"met", "cancelled"}
