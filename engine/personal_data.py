@@ -32,10 +32,6 @@ class PersonalData:
         self._database = database
         self._retention = retention
 
-    @property
-    def retention(self) -> timedelta:
-        return self._retention
-
     def subject_access_export(self, subject: str, requester: Client) -> dict:
         """Everything held about the person with NHS number ``subject``, in every referral: for a subject
         access request, answered by the information governance team (the auditor role). Each referral
