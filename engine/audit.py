@@ -106,7 +106,7 @@ class Audit:
 
     def trail(self, referral_id: str, limit: int = 1000) -> list[dict]:
         with self._database.read() as conn:
-            return [_view(r) for r in repo.audit_records(conn, referral_id=referral_id, limit=limit)]
+            return [record_view(r) for r in repo.audit_records(conn, referral_id=referral_id, limit=limit)]
 
     def verify(self) -> Verdict:
         """Recompute the chain from the first record; the first break is reported."""
@@ -132,7 +132,8 @@ class Audit:
         return Verdict(True, count)
 
 
-def _view(row) -> dict:
+def record_view(row) -> dict:
+    """An audit record as auditors read it (without the chain's hashes)."""
     return {
         "id": row["id"],
         "at": row["at"].isoformat(),

@@ -89,6 +89,13 @@ class Clients:
         with self._database.read() as conn:
             return [client_view(row) for row in repo.list_clients(conn)]
 
+    def view(self, client_id: int) -> dict:
+        with self._database.read() as conn:
+            row = repo.client_row(conn, client_id)
+        if row is None:
+            raise NotFound(f"no client {client_id}")
+        return client_view(row)
+
     def revoke(self, client_id: int) -> dict:
         with self._database.write() as conn:
             if repo.client_row(conn, client_id) is None:

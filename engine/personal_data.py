@@ -74,7 +74,7 @@ class PersonalData:
             "handoffs": handoffs,
             "notifications": [_plain(d) for d in repo.delivery_log(conn, referral_id=referral_id)],
             "access_log": [
-                _plain(a) for a in repo.audit_records(conn, referral_id=referral_id, limit=100_000)
+                audit.record_view(a) for a in repo.audit_records(conn, referral_id=referral_id, limit=100_000)
             ],
         }
 

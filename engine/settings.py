@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.rate_limits import check_storage_url, parse_limit
+from engine.secrets_at_rest import parse_keys
 
 DEFAULT_DATABASE_PATH = Path("var") / "signpost.db"
 DEFAULT_RETENTION_DAYS = 2922
@@ -133,9 +134,7 @@ class Settings:
             ),
             rate_limit_namespace=env.get("SIGNPOST_RATE_LIMIT_NAMESPACE") or "signpost",
             proxy_hops=_hops(env, "SIGNPOST_PROXY_HOPS"),
-            secret_keys=tuple(
-                k.strip() for k in (env.get("SIGNPOST_SECRET_KEYS") or "").split(",") if k.strip()
-            ),
+            secret_keys=parse_keys(env.get("SIGNPOST_SECRET_KEYS")),
         )
 
 

@@ -62,7 +62,7 @@ def create_client(body: dict):
         valid_for=timedelta(days=days) if days else None,
         service=body["service"],
     )
-    return {**next(c for c in signpost().clients.list() if c["id"] == client.id), "token": token}
+    return {**signpost().clients.view(client.id), "token": token}
 
 
 @blp.route("/<int:client_id>/revoke", methods=["POST"])
