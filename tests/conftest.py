@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from engine.settings import Settings
 from engine.store.db import Database, scratch_postgres_database
@@ -21,6 +23,36 @@ PROCESSES = ROOT / "processes"
 SOPS = ROOT / "sops"
 # Encrypts the webhook secrets stored by every test (tests of key rotation make keys of their own).
 SECRET_KEYS = ("nOu9XWJzCEk8qJXFvY8kt2fh8rp6oA-H6ez6Pc8mvNY=",)
+# Where every test's clock stands when it begins: a Monday at 9, inside every calendar's working hours
+# (Europe/London is on GMT in November, so local time is UTC).
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "wall_clock: runs on the real clock, which it shares with the `signpost` processes it starts",
+    )
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(request):
+    """Every test runs on a clock pinned at START that stands still until the test moves it
+    (``frozen_clock.move_to(when)``, ``frozen_clock.shift(delta)``), from its first fixture to its last
+    assertion: no timer, OLA clock, expiry, retry or retention depends on the day the suite runs. A test that
+    starts `signpost` processes cannot pin theirs, so it is marked ``wall_clock`` and shares the real one."""
+    if request.node.get_closest_marker("wall_clock"):
+        yield None
+        return
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def process_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment for a `signpost` process a test starts: this one's, the project on the path ahead of
+    whatever is there already (CI's clock-ahead run puts a folder there), the database and ``settings``."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "SIGNPOST_DATABASE_URL": database_url, **settings}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ROOT
+from tests.conftest import process_env
 
 REFERRAL = {
     "pathway": "community_nursing_referral",
@@ -81,7 +80,7 @@ def test_removing_the_newest_records_is_detected(signpost, audited_referral):
 
 
 def test_the_command_line_verifies_the_trail(database_url, audited_referral, signpost, tmp_path):
-    env = {**os.environ, "SIGNPOST_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env = process_env(database_url)
     intact = subprocess.run(
         [sys.executable, "-m", "api.cli", "audit", "verify"],
         env=env,

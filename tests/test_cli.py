@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import re
 import socket
@@ -16,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, process_env
 
 SIGNPOST = [sys.executable, "-m", "api.cli"]
 STARTUP_TIMEOUT_SECONDS = 60
 
 
 def run(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SIGNPOST_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env = process_env(database_url)
     return subprocess.run([*SIGNPOST, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -89,12 +88,7 @@ def served(database_url, tmp_path):
         run(database_url, "deploy", str(ROOT / "processes"), str(ROOT / "sops"), cwd=tmp_path).returncode == 0
     )
     port = free_port()
-    env = {
-        **os.environ,
-        "SIGNPOST_DATABASE_URL": database_url,
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = process_env(database_url, PYTHONUNBUFFERED="1")
     env.pop("SIGNPOST_ADMIN_TOKEN", None)
     process = subprocess.Popen(
         [*SIGNPOST, "serve", "--port", str(port)],

@@ -5,20 +5,18 @@ content is checked at each step of a hand-off's life, together with errors and o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
 from engine import fhir
-from tests.conftest import SOPS
+from tests.conftest import SOPS, START
 
 LPT = "leicestershire-partnership-nhs-trust"
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ROUTINE = {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False}
 NHS_NUMBER = "9434765919"
 MODELS = {
@@ -72,17 +70,16 @@ def operator(token_for):
 
 @pytest.fixture
 def referral(http, nursing, referrer):
-    with time_machine.travel(START, tick=False):
-        response = http.post(
-            "/api/v1/referrals",
-            json={
-                "pathway": "community_nursing_referral",
-                "referrer": "C81001",
-                "subject": NHS_NUMBER,
-                "data": ROUTINE,
-            },
-            headers=referrer,
-        )
+    response = http.post(
+        "/api/v1/referrals",
+        json={
+            "pathway": "community_nursing_referral",
+            "referrer": "C81001",
+            "subject": NHS_NUMBER,
+            "data": ROUTINE,
+        },
+        headers=referrer,
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -225,11 +222,11 @@ def test_a_new_referral_reads_as_an_active_service_request_with_a_requested_task
 
 
 def test_the_views_follow_a_hand_off_through_information_acceptance_and_completion(
-    http, referral, referrer, nursing_team, operator
+    http, referral, referrer, nursing_team, operator, frozen_clock
 ):
     handoff_id = referral["handoffs"][0]["id"]
-    with time_machine.travel(START + timedelta(hours=1), tick=False):
-        act(http, nursing_team, handoff_id, "acknowledge")
+    frozen_clock.move_to(START + timedelta(hours=1))
+    act(http, nursing_team, handoff_id, "acknowledge")
     received = get_task(http, nursing_team, handoff_id)
     assert (received["status"], received["meta"]["versionId"]) == ("received", "2")
     assert received["lastModified"] == "2026-11-23T10:00:00.000Z"
@@ -452,8 +449,7 @@ def test_a_task_shows_when_the_receiver_must_act_by(http, signpost, nursing, ref
         "subject": NHS_NUMBER,
         "data": ROUTINE,
     }
-    with time_machine.travel(START, tick=False):
-        referral = http.post("/api/v1/referrals", json=body, headers=referrer).json
-        task = get_task(http, nursing_team, referral["handoffs"][0]["id"])
+    referral = http.post("/api/v1/referrals", json=body, headers=referrer).json
+    task = get_task(http, nursing_team, referral["handoffs"][0]["id"])
     # The acknowledge clock (1 business hour on the 8-to-8 calendar) is the receiver's soonest obligation.
     assert task["restriction"] == {"period": {"end": "2026-11-23T10:00:00.000Z"}}

@@ -7,7 +7,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from engine.errors import Conflict, TaskNotReady
 from engine.system import build
@@ -123,34 +122,34 @@ def test_concurrent_completions_of_one_task_let_exactly_one_win(signpost, referr
     assert kinds.count("task_completed") == 1
 
 
-def test_a_timer_fires_once_when_due(signpost, referrer, operator):
-    with time_machine.travel(NOON, tick=False):
-        referral = deploy_and_start(signpost, referrer, samples.timer_wait('"PT30M"'))
+def test_a_timer_fires_once_when_due(signpost, referrer, operator, frozen_clock):
+    frozen_clock.move_to(NOON)
+    referral = deploy_and_start(signpost, referrer, samples.timer_wait('"PT30M"'))
     [timer] = referral["waiting_for"]["timers"]
     assert datetime.fromisoformat(timer["due_at"]) == NOON + timedelta(minutes=30)
-    with time_machine.travel(NOON + timedelta(minutes=29), tick=False):
-        assert signpost.timers.fire_due() == 0
-    with time_machine.travel(NOON + timedelta(minutes=31), tick=False):
-        assert signpost.timers.fire_due() == 1
-        assert signpost.timers.fire_due() == 0
+    frozen_clock.move_to(NOON + timedelta(minutes=29))
+    assert signpost.timers.fire_due() == 0
+    frozen_clock.move_to(NOON + timedelta(minutes=31))
+    assert signpost.timers.fire_due() == 1
+    assert signpost.timers.fire_due() == 0
     fired = signpost.referrals.get(referral["id"], operator)
     assert [t["element_id"] for t in fired["waiting_for"]["tasks"]] == ["after"]
     assert fired["waiting_for"]["timers"] == []
 
 
-def test_a_timer_due_while_the_server_was_down_fires_after_restart(signpost, settings, referrer, operator):
-    with time_machine.travel(NOON, tick=False):
-        referral = deploy_and_start(
-            signpost, referrer, samples.timer_wait("wait_for"), data={"wait_for": "PT1H"}
-        )
+def test_a_timer_due_while_the_server_was_down_fires_after_restart(
+    signpost, settings, referrer, operator, frozen_clock
+):
+    frozen_clock.move_to(NOON)
+    referral = deploy_and_start(signpost, referrer, samples.timer_wait("wait_for"), data={"wait_for": "PT1H"})
     signpost.close()
-    with time_machine.travel(NOON + timedelta(days=2), tick=False):
-        restarted = build(settings)
-        try:
-            assert restarted.timers.fire_due() == 1
-            after = restarted.referrals.get(referral["id"], operator)
-        finally:
-            restarted.close()
+    frozen_clock.move_to(NOON + timedelta(days=2))
+    restarted = build(settings)
+    try:
+        assert restarted.timers.fire_due() == 1
+        after = restarted.referrals.get(referral["id"], operator)
+    finally:
+        restarted.close()
     assert [t["element_id"] for t in after["waiting_for"]["tasks"]] == ["after"]
 
 

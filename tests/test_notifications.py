@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import json
-import os
 import queue
 import signal
 import socket
@@ -36,7 +35,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from engine.notifications import RETRY_DELAYS
 from engine.settings import Settings
 from engine.system import build
-from tests.conftest import ROOT, SECRET_KEYS, SOPS
+from tests.conftest import SECRET_KEYS, SOPS, process_env
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; Europe/London is on GMT, so local time = UTC
 GP_PRACTICE = "city-gp-practice"
@@ -581,6 +580,7 @@ class StalledWorker:
             raise self._failures[0]
 
 
+@pytest.mark.wall_clock
 def test_a_worker_killed_mid_delivery_loses_nothing(
     signpost, http, database_url, pathway, receiver, gp, team, tmp_path
 ):
@@ -594,15 +594,13 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     assert expected == 5  # received, triaged, routed, accepted, visit booked
 
     receiver.hold_seconds = 2  # a slow receiver: a delivery is in flight for two seconds
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "SIGNPOST_DATABASE_URL": database_url,
-        "SIGNPOST_WEBHOOK_ALLOW_PRIVATE": "1",
-        "SIGNPOST_TICK_SECONDS": "0.2",
-        "SIGNPOST_DELIVERY_LEASE_SECONDS": "6",
-    }
+    env = process_env(
+        database_url,
+        PYTHONUNBUFFERED="1",
+        SIGNPOST_WEBHOOK_ALLOW_PRIVATE="1",
+        SIGNPOST_TICK_SECONDS="0.2",
+        SIGNPOST_DELIVERY_LEASE_SECONDS="6",
+    )
     first = Worker(env, tmp_path)
     try:
         in_flight = receiver.arrivals.get(timeout=WAIT_SECONDS)
@@ -664,7 +662,7 @@ class Worker:
 
 
 def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
-    signpost, http, pathway, receiver, gp, other_gp
+    signpost, http, pathway, receiver, gp, other_gp, frozen_clock
 ):
     with at(0):
         hook = subscribe(http, gp, url=receiver.url("/gp"), events=["referral.routed"])
@@ -673,8 +671,8 @@ def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
     receiver.mode = "down"
     moment = START
     for _ in range(len(RETRY_DELAYS) + 1):
-        with time_machine.travel(moment, tick=False):
-            assert signpost.notifications.deliver_due() == 1
+        frozen_clock.move_to(moment)
+        assert signpost.notifications.deliver_due() == 1
         [delivery] = deliveries(http, gp, hook["id"])
         if delivery["next_attempt_at"] is None:
             break
@@ -691,14 +689,14 @@ def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
         assert delay * 0.9 <= gap <= delay * 1.1 + 0.01  # backed off, with jitter
     assert sum(gaps) > 2.5 * 86400  # about three days in all
 
-    with time_machine.travel(moment + timedelta(days=1), tick=False):
-        assert signpost.notifications.deliver_due() == 0  # the dead letter waits for a replay
-        assert http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=other_gp).status_code == 404
-        replayed = http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=gp)
-        assert replayed.status_code == 202, replayed.json
-        assert (replayed.json["status"], replayed.json["attempts"]) == ("pending", 0)
-        receiver.mode = "up"
-        assert signpost.notifications.deliver_due() == 1
+    frozen_clock.move_to(moment + timedelta(days=1))
+    assert signpost.notifications.deliver_due() == 0  # the dead letter waits for a replay
+    assert http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=other_gp).status_code == 404
+    replayed = http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=gp)
+    assert replayed.status_code == 202, replayed.json
+    assert (replayed.json["status"], replayed.json["attempts"]) == ("pending", 0)
+    receiver.mode = "up"
+    assert signpost.notifications.deliver_due() == 1
     arrived = receiver.received("/gp")
     assert [r.answered for r in arrived] == [503] * (len(RETRY_DELAYS) + 1) + [204]
     assert {r.webhook_id for r in arrived} == {arrived[0].webhook_id}

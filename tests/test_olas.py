@@ -154,7 +154,9 @@ def test_routing_starts_the_receivers_clocks_on_the_services_calendar(signpost, 
     assert datetime.fromisoformat(running["accept-or-reject"]["due_at"]) == MONDAY_9 + hours(4)
 
 
-def test_an_information_request_pauses_the_receiver_and_starts_the_sender(signpost, nursing, olas, gp, team):
+def test_an_information_request_pauses_the_receiver_and_starts_the_sender(
+    signpost, nursing, olas, gp, team, frozen_clock
+):
     referral = start_referral(signpost, gp, MONDAY_9)
     act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
     act(signpost, team, referral, "request-information", {"question": "Allergies?"}, MONDAY_9 + hours(1))
@@ -167,8 +169,8 @@ def test_an_information_request_pauses_the_receiver_and_starts_the_sender(signpo
     assert (sender["party"], sender["state"]) == ("sender", "running")
     assert datetime.fromisoformat(sender["due_at"]) == MONDAY_9 + hours(5)
 
-    with time_machine.travel(MONDAY_9 + hours(3), tick=False):
-        signpost.handoffs.supply_information(referral["id"], {"allergies": "none"}, gp)
+    frozen_clock.move_to(MONDAY_9 + hours(3))
+    signpost.handoffs.supply_information(referral["id"], {"allergies": "none"}, gp)
     resumed = clocks(signpost, referral, MONDAY_9 + hours(3))
     assert resumed["supply-information"]["state"] == "met"
     assert resumed["supply-information"]["business_seconds_used"] == 2 * 3600
@@ -183,14 +185,16 @@ def test_a_pause_overnight_counts_no_time_outside_opening_hours(signpost, nursin
     assert due == datetime(2026, 11, 24, 11, 0, tzinfo=UTC)  # 1h tonight, 3h from 08:00 tomorrow
 
 
-def test_warnings_at_half_and_three_quarters_then_the_breach(signpost, nursing, olas, gp, manager):
+def test_warnings_at_half_and_three_quarters_then_the_breach(
+    signpost, nursing, olas, gp, manager, frozen_clock
+):
     referral = start_referral(signpost, gp, MONDAY_9)
     assert attend(signpost, MONDAY_9 + hours(0.25)) == 0
     assert attend(signpost, MONDAY_9 + hours(0.55)) == 1  # acknowledge: 50% of 1h
     assert attend(signpost, MONDAY_9 + hours(0.55)) == 0
     assert attend(signpost, MONDAY_9 + hours(2.1)) == 2  # acknowledge 75% + breach; accept-or-reject 50%
-    with time_machine.travel(MONDAY_9 + hours(2.1), tick=False):
-        events = signpost.referrals.events(referral["id"], manager)
+    frozen_clock.move_to(MONDAY_9 + hours(2.1))
+    events = signpost.referrals.events(referral["id"], manager)
     warnings = [
         (e["detail"]["obligation"], e["detail"]["threshold"], e["at"])
         for e in events
@@ -266,21 +270,21 @@ ESCALATING = samples.process(
 )
 
 
-def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas, gp, manager):
+def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas, gp, manager, frozen_clock):
     signpost.definitions.deploy([SourceFile("escalating.bpmn", ESCALATING.encode())], "tests")
-    with time_machine.travel(MONDAY_9, tick=False):
-        referral, _ = signpost.referrals.start(
-            gp,
-            pathway="sample",
-            version=None,
-            referrer="r",
-            subject=None,
-            data={},
-            point_of_access="community-health-spa",
-        )
+    frozen_clock.move_to(MONDAY_9)
+    referral, _ = signpost.referrals.start(
+        gp,
+        pathway="sample",
+        version=None,
+        referrer="r",
+        subject=None,
+        data={},
+        point_of_access="community-health-spa",
+    )
     attend(signpost, MONDAY_9 + hours(1.5))
-    with time_machine.travel(MONDAY_9 + hours(1.5), tick=False):
-        escalated = signpost.referrals.get(referral["id"], manager)
+    frozen_clock.move_to(MONDAY_9 + hours(1.5))
+    escalated = signpost.referrals.get(referral["id"], manager)
     [task] = escalated["waiting_for"]["tasks"]
     assert task["element_id"] == "escalate"
     assert escalated["data"]["breach"]["obligation"] == "acknowledge"
@@ -288,15 +292,15 @@ def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas,
     assert "handoff.accepted" in escalated["waiting_for"]["messages"]  # it still waits for the service
 
 
-def test_duty_managers_list_the_clocks_at_risk(signpost, nursing, olas, gp, manager, team):
+def test_duty_managers_list_the_clocks_at_risk(signpost, nursing, olas, gp, manager, team, frozen_clock):
     first = start_referral(signpost, gp, MONDAY_9)
     second = start_referral(signpost, gp, MONDAY_9 + hours(2))
     act(signpost, team, first, "acknowledge", {}, MONDAY_9 + hours(0.5))
-    with time_machine.travel(MONDAY_9 + hours(2.5), tick=False):
-        soon = signpost.olas.at_risk(manager, states=["running"], due_before=MONDAY_9 + hours(4), limit=50)
-        theirs = signpost.olas.at_risk(team, states=["running"], due_before=None, limit=50)
-        other = signpost.clients.create(name="c", organisation="leicester-city-council", roles={"service"})[0]
-        nobody = signpost.olas.at_risk(other, states=["running"], due_before=None, limit=50)
+    frozen_clock.move_to(MONDAY_9 + hours(2.5))
+    soon = signpost.olas.at_risk(manager, states=["running"], due_before=MONDAY_9 + hours(4), limit=50)
+    theirs = signpost.olas.at_risk(team, states=["running"], due_before=None, limit=50)
+    other = signpost.clients.create(name="c", organisation="leicester-city-council", roles={"service"})[0]
+    nobody = signpost.olas.at_risk(other, states=["running"], due_before=None, limit=50)
     assert [(c["reference"], c["obligation"]) for c in soon] == [
         (second["reference"], "acknowledge"),
         (first["reference"], "accept-or-reject"),
@@ -339,13 +343,13 @@ def test_the_report_matches_a_hand_computed_fixture(signpost, nursing, olas, gp,
     assert signpost.olas.report(MONDAY_9 + timedelta(days=1), MONDAY_9 + timedelta(days=2))["service"] == []
 
 
-def test_a_closure_added_by_an_admin_moves_running_due_times(signpost, nursing, olas, gp):
+def test_a_closure_added_by_an_admin_moves_running_due_times(signpost, nursing, olas, gp, frozen_clock):
     referral = start_referral(signpost, gp, MONDAY_9)
     admin = signpost.clients.create(name="admin", organisation="signpost", roles={"admin"})[0]
-    with time_machine.travel(MONDAY_9 + hours(0.5), tick=False):
-        closure = signpost.olas.add_closure(
-            "8-to-8-every-day", MONDAY_9 + hours(1), MONDAY_9 + hours(3), "building evacuated", admin
-        )
+    frozen_clock.move_to(MONDAY_9 + hours(0.5))
+    closure = signpost.olas.add_closure(
+        "8-to-8-every-day", MONDAY_9 + hours(1), MONDAY_9 + hours(3), "building evacuated", admin
+    )
     moved = clocks(signpost, referral, MONDAY_9 + hours(0.5))
     assert datetime.fromisoformat(moved["accept-or-reject"]["due_at"]) == MONDAY_9 + hours(
         6
@@ -360,16 +364,18 @@ def test_a_closure_added_by_an_admin_moves_running_due_times(signpost, nursing, 
         signpost.olas.add_closure("24x7", MONDAY_9, MONDAY_9, "x", admin)
 
 
-def test_obligations_reports_and_calendars_over_http(http, signpost, nursing, olas, gp, team, token_for):
+def test_obligations_reports_and_calendars_over_http(
+    http, signpost, nursing, olas, gp, team, token_for, frozen_clock
+):
     referral = start_referral(signpost, gp, MONDAY_9)
     act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
     operator = token_for("operator", organisation="leicestershire-partnership-nhs-trust")
-    with time_machine.travel(MONDAY_9 + hours(1), tick=False):
-        listed = http.get(
-            "/api/v1/obligations",
-            query_string={"due_before": (MONDAY_9 + hours(5)).isoformat()},
-            headers=operator,
-        )
+    frozen_clock.move_to(MONDAY_9 + hours(1))
+    listed = http.get(
+        "/api/v1/obligations",
+        query_string={"due_before": (MONDAY_9 + hours(5)).isoformat()},
+        headers=operator,
+    )
     assert listed.status_code == 200, listed.json
     assert [c["obligation"] for c in listed.json] == ["accept-or-reject"]
     assert listed.json[0]["business_seconds_remaining"] == 3 * 3600

@@ -17,7 +17,7 @@ from api import create_app
 from engine.settings import Settings
 from engine.system import build
 from tests import bpmn_samples as samples
-from tests.conftest import ROOT
+from tests.conftest import process_env
 
 WORKER_TIMEOUT_SECONDS = 60
 
@@ -27,12 +27,12 @@ def referrer(signpost):
     return signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
 
 
-def start_waiting_on_a_timer(signpost, referrer, started_at: datetime) -> dict:
+def start_waiting_on_a_timer(signpost, referrer) -> dict:
+    """A referral started now, waiting on a 30-minute timer."""
     signpost.definitions.deploy([samples.source(samples.timer_wait('"PT30M"'))], "tests")
-    with time_machine.travel(started_at, tick=False):
-        referral, _ = signpost.referrals.start(
-            referrer, pathway="sample", version=None, referrer="r", subject=None, data={}
-        )
+    referral, _ = signpost.referrals.start(
+        referrer, pathway="sample", version=None, referrer="r", subject=None, data={}
+    )
     return referral
 
 
@@ -52,13 +52,12 @@ def test_health_and_readiness_probes(http, settings):
     assert "database is not reachable" in response.json["detail"]
 
 
-def test_metrics_count_fired_timers_their_lateness_and_http_latency(http, signpost, referrer):
-    start_waiting_on_a_timer(signpost, referrer, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
-    before = http.get("/metrics").data.decode()
-    assert "signpost_timers_due 0.0" not in before  # the 30-minute timer fell due long ago
-    assert "signpost_timers_due 1.0" in before
-    with time_machine.travel(datetime(2026, 11, 23, 9, 31, 30, tzinfo=UTC), tick=False):
-        assert signpost.timers.fire_due() == 1
+def test_metrics_count_fired_timers_their_lateness_and_http_latency(http, signpost, referrer, frozen_clock):
+    start_waiting_on_a_timer(signpost, referrer)
+    assert "signpost_timers_due 0.0" in http.get("/metrics").data.decode()  # due in 30 minutes
+    frozen_clock.shift(timedelta(minutes=31, seconds=30))
+    assert "signpost_timers_due 1.0" in http.get("/metrics").data.decode()
+    assert signpost.timers.fire_due() == 1
     text = http.get("/metrics").data.decode()
     assert "signpost_timers_fired_total 1.0" in text
     assert 'signpost_timer_lateness_seconds_bucket{le="60.0"} 0.0' in text
@@ -73,8 +72,11 @@ def test_metrics_count_fired_timers_their_lateness_and_http_latency(http, signpo
     not os.environ.get("SIGNPOST_DATABASE_URL", "").startswith("postgresql"),
     reason="row locks with SKIP LOCKED are PostgreSQL's; SQLite serialises writers instead",
 )
-def test_a_worker_skips_an_instance_another_process_holds_and_fires_it_afterwards(signpost, referrer):
-    referral = start_waiting_on_a_timer(signpost, referrer, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+def test_a_worker_skips_an_instance_another_process_holds_and_fires_it_afterwards(
+    signpost, referrer, frozen_clock
+):
+    referral = start_waiting_on_a_timer(signpost, referrer)
+    frozen_clock.shift(timedelta(minutes=31))
     instance_id = signpost.referrals.instance_id(referral["id"])
     with signpost.database.engine.connect() as other_process, other_process.begin():
         other_process.execute(
@@ -85,16 +87,13 @@ def test_a_worker_skips_an_instance_another_process_holds_and_fires_it_afterward
     assert signpost.timers.fire_due() == 0
 
 
+@pytest.mark.wall_clock
 def test_the_worker_process_fires_a_due_timer(database_url, signpost, referrer, operator_client):
-    referral = start_waiting_on_a_timer(signpost, referrer, datetime.now(UTC) - timedelta(hours=1))
+    # Started an hour ago on the clock the worker reads, so its 30-minute timer is due.
+    with time_machine.travel(datetime.now(UTC) - timedelta(hours=1), tick=False):
+        referral = start_waiting_on_a_timer(signpost, referrer)
     instance_id = signpost.referrals.instance_id(referral["id"])
-    env = {
-        **os.environ,
-        "SIGNPOST_DATABASE_URL": database_url,
-        "SIGNPOST_TICK_SECONDS": "0.2",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = process_env(database_url, SIGNPOST_TICK_SECONDS="0.2", PYTHONUNBUFFERED="1")
     worker = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "worker"],
         env=env,

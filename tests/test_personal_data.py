@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 
 from engine.store.tables import metadata
 
@@ -200,52 +199,52 @@ def everything_stored(database_url: str) -> str:
 
 
 def test_personal_data_is_redacted_when_the_retention_period_ends_and_the_facts_stay(
-    http, signpost, nursing, gp, nursing_team, auditor, database_url
+    http, signpost, nursing, gp, nursing_team, auditor, database_url, frozen_clock
 ):
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    with time_machine.travel(start, tick=False):
-        headers = {**gp, "Idempotency-Key": "first-try"}
-        finished = http.post("/api/v1/referrals", json=REFERRAL, headers=headers).json
-        handoff_id = finished["handoffs"][0]["id"]
-        http.post(
-            f"/api/v1/handoffs/{handoff_id}/request-information",
-            json={"question": "Diabetic?"},
-            headers=nursing_team,
-        )
-        http.post(
-            f"/api/v1/referrals/{finished['id']}/information",
-            json={"answer": {"diabetic": "yes"}},
-            headers=gp,
-        )
-        http.post(
-            f"/api/v1/handoffs/{handoff_id}/accept", json={"window": "Tue 14:00-16:00"}, headers=nursing_team
-        )
-        done = http.post(
-            f"/api/v1/handoffs/{handoff_id}/complete", json={"outcome": "dressed"}, headers=nursing_team
-        )
-        assert done.json["status"] == "completed"
-        still_open = http.post(
-            "/api/v1/referrals",
-            json={
-                **REFERRAL,
-                "subject": "9434765870",
-                "referrer": "Dr Other, C81002",
-                "data": {
-                    **REFERRAL["data"],
-                    "address_postcode": "LE2 2AA",
-                    "clinical_summary": "pressure sore",
-                },
+    frozen_clock.move_to(start)
+    headers = {**gp, "Idempotency-Key": "first-try"}
+    finished = http.post("/api/v1/referrals", json=REFERRAL, headers=headers).json
+    handoff_id = finished["handoffs"][0]["id"]
+    http.post(
+        f"/api/v1/handoffs/{handoff_id}/request-information",
+        json={"question": "Diabetic?"},
+        headers=nursing_team,
+    )
+    http.post(
+        f"/api/v1/referrals/{finished['id']}/information",
+        json={"answer": {"diabetic": "yes"}},
+        headers=gp,
+    )
+    http.post(
+        f"/api/v1/handoffs/{handoff_id}/accept", json={"window": "Tue 14:00-16:00"}, headers=nursing_team
+    )
+    done = http.post(
+        f"/api/v1/handoffs/{handoff_id}/complete", json={"outcome": "dressed"}, headers=nursing_team
+    )
+    assert done.json["status"] == "completed"
+    still_open = http.post(
+        "/api/v1/referrals",
+        json={
+            **REFERRAL,
+            "subject": "9434765870",
+            "referrer": "Dr Other, C81002",
+            "data": {
+                **REFERRAL["data"],
+                "address_postcode": "LE2 2AA",
+                "clinical_summary": "pressure sore",
             },
-            headers=gp,
-        ).json
+        },
+        headers=gp,
+    ).json
     retention = timedelta(days=signpost.settings.retention_days)
     clocks_before = http.get(f"/api/v1/referrals/{finished['id']}", headers=gp).json["clocks"]
 
-    with time_machine.travel(start + retention - timedelta(days=1), tick=False):
-        assert signpost.personal_data.redact_expired() == 0
-    with time_machine.travel(start + retention + timedelta(days=1), tick=False):
-        signpost.tick()
-        after = http.get(f"/api/v1/referrals/{finished['id']}", headers=gp).json
+    frozen_clock.move_to(start + retention - timedelta(days=1))
+    assert signpost.personal_data.redact_expired() == 0
+    frozen_clock.move_to(start + retention + timedelta(days=1))
+    signpost.tick()
+    after = http.get(f"/api/v1/referrals/{finished['id']}", headers=gp).json
 
     assert after["redacted_at"] is not None
     assert (after["subject"], after["subject_verification"], after["referrer"]) == (None, None, "[redacted]")

@@ -6,7 +6,6 @@ The far side is the real webhook receiver of tests/test_notifications.py: it che
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from api import create_app
 from engine.secrets_at_rest import KEY_FILE_SUFFIX, SecretKeysUnavailable, new_key
 from engine.settings import Settings
 from engine.system import build
-from tests.conftest import NURSING_FILES, ROOT, SECRET_KEYS, SOPS, pathway_files
+from tests.conftest import NURSING_FILES, SECRET_KEYS, SOPS, pathway_files, process_env
 from tests.test_notifications import REFERRAL, Receiver
 
 SECRET_COLUMNS = ("secret", "previous_secret")
@@ -58,7 +57,7 @@ def system_with(database_url: str, *keys: str):
 
 
 def signpost_command(database_url: str, *args: str, keys: str | None, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SIGNPOST_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env = process_env(database_url)
     env.pop("SIGNPOST_SECRET_KEYS", None)
     if keys is not None:
         env["SIGNPOST_SECRET_KEYS"] = keys

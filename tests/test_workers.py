@@ -28,13 +28,16 @@ from sqlalchemy.engine import make_url
 
 from engine.bpmn import SourceFile
 from tests import bpmn_samples as samples
-from tests.conftest import ROOT
+from tests.conftest import process_env
 from tests.test_cli import free_port
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("SIGNPOST_DATABASE_URL", "").startswith("postgresql"),
-    reason="workers share PostgreSQL (row locks with SKIP LOCKED); SQLite has one writer and one ticker",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not os.environ.get("SIGNPOST_DATABASE_URL", "").startswith("postgresql"),
+        reason="workers share PostgreSQL (row locks with SKIP LOCKED); SQLite has one writer and one ticker",
+    ),
+    pytest.mark.wall_clock,
+]
 
 TICK_SECONDS = "0.2"
 STARTUP_TIMEOUT_SECONDS = 60
@@ -146,15 +149,13 @@ class Fleet:
 
     def __init__(self, database_url: str, cwd):
         self.database_url = make_url(database_url)
-        self.env = {
-            **os.environ,
-            "SIGNPOST_DATABASE_URL": database_url,
-            "SIGNPOST_TICK_SECONDS": TICK_SECONDS,
+        self.env = process_env(
+            database_url,
+            SIGNPOST_TICK_SECONDS=TICK_SECONDS,
             # One referrer drives thousands of referrals here: far beyond any sensible per-client limit.
-            "SIGNPOST_RATE_LIMIT": "off",
-            "PYTHONPATH": str(ROOT),
-            "PYTHONUNBUFFERED": "1",
-        }
+            SIGNPOST_RATE_LIMIT="off",
+            PYTHONUNBUFFERED="1",
+        )
         self.env.pop("SIGNPOST_ADMIN_TOKEN", None)
         self.cwd = cwd
         self.processes: list[Process] = []

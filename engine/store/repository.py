@@ -606,8 +606,15 @@ _HANDOFF_WITH_SERVICE = (
 _UPDATE_HANDOFF = handoffs.update().where(
     handoffs.c.id == sa.bindparam("b_id"), handoffs.c.version == sa.bindparam("b_version")
 )
+# The order hand-offs were made in, even when several share a time (made in one change): every hand-off's
+# first transition is its routing, and transition ids increase.
+_ROUTING_ORDER = (
+    sa.select(sa.func.min(handoff_transitions.c.id))
+    .where(handoff_transitions.c.handoff_id == handoffs.c.id)
+    .scalar_subquery()
+)
 _HANDOFFS_OF_INSTANCE = _HANDOFFS.where(handoffs.c.instance_id == sa.bindparam("instance_id")).order_by(
-    handoffs.c.created_at, handoffs.c.id
+    handoffs.c.created_at, _ROUTING_ORDER
 )
 _INSERT_TRANSITION = handoff_transitions.insert()
 

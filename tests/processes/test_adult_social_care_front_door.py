@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from engine.bpmn import SourceFile
 from tests.conftest import PROCESSES, stored_instance
@@ -420,9 +419,11 @@ def test_support_worker_signposts_after_urgent_community_response_rejects(
 # ---- duty worker assessment --------------------------------------------------------------------------------
 
 
-def test_duty_worker_closes_with_no_further_action(signpost, front_door, referrer, point_of_access):
-    with time_machine.travel(START, tick=False):
-        queued = triaged(signpost, referrer, point_of_access)
+def test_duty_worker_closes_with_no_further_action(
+    signpost, front_door, referrer, point_of_access, frozen_clock
+):
+    frozen_clock.move_to(START)
+    queued = triaged(signpost, referrer, point_of_access)
     duty_task = only_task(queued, "duty_worker_assessment", "Duty worker")
     assert queued["data"]["assessment_due"] == "P1D"
     [timer] = queued["waiting_for"]["timers"]
@@ -496,10 +497,10 @@ def test_duty_worker_allocates_a_social_worker(
 
 
 def test_duty_worker_routes_to_urgent_community_response(
-    signpost, front_door, referrer, point_of_access, trust_service
+    signpost, front_door, referrer, point_of_access, trust_service, frozen_clock
 ):
-    with time_machine.travel(START, tick=False):
-        queued = triaged(signpost, referrer, point_of_access, risk_indicators=["falls", "lives_alone"])
+    frozen_clock.move_to(START)
+    queued = triaged(signpost, referrer, point_of_access, risk_indicators=["falls", "lives_alone"])
     assert queued["data"]["priority"] == "urgent"
     assert queued["data"]["assessment_due"] == "PT4H"
     [timer] = queued["waiting_for"]["timers"]
@@ -538,16 +539,16 @@ def test_duty_worker_routes_to_urgent_community_response(
 
 
 def test_overdue_assessment_escalates_to_the_duty_manager_and_the_assessment_stays_open(
-    signpost, front_door, referrer, point_of_access
+    signpost, front_door, referrer, point_of_access, frozen_clock
 ):
-    with time_machine.travel(START, tick=False):
-        queued = triaged(signpost, referrer, point_of_access)
-        assert signpost.timers.fire_due() == 0
-    with time_machine.travel(START + timedelta(hours=23, minutes=59), tick=False):
-        assert signpost.timers.fire_due() == 0
-    with time_machine.travel(START + timedelta(days=1, seconds=1), tick=False):
-        assert signpost.timers.fire_due() == 1
-        assert signpost.timers.fire_due() == 0  # fired once, not again
+    frozen_clock.move_to(START)
+    queued = triaged(signpost, referrer, point_of_access)
+    assert signpost.timers.fire_due() == 0
+    frozen_clock.move_to(START + timedelta(hours=23, minutes=59))
+    assert signpost.timers.fire_due() == 0
+    frozen_clock.move_to(START + timedelta(days=1, seconds=1))
+    assert signpost.timers.fire_due() == 1
+    assert signpost.timers.fire_due() == 0  # fired once, not again
     assert_state_round_trips(signpost, queued)
     escalated = referral_now(signpost, point_of_access, queued)
     tasks = {t["element_id"]: t for t in escalated["waiting_for"]["tasks"]}

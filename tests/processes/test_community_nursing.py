@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from tests.conftest import stored_instance
 
@@ -96,10 +95,10 @@ def only_task(referral, element_id):
 
 
 def test_complete_routine_referral_is_triaged_routed_accepted_and_completed(
-    signpost, nursing, referrer, operator, nursing_team
+    signpost, nursing, referrer, operator, nursing_team, frozen_clock
 ):
-    with time_machine.travel(START, tick=False):
-        referral = start(signpost, referrer, COMPLETE_ROUTINE)
+    frozen_clock.move_to(START)
+    referral = start(signpost, referrer, COMPLETE_ROUTINE)
     assert referral["status"] == "waiting"
     assert referral["data"]["priority"] == "routine"
     assert referral["data"]["locality_team"] == "community-nursing-city"
@@ -121,9 +120,9 @@ def test_complete_routine_referral_is_triaged_routed_accepted_and_completed(
     }
     assert referral["data"]["handoff"]["id"] == handoff["id"]
 
-    with time_machine.travel(START + timedelta(hours=3), tick=False):
-        service_acts(signpost, nursing_team, referral, "acknowledge")
-        accepted = service_acts(signpost, nursing_team, referral, "accept", {"window": "Tue 14:00-16:00"})
+    frozen_clock.move_to(START + timedelta(hours=3))
+    service_acts(signpost, nursing_team, referral, "acknowledge")
+    accepted = service_acts(signpost, nursing_team, referral, "accept", {"window": "Tue 14:00-16:00"})
     assert accepted["waiting_for"]["messages"] == ["handoff.completed"]
     assert accepted["waiting_for"]["timers"] == []  # acceptance cancels the overdue timer
     assert accepted["data"]["acceptance"]["window"] == "Tue 14:00-16:00"
@@ -166,17 +165,17 @@ def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
 
 
 def test_urgent_referral_escalates_when_acceptance_is_overdue_and_keeps_waiting(
-    signpost, nursing, referrer, operator, nursing_team
+    signpost, nursing, referrer, operator, nursing_team, frozen_clock
 ):
-    with time_machine.travel(START, tick=False):
-        referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "clinical_need": "end_of_life"})
-        assert referral["data"]["priority"] == "urgent"
-        assert signpost.timers.fire_due() == 0
-    with time_machine.travel(START + timedelta(hours=1, minutes=59), tick=False):
-        assert signpost.timers.fire_due() == 0
-    with time_machine.travel(START + timedelta(hours=2, seconds=1), tick=False):
-        assert signpost.timers.fire_due() == 1
-        assert signpost.timers.fire_due() == 0  # fired once, not again
+    frozen_clock.move_to(START)
+    referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "clinical_need": "end_of_life"})
+    assert referral["data"]["priority"] == "urgent"
+    assert signpost.timers.fire_due() == 0
+    frozen_clock.move_to(START + timedelta(hours=1, minutes=59))
+    assert signpost.timers.fire_due() == 0
+    frozen_clock.move_to(START + timedelta(hours=2, seconds=1))
+    assert signpost.timers.fire_due() == 1
+    assert signpost.timers.fire_due() == 0  # fired once, not again
     escalated = signpost.referrals.get(referral["id"], operator)
     task = only_task(escalated, "escalate_to_duty_manager")
     assert task["lane"] == "Duty manager"
