@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, g, request
 
 from api.engine_access import signpost
-from engine.audit import Entry
+from engine.governance.audit import Entry
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from flask import g, request
 
 from api import rate_limits
 from api.engine_access import signpost
-from engine.clients import Client
 from engine.errors import NotAllowed, NotAuthenticated
-from engine.oidc import looks_like_jwt
+from engine.governance.clients import Client
+from engine.governance.oidc import looks_like_jwt
 
 
 def current_client() -> Client:

@@ -17,7 +17,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, SignpostError
-from engine.secrets_at_rest import new_key
+from engine.notifications.secrets_at_rest import new_key
 from engine.settings import Settings
 from engine.system import Signpost, build
 
@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(signpost: Signpost, args) -> int:
     from api import create_app  # Flask is only needed by this command
-    from engine.timers import Ticker
+    from engine.pathways.timers import Ticker
 
     signpost.migrate()
     token = signpost.settings.admin_token or _development_token(signpost)
@@ -157,7 +157,7 @@ def _serve(signpost: Signpost, args) -> int:
 
 
 def _worker(signpost: Signpost, _args) -> int:
-    from engine.timers import Ticker
+    from engine.pathways.timers import Ticker
 
     stopping = threading.Event()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):

@@ -12,7 +12,7 @@ from copy import deepcopy
 
 from flask import Flask, Response, g
 
-from engine.rate_limits import Allowance
+from engine.governance.rate_limits import Allowance
 
 TOO_MANY_REQUESTS = 429
 # The 429's headers as the OpenAPI document states them (for problem+json and FHIR answers alike).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from engine.nhs_number import VERIFICATION_STATUSES
+from engine.referrals.nhs_number import VERIFICATION_STATUSES
 
 # Ids, numbers and positions are stored in 32-bit integer columns (PostgreSQL's INTEGER).
 LARGEST_STORED_INTEGER = 2**31 - 1

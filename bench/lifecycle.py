@@ -56,7 +56,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  # noqa: E402
 
 from engine.bpmn import SourceFile  # noqa: E402
-from engine.secrets_at_rest import new_key  # noqa: E402
+from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store.db import scratch_postgres_database  # noqa: E402
 from engine.system import build  # noqa: E402

@@ -79,9 +79,9 @@ sys.path.insert(0, str(ROOT))
 
 from engine import clock as wall_clock  # noqa: E402 - the path must be set first
 from engine.bpmn import SourceFile  # noqa: E402
-from engine.calendars import calendar  # noqa: E402
-from engine.clocks import OPEN_STATES  # noqa: E402
-from engine.secrets_at_rest import new_key  # noqa: E402
+from engine.notifications.secrets_at_rest import new_key  # noqa: E402
+from engine.olas.calendars import calendar  # noqa: E402
+from engine.olas.obligation_clocks import OPEN_STATES  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store import repository as repo  # noqa: E402
 from engine.store import tables  # noqa: E402

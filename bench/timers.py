@@ -92,7 +92,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import clock  # noqa: E402 - the path must be set first
 from engine.bpmn import SourceFile  # noqa: E402
-from engine.secrets_at_rest import new_key  # noqa: E402
+from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store import repository as repo  # noqa: E402
 from engine.store import tables  # noqa: E402

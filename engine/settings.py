@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.rate_limits import check_storage_url, parse_limit
-from engine.secrets_at_rest import parse_keys
+from engine.governance.rate_limits import check_storage_url, parse_limit
+from engine.notifications.secrets_at_rest import parse_keys
 
 DEFAULT_DATABASE_PATH = Path("var") / "signpost.db"
 DEFAULT_RETENTION_DAYS = 2922

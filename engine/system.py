@@ -6,29 +6,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from engine import clock
-from engine.audit import Audit
 from engine.bpmn import Runtime
-from engine.channels import EmailChannel, SmtpSettings, WebhookChannel
-from engine.clients import Clients
-from engine.definitions import Definitions, PathwayCache
-from engine.evaluator import Evaluator
-from engine.handoffs import OPERATIONS, Handoffs, record_routes
-from engine.instances import Instances
+from engine.bpmn.evaluator import Evaluator
+from engine.governance.audit import Audit
+from engine.governance.clients import Clients
+from engine.governance.oidc import OidcConfig, OidcVerifier
+from engine.governance.rate_limits import RateLimits
 from engine.metrics import Metrics
-from engine.milestones import record_milestones
-from engine.notifications import Notifications
-from engine.oidc import OidcConfig, OidcVerifier
-from engine.olas import Olas
-from engine.personal_data import PersonalData
-from engine.rate_limits import RateLimits
-from engine.referrals import Referrals
-from engine.secrets_at_rest import box_for
-from engine.services import Services
+from engine.notifications.channels import EmailChannel, SmtpSettings, WebhookChannel
+from engine.notifications.milestones import record_milestones
+from engine.notifications.notifications import Notifications
+from engine.notifications.secrets_at_rest import box_for
+from engine.olas.olas import Olas
+from engine.pathways.definitions import Definitions, PathwayCache
+from engine.pathways.instances import Instances
+from engine.pathways.timers import Timers
+from engine.referrals.personal_data import PersonalData
+from engine.referrals.referrals import Referrals
+from engine.routing.handoffs import OPERATIONS, Handoffs, record_routes
+from engine.routing.services import Services
 from engine.settings import Settings
 from engine.store import repository as repo
 from engine.store.db import Database
 from engine.store.migrate import upgrade
-from engine.timers import Timers
 
 # Retention is counted in days: looking for referrals to redact once an hour is plenty.
 HOUSEKEEPING_INTERVAL = timedelta(hours=1)

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendars import CALENDARS, Calendar, calendar, parse_duration
 from engine.errors import InvalidInput
+from engine.olas.calendars import CALENDARS, Calendar, calendar, parse_duration
 
 LONDON = ZoneInfo("Europe/London")
 OFFICE = CALENDARS["office-hours"]

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine.clients import hash_token
 from engine.errors import InvalidInput, NotAuthenticated
+from engine.governance.clients import hash_token
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

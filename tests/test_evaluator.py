@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from engine.bpmn.evaluator import Evaluator, RestrictedEnvironment, iso_duration
 from engine.errors import ExpressionFailed, ExpressionRejected, ExpressionTimeout
-from engine.evaluator import Evaluator, RestrictedEnvironment, iso_duration
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
-from engine import fhir
+from engine.referrals import fhir
 from tests.conftest import SOPS, START
 
 LPT = "leicestershire-partnership-nhs-trust"

@@ -32,7 +32,7 @@ import time_machine
 from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from engine.notifications import RETRY_DELAYS
+from engine.notifications.notifications import RETRY_DELAYS
 from engine.settings import Settings
 from engine.system import build
 from tests.conftest import SECRET_KEYS, SOPS, process_env

@@ -24,7 +24,7 @@ import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from engine.oidc import KEYS_MAX_AGE, REFETCH_INTERVAL
+from engine.governance.oidc import KEYS_MAX_AGE, REFETCH_INTERVAL
 from engine.settings import Settings
 from engine.store.tables import api_clients
 from engine.system import build

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.clients import ROLES
+from engine.governance.clients import ROLES
 from tests.conftest import NURSING_FILES, PROCESSES, SOPS
 
 # The organisations of the scenario: a GP practice refers; its referral is routed to City community nursing,

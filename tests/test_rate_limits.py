@@ -215,11 +215,11 @@ def test_an_unreachable_storage_admits_requests_uncounted_and_says_so_once(setti
         http = create_app(system).test_client()
         _client, token = system.clients.create(name="busy", organisation="city-gp-practice", roles={ROLE})
         busy = {"Authorization": f"Bearer {token}"}
-        with caplog.at_level(logging.WARNING, logger="engine.rate_limits"):
+        with caplog.at_level(logging.WARNING, logger="engine.governance.rate_limits"):
             answers = [http.get(LIMITED, headers=busy) for _ in range(5)]
         assert [a.status_code for a in answers] == [200] * 5
         assert all(rate_limit_headers(a) == {} for a in answers)
-        warnings = [r.getMessage() for r in caplog.records if r.name == "engine.rate_limits"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "engine.governance.rate_limits"]
         assert len(warnings) == 1 and "admitting requests uncounted" in warnings[0]
         assert metric(http, "signpost_rate_limit_storage_errors_total") == 10  # standing + count, 5 times
     finally:

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from engine.clients import ROLES
+from engine.governance.clients import ROLES
 from engine.settings import Settings
 
 EXAMPLES_PER_OPERATION = 25

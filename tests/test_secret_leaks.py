@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from engine.secrets_at_rest import SecretKeysUnavailable, new_key
+from engine.notifications.secrets_at_rest import SecretKeysUnavailable, new_key
 from engine.settings import Settings
 from engine.store.tables import metadata
 from engine.system import build

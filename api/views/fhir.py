@@ -17,7 +17,7 @@ from api.engine_access import signpost
 from api.errors import STATUS_OF
 from api.rate_limits import RATE_LIMIT_HEADERS, TOO_MANY_REQUESTS_DESCRIPTION
 from engine.errors import SignpostError
-from engine.fhir import FhirViews, operation_outcome
+from engine.referrals.fhir import FhirViews, operation_outcome
 
 log = logging.getLogger(__name__)
 

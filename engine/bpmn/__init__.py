@@ -1,4 +1,8 @@
-"""Everything that touches SpiffWorkflow lives in this package, and nothing outside it imports the library."""
+"""BPMN and DMN: everything that touches SpiffWorkflow lives in this package, and nothing outside it imports
+the library. Also owns the evaluator that every expression and script from a pathway runs in, and the guard
+that parses untrusted XML. Imports only the root modules (errors, clock); results leave it as the frozen
+types exported here.
+"""
 
 from engine.bpmn.operations import Operation, ServiceCall
 from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile

@@ -20,9 +20,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 
+from engine.bpmn.evaluator import Evaluator
 from engine.bpmn.operations import Operation
 from engine.errors import ExpressionError, ExpressionFailed, Problem
-from engine.evaluator import Evaluator
 
 _SHORT_REPR = reprlib.Repr()
 _SHORT_REPR.maxstring = _SHORT_REPR.maxother = _SHORT_REPR.maxlong = 200

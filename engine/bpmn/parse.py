@@ -16,11 +16,11 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine.bpmn.checks import expression_problems
+from engine.bpmn.evaluator import Evaluator
 from engine.bpmn.operations import Operation
 from engine.bpmn.serialization import new_serializer
+from engine.bpmn.xml_guard import UnsafeXml, parse_untrusted_xml
 from engine.errors import DefinitionInvalid, Problem
-from engine.evaluator import Evaluator
-from engine.xml_guard import UnsafeXml, parse_untrusted_xml
 
 BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = (

@@ -21,11 +21,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.evaluator import Evaluator, RestrictedEnvironment
 from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
 from engine.errors import ExpressionError, InvalidInput, SignpostError, TaskNotReady
-from engine.evaluator import Evaluator, RestrictedEnvironment
 
 # SpiffWorkflow attaches each task's and workflow's data (a person's details) to its log records whenever
 # these loggers' own level is below INFO — which it is unless set. Pinned here, no log line carries them.

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from engine.access import sees_referral
-from engine.clients import Client
 from engine.errors import NotAllowed, NotFound
-from engine.nhs_number import VERIFICATION_CODES
-from engine.referral_view import referral_view
+from engine.governance.access import sees_referral
+from engine.governance.clients import Client
+from engine.referrals.nhs_number import VERIFICATION_CODES
+from engine.referrals.views import referral_view
 from engine.store import repository as repo
 from engine.store.db import Database
 

@@ -9,8 +9,8 @@ import hashlib
 import json
 
 from engine import clock
-from engine.clients import Client
 from engine.errors import IdempotencyConflict, InvalidInput
+from engine.governance.clients import Client
 from engine.store import repository as repo
 from engine.store.db import Database
 

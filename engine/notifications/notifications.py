@@ -20,13 +20,21 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlparse
 
-from engine import audit, clock
-from engine.access import sees_referral
-from engine.channels import Attempt, EmailChannel, Message, WebhookChannel, check_webhook_url, new_secret
-from engine.clients import Client
+from engine import clock
 from engine.errors import InvalidInput, NotFound
-from engine.milestones import EVENT_TYPES
-from engine.secrets_at_rest import SecretBox, SecretUnreadable
+from engine.governance import audit
+from engine.governance.access import sees_referral
+from engine.governance.clients import Client
+from engine.notifications.channels import (
+    Attempt,
+    EmailChannel,
+    Message,
+    WebhookChannel,
+    check_webhook_url,
+    new_secret,
+)
+from engine.notifications.milestones import EVENT_TYPES
+from engine.notifications.secrets_at_rest import SecretBox, SecretUnreadable
 from engine.store import repository as repo
 from engine.store.db import Database
 

@@ -17,9 +17,9 @@ from sqlalchemy.engine import Connection
 
 from engine import clock
 from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, StepFailed, Wait
-from engine.definitions import PathwayCache
 from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, SignpostError, TaskNotReady
 from engine.metrics import Metrics
+from engine.pathways.definitions import PathwayCache
 from engine.store import repository as repo
 from engine.store.db import Database
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from engine import clock as wall_clock
-from engine.calendars import Calendar, calendar
-from engine.ola_terms import Ola, ola_from_stored
+from engine.olas.calendars import Calendar, calendar
+from engine.olas.terms import Ola, ola_from_stored
 from engine.store import repository as repo
 
 OPEN_STATES = ("running", "paused", "breached")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from engine import clock
-from engine.clocks import CalendarBook, clock_view
-from engine.handoffs import handoff_view
+from engine.olas.obligation_clocks import CalendarBook, clock_view
+from engine.routing.handoffs import handoff_view
 from engine.store import repository as repo
 
 OPEN_HANDOFF_STATUSES = ("requested", "received", "accepted", "in-progress", "on-hold")

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
-from engine import clock, clocks
-from engine.access import operates, sees_referral
+from engine import clock
 from engine.bpmn import Operation, Runtime, ServiceCall, StepFailed
-from engine.clients import Client
 from engine.errors import (
     Conflict,
     IllegalTransition,
@@ -31,8 +29,11 @@ from engine.errors import (
     NotFound,
     PreconditionFailed,
 )
-from engine.idempotency import earlier_answer, remember_answer, request_digest
-from engine.instances import Change, Instances
+from engine.governance.access import operates, sees_referral
+from engine.governance.clients import Client
+from engine.governance.idempotency import earlier_answer, remember_answer, request_digest
+from engine.olas import obligation_clocks
+from engine.pathways.instances import Change, Instances
 from engine.store import repository as repo
 from engine.store.db import Database
 
@@ -497,7 +498,7 @@ def _log_transition(
             "detail": detail,
         },
     )
-    clocks.on_handoff_event(conn, handoff, event, at, new=new)
+    obligation_clocks.on_handoff_event(conn, handoff, event, at, new=new)
 
 
 def _consequences(current, transition: Transition, body: dict) -> dict:

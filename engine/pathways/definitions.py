@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from engine import audit, clock
+from engine import clock
 from engine.bpmn import STATE_FORMAT, CompiledPathway, Operation, ParsedDeployment, SourceFile
-from engine.clients import Client
+from engine.bpmn.evaluator import Evaluator
 from engine.errors import Conflict, DefinitionInvalid, NotAllowed, NotFound, Problem
-from engine.evaluator import Evaluator
+from engine.governance import audit
+from engine.governance.clients import Client
 from engine.store import repository as repo
 from engine.store.db import Database
 from engine.store.tables import definition_files

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from engine import audit, clock
-from engine.clients import Client
-from engine.nhs_number import validate_nhs_number
-from engine.referral_view import referral_view
+from engine import clock
+from engine.governance import audit
+from engine.governance.clients import Client
+from engine.referrals.nhs_number import validate_nhs_number
+from engine.referrals.views import referral_view
 from engine.store import repository as repo
 from engine.store.db import Database
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.clients import Client
+from engine.governance.clients import Client
 
 
 @dataclass(frozen=True)

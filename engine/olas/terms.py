@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 
-from engine.calendars import CALENDARS, parse_duration
 from engine.errors import InvalidInput
+from engine.olas.calendars import CALENDARS, parse_duration
 
 # The hand-off events an obligation's clock can start, pause, resume or stop on.
 EVENTS = (

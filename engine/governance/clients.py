@@ -16,7 +16,7 @@ from engine.store import repository as repo
 from engine.store.db import Database
 
 if TYPE_CHECKING:
-    from engine.oidc import VerifiedIdentity
+    from engine.governance.oidc import VerifiedIdentity
 
 ROLES = frozenset({"admin", "designer", "operator", "service", "referrer", "auditor", "clinical-approver"})
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a visible prefix so leaked tokens are recognisable, not a secret

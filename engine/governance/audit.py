@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from engine import clock
-from engine.clients import Client
+from engine.governance.clients import Client
 from engine.store import repository as repo
 from engine.store.db import Database
 from engine.store.tables import audit_log

@@ -28,8 +28,8 @@ import httpx
 import jwt
 
 from engine import clock
-from engine.clients import ROLES
 from engine.errors import NotAuthenticated
+from engine.governance.clients import ROLES
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlparse
 
 from engine import clock
-from engine.calendars import CALENDARS as SHIPPED_CALENDARS
 from engine.errors import InvalidInput, NotFound
+from engine.olas.calendars import CALENDARS as SHIPPED_CALENDARS
 from engine.store import repository as repo
 from engine.store.db import Database
 

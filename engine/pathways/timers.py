@@ -13,8 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine import clock
 from engine.errors import Conflict, NotFound
-from engine.instances import InstanceBusy, Instances
 from engine.metrics import Metrics
+from engine.pathways.instances import InstanceBusy, Instances
 from engine.store import repository as repo
 from engine.store.db import Database
 

@@ -8,14 +8,20 @@ from collections import defaultdict
 from datetime import datetime
 
 from engine import clock
-from engine.access import scope_of
-from engine.calendars import CALENDARS, calendar
-from engine.clients import Client
-from engine.clocks import CalendarBook, attend, clock_view, reschedule_running_on, services_named
 from engine.errors import InvalidInput, NotFound
-from engine.instances import ENGINE_ACTOR, Change, InstanceBusy, Instances
+from engine.governance.access import scope_of
+from engine.governance.clients import Client
 from engine.metrics import Metrics
-from engine.ola_terms import Ola, ola_as_dict, parse_olas
+from engine.olas.calendars import CALENDARS, calendar
+from engine.olas.obligation_clocks import (
+    CalendarBook,
+    attend,
+    clock_view,
+    reschedule_running_on,
+    services_named,
+)
+from engine.olas.terms import Ola, ola_as_dict, parse_olas
+from engine.pathways.instances import ENGINE_ACTOR, Change, InstanceBusy, Instances
 from engine.store import repository as repo
 from engine.store.db import Database
 

@@ -10,15 +10,15 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
-from engine.access import operates, scope_of, sees_referral
-from engine.clients import Client
-from engine.definitions import Definitions
 from engine.errors import InvalidInput, NotFound
-from engine.idempotency import earlier_answer, remember_answer, request_digest
-from engine.instances import Instances
-from engine.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
-from engine.notifications import Notifications
-from engine.referral_view import referral_view, task_view, timeline
+from engine.governance.access import operates, scope_of, sees_referral
+from engine.governance.clients import Client
+from engine.governance.idempotency import earlier_answer, remember_answer, request_digest
+from engine.notifications.notifications import Notifications
+from engine.pathways.definitions import Definitions
+from engine.pathways.instances import Instances
+from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
+from engine.referrals.views import referral_view, task_view, timeline
 from engine.store import repository as repo
 from engine.store.db import Database
 

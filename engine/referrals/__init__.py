@@ -1,0 +1,6 @@
+"""Referrals: a pathway started for one person, and everything said about it.
+
+Owns starting referrals (with their point of access and idempotency), the referral's plain-language view
+and timeline, the read-only FHIR R4 views, NHS number checks, subject access and the redaction of personal
+data. The top feature: it may import routing, olas, pathways, notifications, governance, bpmn and store.
+"""
