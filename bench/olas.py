@@ -83,7 +83,9 @@ from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.olas.calendars import calendar  # noqa: E402
 from engine.olas.obligation_clocks import OPEN_STATES  # noqa: E402
 from engine.settings import Settings  # noqa: E402
-from engine.store import repository as repo  # noqa: E402
+from engine.store import handoffs as handoff_store  # noqa: E402
+from engine.store import instances as instance_store  # noqa: E402
+from engine.store import olas as ola_store  # noqa: E402
 from engine.store import tables  # noqa: E402
 from engine.store.db import scratch_postgres_database  # noqa: E402
 from engine.system import Signpost, build  # noqa: E402
@@ -233,15 +235,15 @@ def copied(system: Signpost, stage: str, routed_at: datetime, referral_id: str) 
         referral = one(conn, tables.referrals, "id", referral_id)
         instance = one(conn, tables.instances, "id", referral["instance_id"])
         handoff = one(conn, tables.handoffs, "instance_id", referral["instance_id"])
-        clocks = [dict(c) for c in repo.clocks_of_handoff(conn, handoff["id"])]
-        timers = [w["due_at"] for w in repo.waits_of(conn, instance["id"]) if w["kind"] == "timer"]
+        clocks = [dict(c) for c in ola_store.clocks_of_handoff(conn, handoff["id"])]
+        timers = [w["due_at"] for w in instance_store.waits_of(conn, instance["id"]) if w["kind"] == "timer"]
     return Template(stage, routed_at, instance, referral, handoff, clocks, timers)
 
 
 def complete(system: Signpost, gp, team, referral_id: str, handoff_id: str, last: datetime) -> None:
     """Drive a template referral to completion before any of its clocks falls due, which closes them all."""
     with system.database.read() as conn:
-        status = repo.handoff(conn, handoff_id)["status"]
+        status = handoff_store.handoff(conn, handoff_id)["status"]
     if status == "on-hold":
         with time_machine.travel(last + timedelta(minutes=5), tick=False):
             system.handoffs.supply_information(referral_id, {"medication": "none"}, gp)
@@ -538,12 +540,12 @@ class Figures:
 
 
 def find_due(subject: Subject, conn):
-    return repo.clocks_needing_attention(conn, subject.now, LIMIT)
+    return ola_store.clocks_needing_attention(conn, subject.now, LIMIT)
 
 
 def find_at_risk(subject: Subject, conn):
     due_before = subject.now + timedelta(hours=1)
-    return repo.clocks_at_risk(conn, states=["running"], due_before=due_before, limit=LIMIT)
+    return ola_store.clocks_at_risk(conn, states=["running"], due_before=due_before, limit=LIMIT)
 
 
 def interleaved(subjects: list[Subject], call: Callable, repeats: int, untimed: int = 2, prepare=None):

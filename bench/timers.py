@@ -94,7 +94,7 @@ from engine import clock  # noqa: E402 - the path must be set first
 from engine.bpmn import SourceFile  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.settings import Settings  # noqa: E402
-from engine.store import repository as repo  # noqa: E402
+from engine.store import instances as instance_store  # noqa: E402
 from engine.store import tables  # noqa: E402
 from engine.store.db import Database, scratch_postgres_database  # noqa: E402
 from engine.system import Signpost, build  # noqa: E402
@@ -607,9 +607,9 @@ def template_instance(system: Signpost, referrer) -> tuple[dict, str]:
     due = start_referrals(system, referrer, [clock.now() + timedelta(days=7)])
     [instance_id] = due
     with system.database.write() as conn:
-        row = dict(repo.instance(conn, instance_id))
-        [wait] = repo.waits_of(conn, instance_id)
-        repo.replace_waits(conn, instance_id, [])
+        row = dict(instance_store.instance(conn, instance_id))
+        [wait] = instance_store.waits_of(conn, instance_id)
+        instance_store.replace_waits(conn, instance_id, [])
     return row, wait["name"]
 
 
@@ -686,7 +686,7 @@ def alternating(databases: list[Database], call: Callable, repeats: int, setup: 
 
 def measure_lookup(databases: list[Database], sizes: list[int], now: datetime, due_ids: set[str]):
     def find(conn):
-        return repo.instances_with_due_timers(conn, now, LIMIT)
+        return instance_store.instances_with_due_timers(conn, now, LIMIT)
 
     timed = alternating(databases, find, QUERY_REPEATS)
     for (_, found), size in zip(timed, sizes, strict=True):

@@ -26,7 +26,8 @@ from engine.referrals.referrals import Referrals
 from engine.routing.handoffs import OPERATIONS, Handoffs, record_routes
 from engine.routing.services import Services
 from engine.settings import Settings
-from engine.store import repository as repo
+from engine.store import instances as instance_store
+from engine.store import notifications as notification_store
 from engine.store.db import Database
 from engine.store.migrate import upgrade
 
@@ -87,8 +88,8 @@ class Signpost:
     def metrics_exposition(self) -> bytes:
         """Metrics in Prometheus text format, with the database-wide gauges read now."""
         with self.database.read() as conn:
-            self.metrics.timers_due.set(repo.count_timers_due(conn, clock.now()))
-            self.metrics.outbox_depth.set(repo.outbox_depth(conn))
+            self.metrics.timers_due.set(instance_store.count_timers_due(conn, clock.now()))
+            self.metrics.outbox_depth.set(notification_store.outbox_depth(conn))
         return self.metrics.exposition()
 
     def close(self) -> None:

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine.store import repository as repo
+from engine.store import olas as ola_store
+from engine.store import services as service_store
 from engine.store.tables import services
 from tests.conftest import SOPS
 
@@ -38,27 +39,29 @@ def team(signpost):
 def test_the_next_transaction_on_a_connection_reads_the_directory_afresh(signpost, directory, olas):
     with signpost.database.engine.connect() as conn:
         with conn.begin():
-            assert repo.service(conn, CITY)["name"] == "City community nursing"
-            assert repo.ola_terms_rows(conn)
+            assert service_store.service(conn, CITY)["name"] == "City community nursing"
+            assert ola_store.ola_terms_rows(conn)
         with conn.begin():
             # Changed behind the repository's back, as another process would.
             conn.execute(sa.update(services).where(services.c.id == CITY).values(name="City nursing"))
             conn.exec_driver_sql("DELETE FROM ola_terms")
         with conn.begin():
-            assert repo.service(conn, CITY)["name"] == "City nursing"
-            assert repo.services_by_id(conn, [CITY, "no-such-service"]) == {CITY: repo.service(conn, CITY)}
-            assert repo.ola_terms_rows(conn) == []
+            assert service_store.service(conn, CITY)["name"] == "City nursing"
+            assert service_store.services_by_id(conn, [CITY, "no-such-service"]) == {
+                CITY: service_store.service(conn, CITY)
+            }
+            assert ola_store.ola_terms_rows(conn) == []
 
 
 def test_a_transaction_reads_back_what_it_wrote(signpost, directory, olas):
     with signpost.database.write() as conn:
-        row = dict(repo.service(conn, CITY))
+        row = dict(service_store.service(conn, CITY))
         calendar = row["calendar"]
-        assert repo.closures_of_calendar(conn, calendar) == []
-        assert repo.ola_terms_rows(conn)
+        assert ola_store.closures_of_calendar(conn, calendar) == []
+        assert ola_store.ola_terms_rows(conn)
 
-        repo.upsert_service(conn, {**row, "name": "City nursing"})
-        closure_id = repo.insert_closure(
+        service_store.upsert_service(conn, {**row, "name": "City nursing"})
+        closure_id = ola_store.insert_closure(
             conn,
             calendar=calendar,
             starts_at=START,
@@ -67,13 +70,13 @@ def test_a_transaction_reads_back_what_it_wrote(signpost, directory, olas):
             created_by="tests",
             created_at=START,
         )
-        repo.replace_ola_terms(conn, [])
+        ola_store.replace_ola_terms(conn, [])
 
-        assert repo.service(conn, CITY)["name"] == "City nursing"
-        assert [c["id"] for c in repo.closures_of_calendar(conn, calendar)] == [closure_id]
-        assert repo.ola_terms_rows(conn) == []
-        assert repo.delete_closure(conn, calendar, closure_id)
-        assert repo.closures_of_calendar(conn, calendar) == []
+        assert service_store.service(conn, CITY)["name"] == "City nursing"
+        assert [c["id"] for c in ola_store.closures_of_calendar(conn, calendar)] == [closure_id]
+        assert ola_store.ola_terms_rows(conn) == []
+        assert ola_store.delete_closure(conn, calendar, closure_id)
+        assert ola_store.closures_of_calendar(conn, calendar) == []
 
 
 def test_a_new_referral_and_each_hand_off_action_answer_what_a_fresh_read_returns(

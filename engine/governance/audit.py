@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from engine import clock
 from engine.governance.clients import Client
-from engine.store import repository as repo
+from engine.store import audit_log as audit_store
 from engine.store.db import Database
 from engine.store.tables import audit_log
 
@@ -53,7 +53,7 @@ def record_hash(previous_hash: str, record: dict) -> str:
 
 def append(conn, entry: Entry, *, actor: str, organisation: str | None, roles: list[str]) -> None:
     """Add a record inside the caller's transaction (so it commits with what it records)."""
-    head = repo.lock_audit_head(conn)
+    head = audit_store.lock_audit_head(conn)
     previous = head["hash"] if head else GENESIS
     record = {
         "at": clock.now(),
@@ -68,8 +68,8 @@ def append(conn, entry: Entry, *, actor: str, organisation: str | None, roles: l
         "source": _storable(entry.source, "source"),
     }
     digest = record_hash(previous, record)
-    record_id = repo.insert_audit(conn, {**record, "previous_hash": previous, "hash": digest})
-    repo.set_audit_head(conn, digest, record_id, create=head is None)
+    record_id = audit_store.insert_audit(conn, {**record, "previous_hash": previous, "hash": digest})
+    audit_store.set_audit_head(conn, digest, record_id, create=head is None)
 
 
 def _storable(value: object, column: str) -> str | None:
@@ -106,13 +106,15 @@ class Audit:
 
     def trail(self, referral_id: str, limit: int = 1000) -> list[dict]:
         with self._database.read() as conn:
-            return [record_view(r) for r in repo.audit_records(conn, referral_id=referral_id, limit=limit)]
+            return [
+                record_view(r) for r in audit_store.audit_records(conn, referral_id=referral_id, limit=limit)
+            ]
 
     def verify(self) -> Verdict:
         """Recompute the chain from the first record; the first break is reported."""
         previous, count, last_id = GENESIS, 0, 0
         with self._database.read() as conn:
-            while batch := repo.audit_records(conn, after_id=last_id, limit=5000):
+            while batch := audit_store.audit_records(conn, after_id=last_id, limit=5000):
                 for row in batch:
                     if row["previous_hash"] != previous:
                         return Verdict(
@@ -124,7 +126,7 @@ class Audit:
                     if record_hash(previous, dict(row)) != row["hash"]:
                         return Verdict(False, count, f"record {row['id']} was changed after it was written")
                     previous, count, last_id = row["hash"], count + 1, row["id"]
-            head = repo.audit_head_row(conn)
+            head = audit_store.audit_head_row(conn)
         if count and (head is None or head["hash"] != previous or head["last_id"] != last_id):
             return Verdict(
                 False, count, "the newest records were removed (the chain ends before its recorded head)"

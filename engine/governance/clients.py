@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import clock
 from engine.errors import InvalidInput, NotAuthenticated, NotFound
-from engine.store import repository as repo
+from engine.store import api_clients as client_store
+from engine.store import services as service_store
 from engine.store.db import Database
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class Clients:
         with self._database.write() as conn:
             if service is not None:
                 _check_point_of_access(conn, service, organisation)
-            client_id = repo.insert_client(
+            client_id = client_store.insert_client(
                 conn,
                 name=name,
                 organisation=organisation,
@@ -87,21 +88,21 @@ class Clients:
     def list(self) -> list[dict]:
         """Every client without its token (only hashes are kept): for admins."""
         with self._database.read() as conn:
-            return [client_view(row) for row in repo.list_clients(conn)]
+            return [client_view(row) for row in client_store.list_clients(conn)]
 
     def view(self, client_id: int) -> dict:
         with self._database.read() as conn:
-            row = repo.client_row(conn, client_id)
+            row = client_store.client_row(conn, client_id)
         if row is None:
             raise NotFound(f"no client {client_id}")
         return client_view(row)
 
     def revoke(self, client_id: int) -> dict:
         with self._database.write() as conn:
-            if repo.client_row(conn, client_id) is None:
+            if client_store.client_row(conn, client_id) is None:
                 raise NotFound(f"no client {client_id}")
-            repo.revoke_client(conn, client_id, clock.now())
-            return client_view(repo.client_row(conn, client_id))
+            client_store.revoke_client(conn, client_id, clock.now())
+            return client_view(client_store.client_row(conn, client_id))
 
     def ensure(self, *, token: str, name: str, organisation: str, roles: set[str]) -> Client:
         """The client holding ``token``, created first if there is none (start-up admin token)."""
@@ -118,7 +119,7 @@ class Clients:
         if not token:
             raise NotAuthenticated("send a bearer token: 'Authorization: Bearer <token>'")
         with self._database.read() as conn:
-            row = repo.client_by_token_hash(conn, hash_token(token))
+            row = client_store.client_by_token_hash(conn, hash_token(token))
         now = clock.now()
         if row is None or row["revoked_at"] is not None:
             raise NotAuthenticated("the bearer token is not valid")
@@ -126,7 +127,7 @@ class Clients:
             raise NotAuthenticated("the bearer token has expired")
         if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
             with self._database.write() as conn:
-                repo.touch_client(conn, row["id"], now)
+                client_store.touch_client(conn, row["id"], now)
         return client_of(row)
 
     def from_verified_claims(self, identity: VerifiedIdentity) -> Client:
@@ -135,11 +136,11 @@ class Clients:
         organisation, roles and point of access. Revoking the row refuses the subject's further tokens."""
         now = clock.now()
         with self._database.read() as conn:
-            row = repo.client_by_external_subject(conn, identity.external_subject)
+            row = client_store.client_by_external_subject(conn, identity.external_subject)
         if row is None:
             try:
                 with self._database.write() as conn:
-                    client_id = repo.insert_client(
+                    client_id = client_store.insert_client(
                         conn,
                         name=identity.name,
                         organisation=identity.organisation,
@@ -149,12 +150,12 @@ class Clients:
                         service=identity.service,
                         external_subject=identity.external_subject,
                     )
-                    repo.touch_client(conn, client_id, now)
+                    client_store.touch_client(conn, client_id, now)
                 return _client_from(client_id, identity)
             except IntegrityError:
                 # The subject's first two requests arrived together and the other one created the row.
                 with self._database.read() as conn:
-                    row = repo.client_by_external_subject(conn, identity.external_subject)
+                    row = client_store.client_by_external_subject(conn, identity.external_subject)
                 if row is None:
                     raise
         if row["revoked_at"] is not None:
@@ -171,7 +172,7 @@ class Clients:
         changed = changed or sorted(row["roles"]) != current["roles"]
         if changed or row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
             with self._database.write() as conn:
-                repo.update_external_client(conn, row["id"], **current, last_used_at=now)
+                client_store.update_external_client(conn, row["id"], **current, last_used_at=now)
         return _client_from(row["id"], identity)
 
 
@@ -185,7 +186,7 @@ def client_of(row) -> Client:
 
 def _check_point_of_access(conn, service_id: str, organisation: str) -> None:
     """An operator works at a point of access its own organisation runs."""
-    service = repo.service(conn, service_id)
+    service = service_store.service(conn, service_id)
     if service is None or service["kind"] != "point-of-access":
         raise InvalidInput(f"'{service_id}' is not a point of access in the service directory")
     if service["organisation"] != organisation:

@@ -11,7 +11,7 @@ import json
 from engine import clock
 from engine.errors import IdempotencyConflict, InvalidInput
 from engine.governance.clients import Client
-from engine.store import repository as repo
+from engine.store import idempotency_keys as idempotency_store
 from engine.store.db import Database
 
 # The length of the idempotency_keys.key column: a longer key could never be remembered.
@@ -28,7 +28,7 @@ def earlier_answer(database: Database, client: Client, scope: str, key: str, dig
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(f"an Idempotency-Key (or X-Request-ID) has at most {MAX_KEY_LENGTH} characters")
     with database.read_once() as conn:
-        earlier = repo.idempotent_result(conn, client.id, scope, key)
+        earlier = idempotency_store.idempotent_result(conn, client.id, scope, key)
     if earlier is None:
         return None
     if earlier["request_sha256"] != digest:
@@ -39,7 +39,7 @@ def earlier_answer(database: Database, client: Client, scope: str, key: str, dig
 def remember_answer(
     conn, client: Client, scope: str, key: str, digest: str, status: int, answer: dict
 ) -> None:
-    repo.insert_idempotent_result(
+    idempotency_store.insert_idempotent_result(
         conn,
         client_id=client.id,
         scope=scope,

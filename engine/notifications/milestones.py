@@ -11,7 +11,9 @@ from the service's name only — never a reason, question, outcome or other free
 from __future__ import annotations
 
 from engine import clock
-from engine.store import repository as repo
+from engine.store import instances as instance_store
+from engine.store import notifications as notification_store
+from engine.store import services as service_store
 
 EVENT_TYPES = (
     "referral.received",
@@ -54,7 +56,7 @@ def record_milestones(conn, instance_id: str, events: list[dict]) -> None:
     marked = [(milestone, event) for event in events for milestone in milestones_of(event)]
     if not marked:
         return
-    keys = repo.correlation_values(conn, instance_id)
+    keys = instance_store.correlation_values(conn, instance_id)
     referral_id = keys.get("referral_id")
     if referral_id is None:
         return  # not a referral's instance: nobody to tell
@@ -63,16 +65,18 @@ def record_milestones(conn, instance_id: str, events: list[dict]) -> None:
         (e.get("detail") or {}).get("service") or (e.get("detail") or {}).get("to_service") for _, e in marked
     }
     if service_ids - {None}:
-        names = {s: r["name"] for s, r in repo.services_by_id(conn, service_ids - {None}).items()}
+        names = {s: r["name"] for s, r in service_store.services_by_id(conn, service_ids - {None}).items()}
     written = [(milestone, event, _milestone_data(milestone, event, names)) for milestone, event in marked]
-    repo.insert_milestones(
+    notification_store.insert_milestones(
         conn,
         [
             {"referral_id": referral_id, "event_type": milestone, "data": data, "created_at": event["at"]}
             for milestone, event, data in written
         ],
     )
-    subscribers = repo.subscriptions_for_referral(conn, referral_id, keys.get("organisation", ""))
+    subscribers = notification_store.subscriptions_for_referral(
+        conn, referral_id, keys.get("organisation", "")
+    )
     if subscribers:
         _number_and_queue(conn, subscribers, referral_id, keys.get("reference"), written)
 
@@ -116,11 +120,11 @@ def _number_and_queue(conn, subscribers, referral_id, reference, written) -> Non
             )
     for subscription in subscribers:
         if numbers[subscription["id"]] != subscription["last_event_number"]:
-            repo.update_subscription(
+            notification_store.update_subscription(
                 conn, subscription["id"], {"last_event_number": numbers[subscription["id"]]}
             )
-    event_ids = repo.insert_notification_events(conn, events)
-    repo.insert_deliveries(
+    event_ids = notification_store.insert_notification_events(conn, events)
+    notification_store.insert_deliveries(
         conn,
         [
             {

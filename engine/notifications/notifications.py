@@ -35,7 +35,8 @@ from engine.notifications.channels import (
 )
 from engine.notifications.milestones import EVENT_TYPES
 from engine.notifications.secrets_at_rest import SecretBox, SecretUnreadable
-from engine.store import repository as repo
+from engine.store import notifications as notification_store
+from engine.store import referrals as referral_store
 from engine.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -124,17 +125,19 @@ class Notifications:
             "created_at": clock.now(),
         }
         if conn is not None:
-            repo.insert_subscription(conn, row)
+            notification_store.insert_subscription(conn, row)
         else:
             with self._database.write() as own:
                 if referral_id is not None:
                     self._check_referral_visible(own, client, referral_id)
-                repo.insert_subscription(own, row)
+                notification_store.insert_subscription(own, row)
         return {**subscription_view(row), "secret": secret}
 
     def list(self, client: Client) -> list[dict]:
         with self._database.read() as conn:
-            return [subscription_view(s) for s in repo.subscriptions_of(conn, client.organisation)]
+            return [
+                subscription_view(s) for s in notification_store.subscriptions_of(conn, client.organisation)
+            ]
 
     def get(self, subscription_id: str, client: Client) -> dict:
         with self._database.read() as conn:
@@ -154,7 +157,7 @@ class Notifications:
                 log.warning("subscription %s: its old secret is unreadable and is dropped", subscription_id)
                 previous = None
             secret = new_secret()
-            repo.update_subscription(
+            notification_store.update_subscription(
                 conn,
                 subscription_id,
                 {
@@ -163,20 +166,23 @@ class Notifications:
                     "previous_secret_until": clock.now() + grace,
                 },
             )
-            return {**subscription_view(repo.subscription(conn, subscription_id)), "secret": secret}
+            return {
+                **subscription_view(notification_store.subscription(conn, subscription_id)),
+                "secret": secret,
+            }
 
     def reencrypt_secrets(self) -> int:
         """Encrypt every stored secret again with the first key (clear ones for the first time); returns how
         many were. Run after putting a new key first, before dropping the old one."""
         count = 0
         with self._database.write() as conn:
-            for row in repo.subscriptions_with_secrets(conn):
+            for row in notification_store.subscriptions_with_secrets(conn):
                 values = {
                     column: self._box.reseal(row[column])
                     for column in ("secret", "previous_secret")
                     if row[column] is not None
                 }
-                repo.update_subscription(conn, row["id"], values)
+                notification_store.update_subscription(conn, row["id"], values)
                 count += len(values)
         return count
 
@@ -190,16 +196,19 @@ class Notifications:
     def unsubscribe(self, subscription_id: str, client: Client) -> None:
         with self._database.write() as conn:
             self._visible(conn, subscription_id, client)
-            repo.update_subscription(
+            notification_store.update_subscription(
                 conn, subscription_id, {"status": "disabled", "disabled_reason": "unsubscribed"}
             )
-            repo.disable_pending_deliveries(conn, subscription_id)
+            notification_store.disable_pending_deliveries(conn, subscription_id)
 
     def events_since(self, subscription_id: str, since: int, client: Client, limit: int = 500) -> list[dict]:
         """What a receiver missed: the subscription's events numbered above ``since``, in order."""
         with self._database.read() as conn:
             self._visible(conn, subscription_id, client)
-            return [e["payload"] for e in repo.notification_events_since(conn, subscription_id, since, limit)]
+            return [
+                e["payload"]
+                for e in notification_store.notification_events_since(conn, subscription_id, since, limit)
+            ]
 
     def deliveries(
         self, client: Client, *, subscription_id: str | None = None, referral_id: str | None = None
@@ -209,16 +218,18 @@ class Notifications:
                 self._visible(conn, subscription_id, client)
             if referral_id is not None:
                 self._check_referral_visible(conn, client, referral_id)
-            rows = repo.delivery_log(conn, subscription_id=subscription_id, referral_id=referral_id)
+            rows = notification_store.delivery_log(
+                conn, subscription_id=subscription_id, referral_id=referral_id
+            )
             attempts = {}
-            for attempt in repo.attempts_of(conn, [r["id"] for r in rows]):
+            for attempt in notification_store.attempts_of(conn, [r["id"] for r in rows]):
                 attempts.setdefault(attempt["delivery_id"], []).append(attempt)
             return [delivery_view(r, attempts.get(r["id"], [])) for r in rows]
 
     def replay(self, delivery_id: int, client: Client) -> dict:
         """Send a delivery again (a dead-lettered one gets a fresh series of retries)."""
         with self._database.write() as conn:
-            row = repo.delivery(conn, delivery_id)
+            row = notification_store.delivery(conn, delivery_id)
             if row is None:
                 raise NotFound(f"no delivery {delivery_id}")
             subscription = self._visible(conn, row["subscription_id"], client)
@@ -226,12 +237,12 @@ class Notifications:
                 raise InvalidInput(
                     f"the subscription is {subscription['status']}: {subscription['disabled_reason']}"
                 )
-            repo.update_delivery(
+            notification_store.update_delivery(
                 conn,
                 delivery_id,
                 {"status": "pending", "attempts": 0, "next_attempt_at": clock.now(), "last_error": None},
             )
-            return delivery_view(_with_event(conn, repo.delivery(conn, delivery_id)), [])
+            return delivery_view(_with_event(conn, notification_store.delivery(conn, delivery_id)), [])
 
     # ---- delivering --------------------------------------------------------------------------------------
 
@@ -242,12 +253,12 @@ class Notifications:
             now = clock.now()
             lease_until = now + self._lease
             with self._database.write() as conn:
-                claimed = repo.claim_deliveries(conn, now, lease_until, self._batch_size)
+                claimed = notification_store.claim_deliveries(conn, now, lease_until, self._batch_size)
                 work = [
                     (
                         row,
-                        repo.notification_event(conn, row["event_id"]),
-                        repo.subscription(conn, row["subscription_id"]),
+                        notification_store.notification_event(conn, row["event_id"]),
+                        notification_store.subscription(conn, row["subscription_id"]),
                     )
                     for row in claimed
                 ]
@@ -285,13 +296,13 @@ class Notifications:
         attempt_number = row["attempts"] + 1
         with self._database.write() as conn:
             values = _outcome(result, attempt_number, finished)
-            recorded = repo.finish_delivery(conn, row["id"], row["attempts"], values)
+            recorded = notification_store.finish_delivery(conn, row["id"], row["attempts"], values)
             if sent:
                 # Recorded even when the lease was lost: the message went out all the same.
                 _audit_sent(conn, row, subscription, result)
             if not recorded:
                 return  # our lease ran out and another worker owns the delivery now
-            repo.insert_attempt(
+            notification_store.insert_attempt(
                 conn,
                 {
                     "delivery_id": row["id"],
@@ -303,12 +314,12 @@ class Notifications:
                 },
             )
             if result.gone:
-                repo.update_subscription(
+                notification_store.update_subscription(
                     conn,
                     subscription["id"],
                     {"status": "disabled", "disabled_reason": "the endpoint answered 410 Gone"},
                 )
-                repo.disable_pending_deliveries(conn, subscription["id"])
+                notification_store.disable_pending_deliveries(conn, subscription["id"])
 
     def _message(self, event, subscription) -> Message:
         payload = event["payload"]
@@ -342,14 +353,14 @@ class Notifications:
 
     @staticmethod
     def _visible(conn, subscription_id: str, client: Client):
-        row = repo.subscription(conn, subscription_id)
+        row = notification_store.subscription(conn, subscription_id)
         if row is None or row["organisation"] != client.organisation:
             raise NotFound(f"no subscription {subscription_id}")
         return row
 
     @staticmethod
     def _check_referral_visible(conn, client: Client, referral_id: str) -> None:
-        referral = repo.referral_overview(conn, referral_id=referral_id)
+        referral = referral_store.referral_overview(conn, referral_id=referral_id)
         if referral is None or not sees_referral(client, referral):
             # As everywhere else: another organisation's referral reads as absent.
             raise NotFound(f"no referral with id {referral_id}")
@@ -400,7 +411,7 @@ def _outcome(result: Attempt, attempt_number: int, at) -> dict:
 
 
 def _with_event(conn, row):
-    event = repo.notification_event(conn, row["event_id"])
+    event = notification_store.notification_event(conn, row["event_id"])
     return {**row, "number": event["number"], "event_type": event["event_type"]}
 
 

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from engine import clock as wall_clock
 from engine.olas.calendars import Calendar, calendar
 from engine.olas.terms import Ola, ola_from_stored
-from engine.store import repository as repo
+from engine.store import olas as ola_store
+from engine.store import services as service_store
 
 OPEN_STATES = ("running", "paused", "breached")
 CLOSED_HANDOFF_STATUSES = ("rejected", "completed", "cancelled", "failed")
@@ -35,7 +36,9 @@ class CalendarBook:
 
     def get(self, name: str) -> Calendar:
         if name not in self._calendars:
-            closures = [(c["starts_at"], c["ends_at"]) for c in repo.closures_of_calendar(self._conn, name)]
+            closures = [
+                (c["starts_at"], c["ends_at"]) for c in ola_store.closures_of_calendar(self._conn, name)
+            ]
             self._calendars[name] = calendar(name, closures)
         return self._calendars[name]
 
@@ -51,7 +54,7 @@ def on_handoff_event(conn, handoff, event: str, at: datetime, *, new: bool = Fal
         return  # no terms apply now, and the clocks it has (under earlier terms) run on untouched
     book = CalendarBook(conn)
     # Kept as they are written below, so that closing them needs no second read.
-    clocks = [] if new else [dict(c) for c in repo.clocks_of_handoff(conn, handoff["id"])]
+    clocks = [] if new else [dict(c) for c in ola_store.clocks_of_handoff(conn, handoff["id"])]
     started = []
     for ola in olas:
         for obligation in ola.obligations:
@@ -65,14 +68,16 @@ def on_handoff_event(conn, handoff, event: str, at: datetime, *, new: bool = Fal
         # Clocks the closing event did not stop can never be met now.
         for live in clocks + started:
             if live["state"] in ("running", "paused"):
-                repo.update_clock(conn, live["id"], _closed(book, live, "cancelled", at))
+                ola_store.update_clock(conn, live["id"], _closed(book, live, "cancelled", at))
             elif live["state"] == "breached" and live["stopped_at"] is None:
-                repo.update_clock(conn, live["id"], _closed(book, live, "breached", at))
+                ola_store.update_clock(conn, live["id"], _closed(book, live, "breached", at))
 
 
 def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime) -> dict:
     """Start a clock; returns its row as written."""
-    services = repo.services_by_id(conn, [s for s in (handoff["to_service"], handoff["from_service"]) if s])
+    services = service_store.services_by_id(
+        conn, [s for s in (handoff["to_service"], handoff["from_service"]) if s]
+    )
     to_service = services[handoff["to_service"]]
     from_service = services.get(handoff["from_service"])
     calendar_name = obligation.calendar or (
@@ -106,7 +111,7 @@ def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime
         "updated_at": at,
     }
     row.update(_schedule(book, row))
-    repo.insert_clock(conn, row)
+    ola_store.insert_clock(conn, row)
     return {"stopped_at": None, "breached_at": None, "business_seconds_to_stop": None, **row}
 
 
@@ -144,7 +149,7 @@ def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: dat
         }
     else:
         return {}
-    repo.update_clock(conn, live["id"], changes)
+    ola_store.update_clock(conn, live["id"], changes)
     return changes
 
 
@@ -217,19 +222,19 @@ def attend(conn, clock_row, now: datetime) -> list[dict]:
         changes["next_check_at"] = min(
             current["due_at"], _next_warning_at(book, current) or current["due_at"]
         )
-    repo.update_clock(conn, current["id"], changes)
+    ola_store.update_clock(conn, current["id"], changes)
     return happened
 
 
 def reschedule_running_on(conn, calendar_name: str) -> None:
     """Recompute due times and checks of the running clocks on a calendar whose closures changed."""
     book = CalendarBook(conn)
-    for row in repo.running_clocks_on(conn, calendar_name):
-        repo.update_clock(conn, row["id"], _schedule(book, row))
+    for row in ola_store.running_clocks_on(conn, calendar_name):
+        ola_store.update_clock(conn, row["id"], _schedule(book, row))
 
 
 def _terms(conn) -> list[Ola]:
-    return [ola_from_stored(row["terms"]) for row in repo.ola_terms_rows(conn)]
+    return [ola_from_stored(row["terms"]) for row in ola_store.ola_terms_rows(conn)]
 
 
 def clock_view(book: CalendarBook, row, names: dict[str, str], now: datetime | None = None) -> dict:

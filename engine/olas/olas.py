@@ -22,7 +22,8 @@ from engine.olas.obligation_clocks import (
 )
 from engine.olas.terms import Ola, ola_as_dict, parse_olas
 from engine.pathways.instances import ENGINE_ACTOR, Change, InstanceBusy, Instances
-from engine.store import repository as repo
+from engine.store import olas as ola_store
+from engine.store import services as service_store
 from engine.store.db import Database
 
 REPORT_GROUPINGS = ("service", "organisation_pair", "obligation", "party")
@@ -39,10 +40,10 @@ class Olas:
         """Replace the OLA terms with those of a terms file (all or nothing). Clocks already running keep
         the terms they started under."""
         with self._database.write() as conn:
-            known = {row["id"] for row in repo.list_services(conn)}
+            known = {row["id"] for row in service_store.list_services(conn)}
             olas = parse_olas(text, filename, known)
             now = clock.now()
-            repo.replace_ola_terms(
+            ola_store.replace_ola_terms(
                 conn,
                 [
                     {"name": o.name, "terms": ola_as_dict(o), "updated_at": now, "updated_by": updated_by}
@@ -56,7 +57,7 @@ class Olas:
         attended = 0
         while True:
             with self._database.read() as conn:
-                due = repo.clocks_needing_attention(conn, clock.now(), self._batch_size)
+                due = ola_store.clocks_needing_attention(conn, clock.now(), self._batch_size)
             attended_now = 0
             by_instance: dict[str, list[str]] = defaultdict(list)
             for row in due:
@@ -82,7 +83,7 @@ class Olas:
             now = clock.now()
             events = []
             for clock_id in clock_ids:
-                row = repo.clock(conn, clock_id)
+                row = ola_store.clock(conn, clock_id)
                 # Re-read under the instance lock: another ticker or a transition may have got there first.
                 if (
                     row is None
@@ -120,17 +121,19 @@ class Olas:
             # A service sees the clocks of hand-offs to its organisation; an operator those of the referrals
             # its point of access works on.
             to_services = (
-                [s["id"] for s in repo.list_services(conn, organisation=client.organisation)]
+                [s["id"] for s in service_store.list_services(conn, organisation=client.organisation)]
                 if "service" in client.roles
                 else None
             )
             scope = scope_of(client) if "operator" in client.roles else None
             if to_services is None and scope is None:
                 return []
-            rows = repo.clocks_at_risk(
+            rows = ola_store.clocks_at_risk(
                 conn, states=states, due_before=due_before, to_services=to_services, scope=scope, limit=limit
             )
-            names = {s: r["name"] for s, r in repo.services_by_id(conn, services_named(rows)).items()}
+            names = {
+                s: r["name"] for s, r in service_store.services_by_id(conn, services_named(rows)).items()
+            }
             book, now = CalendarBook(conn), clock.now()
             return [
                 {
@@ -147,7 +150,7 @@ class Olas:
             return [
                 {
                     **describe_calendar(cal),
-                    "closures": [closure_view(c) for c in repo.closures_of_calendar(conn, name)],
+                    "closures": [closure_view(c) for c in ola_store.closures_of_calendar(conn, name)],
                 }
                 for name, cal in CALENDARS.items()
             ]
@@ -163,7 +166,7 @@ class Olas:
         if not reason.strip():
             raise InvalidInput("say why the calendar is closed ('reason')")
         with self._database.write() as conn:
-            closure_id = repo.insert_closure(
+            closure_id = ola_store.insert_closure(
                 conn,
                 calendar=name,
                 starts_at=starts_at,
@@ -173,11 +176,11 @@ class Olas:
                 created_at=clock.now(),
             )
             reschedule_running_on(conn, name)
-            return closure_view(repo.closure(conn, closure_id))
+            return closure_view(ola_store.closure(conn, closure_id))
 
     def remove_closure(self, name: str, closure_id: int) -> None:
         with self._database.write() as conn:
-            if not repo.delete_closure(conn, name, closure_id):
+            if not ola_store.delete_closure(conn, name, closure_id):
                 raise NotFound(f"calendar '{name}' has no closure {closure_id}")
             reschedule_running_on(conn, name)
 
@@ -186,7 +189,7 @@ class Olas:
         if end <= start:
             raise InvalidInput("the report's 'to' must be after its 'from'")
         with self._database.read() as conn:
-            rows = repo.clocks_stopped_between(conn, start, end)
+            rows = ola_store.clocks_stopped_between(conn, start, end)
         keys = {
             "service": lambda r: (r["to_service"],),
             "organisation_pair": lambda r: (r["from_organisation"] or "referrer", r["to_organisation"]),

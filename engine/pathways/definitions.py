@@ -16,7 +16,7 @@ from engine.bpmn.evaluator import Evaluator
 from engine.errors import Conflict, DefinitionInvalid, NotAllowed, NotFound, Problem
 from engine.governance import audit
 from engine.governance.clients import Client
-from engine.store import repository as repo
+from engine.store import definitions as definition_store
 from engine.store.db import Database
 from engine.store.tables import definition_files
 
@@ -49,7 +49,7 @@ class PathwayCache:
                 self._entries.move_to_end(version_id)
                 return self._entries[version_id]
         with self._database.read() as conn:
-            pathway = CompiledPathway.load(repo.compiled_spec(conn, version_id))
+            pathway = CompiledPathway.load(definition_store.compiled_spec(conn, version_id))
         self.put(version_id, pathway)
         return pathway
 
@@ -117,14 +117,16 @@ class Definitions:
     def _insert_version(self, pathway, key, sha256, compiled, file_rows, deployed_by) -> DeployedVersion:
         now = clock.now()
         with self._database.write() as conn:
-            existing = repo.version_by_sha(conn, key, sha256)
+            existing = definition_store.version_by_sha(conn, key, sha256)
             if existing is not None:
-                return _deployed(existing, created=False, files=repo.files_of_version(conn, existing["id"]))
-            if repo.definition(conn, key) is None:
-                repo.insert_definition(conn, key=key, name=pathway.name, created_at=now)
+                return _deployed(
+                    existing, created=False, files=definition_store.files_of_version(conn, existing["id"])
+                )
+            if definition_store.definition(conn, key) is None:
+                definition_store.insert_definition(conn, key=key, name=pathway.name, created_at=now)
             values = dict(
                 definition_key=key,
-                number=repo.next_version_number(conn, key),
+                number=definition_store.next_version_number(conn, key),
                 sha256=sha256,
                 process_id=key,
                 compiled_spec=compiled,
@@ -132,32 +134,32 @@ class Definitions:
                 deployed_by=deployed_by,
                 deployed_at=now,
             )
-            version_id = repo.insert_version(conn, **values)
-            repo.insert_files(conn, version_id, file_rows)
+            version_id = definition_store.insert_version(conn, **values)
+            definition_store.insert_files(conn, version_id, file_rows)
         self._pathways.put(version_id, pathway)
         return _deployed({**values, "id": version_id}, created=True, files=file_rows)
 
     def list(self) -> list[dict]:
         with self._database.read() as conn:
-            return [dict(row) for row in repo.list_definitions(conn)]
+            return [dict(row) for row in definition_store.list_definitions(conn)]
 
     def get(self, key: str) -> dict:
         with self._database.read() as conn:
-            found = repo.definition(conn, key)
+            found = definition_store.definition(conn, key)
             if found is None:
                 raise NotFound(f"no definition with key '{key}'")
-            return {**found, "versions": [dict(v) for v in repo.versions_of(conn, key)]}
+            return {**found, "versions": [dict(v) for v in definition_store.versions_of(conn, key)]}
 
     def version(self, key: str, number: int | None = None, *, with_files: bool = False) -> dict:
         with self._database.read() as conn:
-            found = repo.version(conn, key, number)
+            found = definition_store.version(conn, key, number)
             if found is None:
-                if number is None or repo.definition(conn, key) is None:
+                if number is None or definition_store.definition(conn, key) is None:
                     raise NotFound(f"no definition with key '{key}' has been deployed")
                 raise NotFound(f"definition '{key}' has no version {number}")
             result = dict(found)
             if with_files:
-                result["files"] = [dict(f) for f in repo.files_of_version(conn, found["id"])]
+                result["files"] = [dict(f) for f in definition_store.files_of_version(conn, found["id"])]
             return result
 
     def startable(self, key: str, number: int | None, *, approval_required: bool, conn=None) -> dict:
@@ -167,9 +169,9 @@ class Definitions:
         if conn is None:
             with self._database.read() as own:
                 return self.startable(key, number, approval_required=approval_required, conn=own)
-        found = repo.version(conn, key, number, approved_only=approval_required)
+        found = definition_store.version(conn, key, number, approved_only=approval_required)
         if found is None:
-            if repo.definition(conn, key) is None:
+            if definition_store.definition(conn, key) is None:
                 raise NotFound(f"no definition with key '{key}' has been deployed")
             if number is None:
                 raise Conflict(f"no version of '{key}' has been clinically approved yet")
@@ -184,12 +186,12 @@ class Definitions:
         if not approver.roles & {"clinical-approver"}:
             raise NotAllowed("approving a pathway needs the clinical-approver role")
         with self._database.write() as conn:
-            found = repo.version(conn, key, number)
+            found = definition_store.version(conn, key, number)
             if found is None:
                 raise NotFound(f"definition '{key}' has no version {number}")
             if found["deployed_by"] == approver.actor:
                 raise NotAllowed("the person who deployed a version cannot also approve it")
-            if not repo.approve_version(conn, found["id"], approver.actor, clock.now()):
+            if not definition_store.approve_version(conn, found["id"], approver.actor, clock.now()):
                 raise Conflict(f"version {number} of '{key}' is already {found['approval']}")
             audit.append(
                 conn,
@@ -198,7 +200,7 @@ class Definitions:
                 organisation=approver.organisation,
                 roles=sorted(approver.roles),
             )
-            return dict(repo.version(conn, key, number))
+            return dict(definition_store.version(conn, key, number))
 
     def pathway(self, version_id: int) -> CompiledPathway:
         return self._pathways.get(version_id)

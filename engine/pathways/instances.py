@@ -20,7 +20,7 @@ from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, StepFai
 from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, SignpostError, TaskNotReady
 from engine.metrics import Metrics
 from engine.pathways.definitions import PathwayCache
-from engine.store import repository as repo
+from engine.store import instances as instance_store
 from engine.store.db import Database
 
 ENGINE_ACTOR = "engine"
@@ -108,7 +108,7 @@ class Instances:
         now = clock.now()
         started = _event("started", actor, now, detail={"version_id": version_id})
         initial_state = self._runtime.dump(workflow)
-        repo.insert_instance(
+        instance_store.insert_instance(
             conn,
             id=instance_id,
             version_id=version_id,
@@ -120,7 +120,7 @@ class Instances:
             created_at=now,
             updated_at=now,
         )
-        repo.insert_correlations(conn, instance_id, correlation)
+        instance_store.insert_correlations(conn, instance_id, correlation)
         row = {"id": instance_id, "lock_version": 0}
         try:
             events = self._run(conn, instance_id, workflow)
@@ -144,7 +144,7 @@ class Instances:
         self, task_id: str, data: dict, actor: str, report: Report | None = None
     ) -> Outcome:
         with self._database.read() as conn:
-            task = repo.user_task(conn, task_id)
+            task = instance_store.user_task(conn, task_id)
         if task is None:
             raise NotFound(f"no task with id {task_id}")
         if task["status"] == "claimed" and task["claimed_by"] != actor:
@@ -166,15 +166,15 @@ class Instances:
 
     def claim_user_task(self, task_id: str, actor: str) -> dict:
         with self._database.write() as conn:
-            task = repo.user_task(conn, task_id)
+            task = instance_store.user_task(conn, task_id)
             if task is None:
                 raise NotFound(f"no task with id {task_id}")
             if task["status"] == "claimed" and task["claimed_by"] == actor:
                 return dict(task)
-            if not repo.claim_user_task(conn, task_id, actor):
+            if not instance_store.claim_user_task(conn, task_id, actor):
                 holder = f" by {task['claimed_by']}" if task["claimed_by"] else ""
                 raise TaskNotReady(f"task {task_id} is {task['status']}{holder}, so it cannot be claimed")
-            repo.append_events(
+            instance_store.append_events(
                 conn,
                 [
                     _event(
@@ -187,7 +187,7 @@ class Instances:
                     )
                 ],
             )
-            return dict(repo.user_task(conn, task_id))
+            return dict(instance_store.user_task(conn, task_id))
 
     def deliver_message(
         self,
@@ -203,7 +203,7 @@ class Instances:
         if not correlation:
             raise InvalidInput("a message needs at least one correlation value (e.g. referral_id)")
         with self._database.read() as conn:
-            instance_ids = repo.instances_waiting_for_message(conn, name, correlation)
+            instance_ids = instance_store.instances_waiting_for_message(conn, name, correlation)
             if spoken_for is not None:
                 instance_ids = spoken_for(conn, instance_ids)
         if not instance_ids:
@@ -314,7 +314,7 @@ class Instances:
     def record_incident(self, instance_id: str, failure: StepFailed) -> Outcome:
         """Mark an instance as in incident without changing its state (its input itself failed)."""
         with self._database.write() as conn:
-            row = repo.lock_instance(conn, instance_id)
+            row = instance_store.lock_instance(conn, instance_id)
             return self._save_incident(
                 conn, row, workflow=None, state=row["state"], failure=failure, change=Change()
             )
@@ -328,9 +328,9 @@ class Instances:
     def _lock_and_load(
         self, conn, instance_id: str, *, resuming: bool, finished_too: bool = False, skip_locked: bool = False
     ):
-        row = repo.lock_instance(conn, instance_id, skip_locked=skip_locked)
+        row = instance_store.lock_instance(conn, instance_id, skip_locked=skip_locked)
         if row is None:
-            if skip_locked and repo.instance_exists(conn, instance_id):
+            if skip_locked and instance_store.instance_exists(conn, instance_id):
                 raise InstanceBusy(f"instance {instance_id} is being changed by another process")
             raise NotFound(f"no instance with id {instance_id}")
         if row["status"] in FINISHED:
@@ -357,7 +357,7 @@ class Instances:
         return _Indexed(waits, frozenset(t.id for t in self._runtime.ready_user_tasks(workflow)))
 
     def _log(self, conn, instance_id: str, events: list[dict]) -> None:
-        repo.append_events(conn, [{**e, "instance_id": instance_id} for e in events])
+        instance_store.append_events(conn, [{**e, "instance_id": instance_id} for e in events])
         if self._on_events is not None:
             self._on_events(conn, instance_id, events)
 
@@ -438,15 +438,15 @@ class Instances:
             incident_error=failure.message,
         )
         # An instance in incident waits for nobody: its timers must not keep firing it.
-        repo.replace_waits(conn, row["id"], [])
+        instance_store.replace_waits(conn, row["id"], [])
         if workflow is not None and change.completed_task_id:
-            repo.close_user_tasks(
+            instance_store.close_user_tasks(
                 conn, [change.completed_task_id], status="completed", at=now, by=change.events[0]["actor"]
             )
         return Outcome(row["id"], "incident", failure.message)
 
     def _write(self, conn, row, state, status, now, change, **values) -> None:
-        saved = repo.save_instance(
+        saved = instance_store.save_instance(
             conn,
             row["id"],
             row["lock_version"],
@@ -467,23 +467,25 @@ class Instances:
         # Many inputs leave the waits as they were (a hand-off acknowledged, a task claimed): rewrite them
         # only when they changed, or when what the store holds is not known.
         if indexed is None or _wait_keys(indexed.waits) != _wait_keys(snapshot.waits):
-            repo.replace_waits(
+            instance_store.replace_waits(
                 conn,
                 instance_id,
                 [{"kind": w.kind, "name": w.name, "due_at": w.due_at} for w in snapshot.waits],
                 had_waits=indexed is None or bool(indexed.waits),
             )
         open_ids = (
-            set(indexed.open_task_ids) if indexed is not None else repo.ready_task_ids(conn, instance_id)
+            set(indexed.open_task_ids)
+            if indexed is not None
+            else instance_store.ready_task_ids(conn, instance_id)
         )
         ready = {t.id: t for t in snapshot.user_tasks}
         if change.completed_task_id:
-            repo.close_user_tasks(
+            instance_store.close_user_tasks(
                 conn, [change.completed_task_id], status="completed", at=now, by=change.events[0]["actor"]
             )
             open_ids.discard(change.completed_task_id)
-        repo.close_user_tasks(conn, open_ids - set(ready), status="cancelled", at=now)
-        repo.insert_user_tasks(
+        instance_store.close_user_tasks(conn, open_ids - set(ready), status="cancelled", at=now)
+        instance_store.insert_user_tasks(
             conn,
             [
                 {

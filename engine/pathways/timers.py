@@ -15,7 +15,7 @@ from engine import clock
 from engine.errors import Conflict, NotFound
 from engine.metrics import Metrics
 from engine.pathways.instances import InstanceBusy, Instances
-from engine.store import repository as repo
+from engine.store import instances as instance_store
 from engine.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Timers:
         while True:
             now = clock.now()
             with self._database.read() as conn:
-                due = repo.instances_with_due_timers(conn, now, self._batch_size)
+                due = instance_store.instances_with_due_timers(conn, now, self._batch_size)
             advanced = 0
             for instance_id, due_at in due:
                 try:

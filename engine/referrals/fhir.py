@@ -23,7 +23,10 @@ from engine.governance.access import sees_referral
 from engine.governance.clients import Client
 from engine.referrals.nhs_number import VERIFICATION_CODES
 from engine.referrals.views import referral_view
-from engine.store import repository as repo
+from engine.store import handoffs as handoff_store
+from engine.store import olas as ola_store
+from engine.store import referrals as referral_store
+from engine.store import services as service_store
 from engine.store.db import Database
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -69,11 +72,11 @@ class FhirViews:
 
     def service_request(self, referral_id: str, viewer: Client) -> dict:
         with self._database.read() as conn:
-            referral = repo.referral_overview(conn, referral_id=referral_id)
+            referral = referral_store.referral_overview(conn, referral_id=referral_id)
             if referral is None:
                 raise NotFound(f"no ServiceRequest with id {referral_id}")
-            handoffs = repo.handoffs_of_instance(conn, referral["instance_id"])
-            services = repo.services_by_id(conn, {h["to_service"] for h in handoffs})
+            handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"])
+            services = service_store.services_by_id(conn, {h["to_service"] for h in handoffs})
             if not sees_referral(viewer, referral) and not any(
                 _acts_for(viewer, services.get(h["to_service"])) for h in handoffs
             ):
@@ -83,11 +86,13 @@ class FhirViews:
 
     def task(self, handoff_id: str, viewer: Client) -> dict:
         with self._database.read() as conn:
-            handoff = repo.handoff(conn, handoff_id)
+            handoff = handoff_store.handoff(conn, handoff_id)
             if handoff is None:
                 raise NotFound(f"no Task with id {handoff_id}")
-            referral = repo.referral(conn, handoff["referral_id"]) if handoff["referral_id"] else None
-            services = repo.services_by_id(conn, _services_named([handoff]))
+            referral = (
+                referral_store.referral(conn, handoff["referral_id"]) if handoff["referral_id"] else None
+            )
+            services = service_store.services_by_id(conn, _services_named([handoff]))
             target = services.get(handoff["to_service"])
             if not (referral is not None and sees_referral(viewer, referral)) and not _acts_for(
                 viewer, target
@@ -98,7 +103,7 @@ class FhirViews:
                         "another organisation"
                     )
                 raise NotFound(f"no Task with id {handoff_id}")
-            clocks = repo.clocks_of_handoff(conn, handoff_id)
+            clocks = ola_store.clocks_of_handoff(conn, handoff_id)
         return _task(handoff, referral, services, clocks)
 
     def tasks_focused_on(self, referral_id: str, viewer: Client, fhir_base: str) -> dict:
@@ -106,10 +111,10 @@ class FhirViews:
         sees the referral, those routed to its organisation's services for anyone else, none when the
         referral does not exist (a search answers what matched, so it never reveals existence)."""
         with self._database.read() as conn:
-            referral = repo.referral(conn, referral_id)
-            handoffs = repo.handoffs_of_instance(conn, referral["instance_id"]) if referral else []
-            services = repo.services_by_id(conn, _services_named(handoffs))
-            clocks = repo.clocks_of_instance(conn, referral["instance_id"]) if referral else []
+            referral = referral_store.referral(conn, referral_id)
+            handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"]) if referral else []
+            services = service_store.services_by_id(conn, _services_named(handoffs))
+            clocks = ola_store.clocks_of_instance(conn, referral["instance_id"]) if referral else []
         if referral is not None and not sees_referral(viewer, referral):
             handoffs = [h for h in handoffs if _acts_for(viewer, services.get(h["to_service"]))]
         tasks = [
@@ -138,7 +143,7 @@ def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> d
 
 
 def service_request_status(referral, handoffs) -> str:
-    """The FHIR RequestStatus of a referral (a row of ``repo.referral_overview``)."""
+    """The FHIR RequestStatus of a referral (a row of ``referral_store.referral_overview``)."""
     if referral["status"] == "cancelled" or referral["cancelled_at"] is not None:
         return "revoked"
     if referral["status"] == "completed":

@@ -18,7 +18,12 @@ from engine.governance import audit
 from engine.governance.clients import Client
 from engine.referrals.nhs_number import validate_nhs_number
 from engine.referrals.views import referral_view
-from engine.store import repository as repo
+from engine.store import audit_log as audit_store
+from engine.store import handoffs as handoff_store
+from engine.store import idempotency_keys as idempotency_store
+from engine.store import instances as instance_store
+from engine.store import notifications as notification_store
+from engine.store import referrals as referral_store
 from engine.store.db import Database
 
 RETENTION_ACTOR = "signpost:retention"
@@ -39,7 +44,7 @@ class PersonalData:
         disclosed is a record in the audit trail."""
         subject = validate_nhs_number(subject)
         with self._database.write() as conn:
-            referral_ids = repo.referrals_of_subject(conn, subject)
+            referral_ids = referral_store.referrals_of_subject(conn, subject)
             exported = [self._export_referral(conn, referral_id) for referral_id in referral_ids]
             for referral_id in referral_ids:
                 audit.append(
@@ -58,24 +63,29 @@ class PersonalData:
 
     @staticmethod
     def _export_referral(conn, referral_id: str) -> dict:
-        overview = repo.referral_overview(conn, referral_id=referral_id)
+        overview = referral_store.referral_overview(conn, referral_id=referral_id)
         instance_id = overview["instance_id"]
         view = referral_view(conn, overview)
         handoffs = []
-        for handoff in repo.handoffs_of_instance(conn, instance_id):
+        for handoff in handoff_store.handoffs_of_instance(conn, instance_id):
             handoffs.append(
                 {
                     **_plain(handoff),
-                    "transitions": [_plain(t) for t in repo.transitions_of_handoff(conn, handoff["id"])],
+                    "transitions": [
+                        _plain(t) for t in handoff_store.transitions_of_handoff(conn, handoff["id"])
+                    ],
                 }
             )
         return {
             "referral": view,
-            "events": [_plain(e) for e in repo.events_of(conn, instance_id)],
+            "events": [_plain(e) for e in instance_store.events_of(conn, instance_id)],
             "handoffs": handoffs,
-            "notifications": [_plain(d) for d in repo.delivery_log(conn, referral_id=referral_id)],
+            "notifications": [
+                _plain(d) for d in notification_store.delivery_log(conn, referral_id=referral_id)
+            ],
             "access_log": [
-                audit.record_view(a) for a in repo.audit_records(conn, referral_id=referral_id, limit=100_000)
+                audit.record_view(a)
+                for a in audit_store.audit_records(conn, referral_id=referral_id, limit=100_000)
             ],
         }
 
@@ -87,19 +97,19 @@ class PersonalData:
         redacted = 0
         while True:
             with self._database.write() as conn:
-                due = repo.referrals_due_for_redaction(conn, ended_before, REDACTION_BATCH)
+                due = referral_store.referrals_due_for_redaction(conn, ended_before, REDACTION_BATCH)
                 for referral in due:
                     _redact(conn, referral, now)
             redacted += len(due)
             if len(due) < REDACTION_BATCH:
                 break
         with self._database.write() as conn:
-            repo.forget_idempotency_answers(conn, now - IDEMPOTENCY_WINDOW)
+            idempotency_store.forget_idempotency_answers(conn, now - IDEMPOTENCY_WINDOW)
         return redacted
 
 
 def _redact(conn, referral, now: datetime) -> None:
-    repo.redact_referral(conn, referral["id"], referral["instance_id"], now)
+    referral_store.redact_referral(conn, referral["id"], referral["instance_id"], now)
     audit.append(
         conn,
         audit.Entry("redact", "retention period ended", referral["id"], referral["id"], 200, None),

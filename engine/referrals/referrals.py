@@ -19,7 +19,10 @@ from engine.pathways.definitions import Definitions
 from engine.pathways.instances import Instances
 from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
 from engine.referrals.views import referral_view, task_view, timeline
-from engine.store import repository as repo
+from engine.store import handoffs as handoff_store
+from engine.store import instances as instance_store
+from engine.store import referrals as referral_store
+from engine.store import services as service_store
 from engine.store.db import Database
 
 START_SCOPE = "referrals.start"
@@ -127,7 +130,7 @@ class Referrals:
                     "organisation": client.organisation,
                 },
             )
-            repo.insert_referral(
+            referral_store.insert_referral(
                 conn,
                 id=referral_id,
                 reference=reference,
@@ -142,7 +145,7 @@ class Referrals:
                 created_at=clock.now(),
                 created_by=client.id,
             )
-            view = referral_view(conn, repo.referral_overview(conn, referral_id=referral_id))
+            view = referral_view(conn, referral_store.referral_overview(conn, referral_id=referral_id))
             if one_off is not None:
                 view["notification_subscription"] = {"id": one_off["id"], "secret": one_off["secret"]}
             if idempotency_key:
@@ -194,9 +197,9 @@ class Referrals:
             # of access works on.
             found = set()
             if "service" in client.roles:
-                found.update(repo.routed_to_organisation(conn, instance_ids, client.organisation))
+                found.update(handoff_store.routed_to_organisation(conn, instance_ids, client.organisation))
             if "operator" in client.roles:
-                found.update(repo.instances_in_scope(conn, instance_ids, _operator_scope(client)))
+                found.update(referral_store.instances_in_scope(conn, instance_ids, _operator_scope(client)))
             return [i for i in instance_ids if i in found]
 
         outcomes = self._instances.deliver_message(
@@ -213,14 +216,14 @@ class Referrals:
 
     @classmethod
     def _view_of_instance(cls, conn, instance_id: str) -> dict:
-        return referral_view(conn, repo.referral_overview(conn, instance_id=instance_id))
+        return referral_view(conn, referral_store.referral_overview(conn, instance_id=instance_id))
 
     def events(self, referral_id: str, viewer: Client) -> list[dict]:
         """The engine's event log, naming every client that acted: for the point of access's operators (a
         referrer reads the timeline instead)."""
         with self._database.read() as conn:
             referral = self._operated_referral(conn, referral_id, viewer)
-            return [_event_view(e) for e in repo.events_of(conn, referral["instance_id"])]
+            return [_event_view(e) for e in instance_store.events_of(conn, referral["instance_id"])]
 
     def timeline(self, referral_id: str, viewer: Client) -> list[dict]:
         with self._database.read() as conn:
@@ -231,8 +234,8 @@ class Referrals:
         subject = validate_nhs_number(subject)
         with self._database.read() as conn:
             return [
-                referral_view(conn, repo.referral_overview(conn, referral_id=referral_id))
-                for referral_id in repo.open_referrals_of_subject(conn, subject, scope_of(viewer))
+                referral_view(conn, referral_store.referral_overview(conn, referral_id=referral_id))
+                for referral_id in referral_store.open_referrals_of_subject(conn, subject, scope_of(viewer))
             ]
 
     def instance_id(self, referral_id: str) -> str:
@@ -255,7 +258,7 @@ class Referrals:
                 instance_ids = [self._operated_referral(conn, referral_id, viewer)["instance_id"]]
             return [
                 task_view(t)
-                for t in repo.list_user_tasks(
+                for t in instance_store.list_user_tasks(
                     conn,
                     instance_ids=instance_ids,
                     lane=lane,
@@ -267,7 +270,7 @@ class Referrals:
 
     def task(self, task_id: str, viewer: Client) -> dict:
         with self._database.read() as conn:
-            found = repo.list_user_tasks(conn, task_id=task_id, scope=_operator_scope(viewer))
+            found = instance_store.list_user_tasks(conn, task_id=task_id, scope=_operator_scope(viewer))
         if not found:
             raise NotFound(f"no task with id {task_id}")
         return task_view(found[0])
@@ -289,7 +292,7 @@ class Referrals:
 
     @staticmethod
     def _referral(conn, referral_id: str):
-        found = repo.referral_overview(conn, referral_id=referral_id)
+        found = referral_store.referral_overview(conn, referral_id=referral_id)
         if found is None:
             raise NotFound(f"no referral with id {referral_id}")
         return found
@@ -308,11 +311,11 @@ def _point_of_access(conn, client: Client, pathway_key: str, named: str | None):
     if named is None and "operator" in client.roles and client.service:
         named = client.service
     if named is not None:
-        found = repo.service(conn, named)
+        found = service_store.service(conn, named)
         if found is None or found["kind"] != "point-of-access":
             raise InvalidInput(f"'{named}' is not a point of access in the service directory")
         return found
-    handling = repo.points_of_access_for(conn, pathway_key)
+    handling = service_store.points_of_access_for(conn, pathway_key)
     if len(handling) > 1:
         raise InvalidInput(
             f"several points of access handle '{pathway_key}': name one in 'point_of_access' "

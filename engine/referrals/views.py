@@ -8,7 +8,10 @@ import json
 from engine import clock
 from engine.olas.obligation_clocks import CalendarBook, clock_view
 from engine.routing.handoffs import handoff_view
-from engine.store import repository as repo
+from engine.store import handoffs as handoff_store
+from engine.store import instances as instance_store
+from engine.store import olas as ola_store
+from engine.store import services as service_store
 
 OPEN_HANDOFF_STATUSES = ("requested", "received", "accepted", "in-progress", "on-hold")
 # A pathway sets this data field (e.g. in its sign-posting script) to tell the referrer, in its own words,
@@ -20,12 +23,14 @@ NOT_IN_TIMELINE = ("step_completed", "task_claimed", "retried")
 
 
 def referral_view(conn, referral) -> dict:
-    """``referral`` is a row of ``repo.referral_overview``."""
+    """``referral`` is a row of ``referral_store.referral_overview``."""
     instance_id = referral["instance_id"]
-    waits = repo.waits_of(conn, instance_id)
-    tasks = repo.open_tasks_of_instance(conn, instance_id)
-    handoffs = repo.handoffs_of_instance(conn, instance_id)
-    names = {s_id: s["name"] for s_id, s in repo.services_by_id(conn, _services_named(handoffs)).items()}
+    waits = instance_store.waits_of(conn, instance_id)
+    tasks = instance_store.open_tasks_of_instance(conn, instance_id)
+    handoffs = handoff_store.handoffs_of_instance(conn, instance_id)
+    names = {
+        s_id: s["name"] for s_id, s in service_store.services_by_id(conn, _services_named(handoffs)).items()
+    }
     status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))
     now = clock.now()
     book = CalendarBook(conn)
@@ -46,7 +51,7 @@ def referral_view(conn, referral) -> dict:
         if referral["status"] == "incident"
         else None,
         "handoffs": [_handoff_summary(h, names) for h in handoffs],
-        "clocks": [clock_view(book, c, names, now) for c in repo.clocks_of_instance(conn, instance_id)],
+        "clocks": [clock_view(book, c, names, now) for c in ola_store.clocks_of_instance(conn, instance_id)],
         "waiting_for": {
             "tasks": [task_view(t) for t in tasks],
             "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
@@ -62,9 +67,11 @@ def referral_view(conn, referral) -> dict:
 
 
 def timeline(conn, referral) -> list[dict]:
-    events = repo.events_of(conn, referral["instance_id"])
-    handoffs = repo.handoffs_of_instance(conn, referral["instance_id"])
-    names = {s_id: s["name"] for s_id, s in repo.services_by_id(conn, _services_named(handoffs)).items()}
+    events = instance_store.events_of(conn, referral["instance_id"])
+    handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"])
+    names = {
+        s_id: s["name"] for s_id, s in service_store.services_by_id(conn, _services_named(handoffs)).items()
+    }
     return [
         {"at": e["at"].isoformat(), "what": _describe(e, names), "kind": e["kind"], "by": e["actor"]}
         for e in events

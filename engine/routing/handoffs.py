@@ -34,7 +34,9 @@ from engine.governance.clients import Client
 from engine.governance.idempotency import earlier_answer, remember_answer, request_digest
 from engine.olas import obligation_clocks
 from engine.pathways.instances import Change, Instances
-from engine.store import repository as repo
+from engine.store import handoffs as handoff_store
+from engine.store import referrals as referral_store
+from engine.store import services as service_store
 from engine.store.db import Database
 
 ROUTE_OPERATION = "signpost.route"
@@ -159,7 +161,7 @@ def record_routes(conn, instance_id: str, calls: list[ServiceCall]) -> list[dict
         # Both ends at once: the sender's entry is wanted later in this transaction too (its name, its
         # calendar), and the directory is read once per transaction.
         from_service = call.params.get("from_service")
-        ends = repo.services_by_id(
+        ends = service_store.services_by_id(
             conn, [to_service, from_service] if isinstance(from_service, str) else [to_service]
         )
         service = ends.get(to_service)
@@ -186,7 +188,7 @@ def record_routes(conn, instance_id: str, calls: list[ServiceCall]) -> list[dict
             "created_at": now,
             "updated_at": now,
         }
-        repo.insert_handoff(conn, handoff)
+        handoff_store.insert_handoff(conn, handoff)
         _log_transition(
             conn,
             handoff,
@@ -235,17 +237,19 @@ class Handoffs:
         self, service_id: str, client: Client, statuses: list[str] | None, limit: int = 100
     ) -> list[dict]:
         with self._database.read() as conn:
-            service = repo.service(conn, service_id)
+            service = service_store.service(conn, service_id)
             if service is None:
                 raise NotFound(f"no service with id '{service_id}'")
             _check_acts_for(client, service)
-            return [handoff_view(row) for row in repo.service_queue(conn, service_id, statuses, limit)]
+            return [
+                handoff_view(row) for row in handoff_store.service_queue(conn, service_id, statuses, limit)
+            ]
 
     def get(self, handoff_id: str, client: Client) -> dict:
         """A hand-off with the history of its transitions."""
         with self._database.read() as conn:
             row, service = self._handoff_and_service(conn, handoff_id)
-            referral = repo.referral_overview(conn, instance_id=row["instance_id"])
+            referral = referral_store.referral_overview(conn, instance_id=row["instance_id"])
             if referral is None or not operates(client, referral):
                 _check_acts_for(client, service)
             history = [
@@ -256,7 +260,7 @@ class Handoffs:
                     "by": t["actor"],
                     "at": t["at"].isoformat(),
                 }
-                for t in repo.transitions_of_handoff(conn, handoff_id)
+                for t in handoff_store.transitions_of_handoff(conn, handoff_id)
             ]
             return {**handoff_view(row), "transitions": history}
 
@@ -323,7 +327,9 @@ class Handoffs:
         instance_id = self._instance_of_referral_for(referral_id, client)
 
         def apply(workflow, conn) -> Change:
-            waiting = [h for h in repo.handoffs_of_instance(conn, instance_id) if h["status"] == "on-hold"]
+            waiting = [
+                h for h in handoff_store.handoffs_of_instance(conn, instance_id) if h["status"] == "on-hold"
+            ]
             if not waiting:
                 raise Conflict(f"referral {referral_id} has no outstanding information request")
             events = []
@@ -345,7 +351,7 @@ class Handoffs:
         instance_id = self._instance_of_referral_for(referral_id, client)
 
         def apply(workflow, conn) -> Change:
-            current = repo.handoffs_of_instance(conn, instance_id)
+            current = handoff_store.handoffs_of_instance(conn, instance_id)
             started = [h for h in current if h["status"] in ("in-progress", "completed")]
             if started:
                 raise Conflict(
@@ -357,7 +363,7 @@ class Handoffs:
             for handoff in current:
                 if handoff["status"] in CANCELLABLE:
                     self._transition(conn, handoff, _CANCEL, {"reason": reason}, client.actor)
-            repo.set_referral_cancelled(conn, referral_id, clock.now(), reason)
+            referral_store.set_referral_cancelled(conn, referral_id, clock.now(), reason)
             event = {
                 "kind": "cancelled",
                 "actor": client.actor,
@@ -375,11 +381,11 @@ class Handoffs:
 
     def _handoffs_of(self, instance_id: str) -> list[dict]:
         with self._database.read() as conn:
-            return [handoff_view(h) for h in repo.handoffs_of_instance(conn, instance_id)]
+            return [handoff_view(h) for h in handoff_store.handoffs_of_instance(conn, instance_id)]
 
     def _instance_of_referral_for(self, referral_id: str, client: Client) -> str:
         with self._database.read() as conn:
-            referral = repo.referral_overview(conn, referral_id=referral_id)
+            referral = referral_store.referral_overview(conn, referral_id=referral_id)
         if referral is None or not sees_referral(client, referral):
             raise NotFound(f"no referral with id {referral_id}")
         return referral["instance_id"]
@@ -387,7 +393,7 @@ class Handoffs:
     @staticmethod
     def _handoff_and_service(conn, handoff_id: str):
         """The hand-off and the name and organisation of the service it is routed to (None if unknown)."""
-        row = repo.handoff_with_service(conn, handoff_id)
+        row = handoff_store.handoff_with_service(conn, handoff_id)
         if row is None:
             raise NotFound(f"no hand-off with id {handoff_id}")
         if row["service_id"] is None:
@@ -397,7 +403,7 @@ class Handoffs:
     @staticmethod
     def _locked_current(conn, handoff_id: str, if_match: str | None):
         # The instance row is locked already: every change to this referral's hand-offs waits for it.
-        current = repo.handoff(conn, handoff_id)
+        current = handoff_store.handoff(conn, handoff_id)
         if if_match is not None and if_match.strip() not in (etag(current), "*"):
             raise PreconditionFailed(
                 f"If-Match {if_match} does not match the hand-off's current ETag "
@@ -407,7 +413,7 @@ class Handoffs:
 
     @staticmethod
     def _transfer_target(conn, current, target_id):
-        target = repo.service(conn, target_id)
+        target = service_store.service(conn, target_id)
         problem = _routing_problem(target, target_id, current["referral_type"])
         if problem:
             raise InvalidInput(f"cannot transfer to {problem}")
@@ -421,7 +427,7 @@ class Handoffs:
         values = {column: body[name] for name, column in transition.fields.items() if name in body}
         values.update(_consequences(current, transition, body))
         values["updated_at"] = now
-        if not repo.update_handoff(conn, current["id"], current["version"], values):
+        if not handoff_store.update_handoff(conn, current["id"], current["version"], values):
             raise Conflict(f"hand-off {current['id']} changed while this request was made; read it and retry")
         changed = {**current, **values, "version": current["version"] + 1}
         _log_transition(
@@ -455,7 +461,7 @@ class Handoffs:
             "created_at": now,
             "updated_at": now,
         }
-        repo.insert_handoff(conn, handoff)
+        handoff_store.insert_handoff(conn, handoff)
         _log_transition(
             conn,
             handoff,
@@ -486,7 +492,7 @@ def _log_transition(
 ) -> None:
     """Record a transition of ``handoff`` (as it is after it) and let its OLA clocks react to the event,
     in the same transaction. ``new``: the hand-off was made in this transaction (so it has no clocks)."""
-    repo.insert_transition(
+    handoff_store.insert_transition(
         conn,
         {
             "handoff_id": handoff["id"],

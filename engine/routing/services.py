@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from engine import clock
 from engine.errors import InvalidInput, NotFound
 from engine.olas.calendars import CALENDARS as SHIPPED_CALENDARS
-from engine.store import repository as repo
+from engine.store import services as service_store
 from engine.store.db import Database
 
 KINDS = ("point-of-access", "receiving")
@@ -142,27 +142,27 @@ class Services:
         found = parse_directory(text, filename)
         with self._database.write() as conn:
             for service in found:
-                repo.upsert_service(conn, _row(service, updated_by))
+                service_store.upsert_service(conn, _row(service, updated_by))
         return found
 
     def put(self, entry: dict, updated_by: str) -> tuple[Service, bool]:
         """Create or replace one service; returns it and whether it is new."""
         service = service_from(entry, "service")
         with self._database.write() as conn:
-            created = repo.service(conn, service.id) is None
-            repo.upsert_service(conn, _row(service, updated_by))
+            created = service_store.service(conn, service.id) is None
+            service_store.upsert_service(conn, _row(service, updated_by))
         return service, created
 
     def get(self, service_id: str) -> Service:
         with self._database.read() as conn:
-            row = repo.service(conn, service_id)
+            row = service_store.service(conn, service_id)
         if row is None:
             raise NotFound(f"no service with id '{service_id}'")
         return _service(row)
 
     def list(self, *, organisation: str | None = None, accepts: str | None = None) -> list[Service]:
         with self._database.read() as conn:
-            found = [_service(row) for row in repo.list_services(conn, organisation=organisation)]
+            found = [_service(row) for row in service_store.list_services(conn, organisation=organisation)]
         return [s for s in found if accepts is None or accepts in s.accepts]
 
 

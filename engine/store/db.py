@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_MEMO_KEY = "signpost.transaction_memo"
 
 
 class Database:
@@ -83,6 +84,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def transaction_memo(conn: Connection) -> dict:
+    """What this transaction has read already of the rows the store memoizes (services, OLA terms, calendar
+    closures, an instance's correlations). The writers of those rows drop what they change; the next
+    transaction on the same pooled connection starts with an empty memo."""
+    transaction = conn.get_transaction()
+    if transaction is None:
+        return {}
+    held = conn.info.get(_MEMO_KEY)
+    if held is None or held[0] is not transaction:
+        held = conn.info[_MEMO_KEY] = (transaction, {})
+    return held[1]
 
 
 @contextmanager

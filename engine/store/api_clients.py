@@ -1,0 +1,87 @@
+"""API clients: their hashed tokens, roles and organisations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from engine.store.tables import (
+    api_clients,
+)
+
+
+def insert_client(
+    conn: Connection,
+    *,
+    name,
+    organisation,
+    roles,
+    token_hash,
+    created_at,
+    expires_at=None,
+    service=None,
+    external_subject=None,
+) -> int:
+    result = conn.execute(
+        api_clients.insert().values(
+            name=name,
+            organisation=organisation,
+            roles=sorted(roles),
+            token_hash=token_hash,
+            created_at=created_at,
+            expires_at=expires_at,
+            service=service,
+            external_subject=external_subject,
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+def client_by_token_hash(conn: Connection, token_hash: str) -> RowMapping | None:
+    return (
+        conn.execute(sa.select(api_clients).where(api_clients.c.token_hash == token_hash)).mappings().first()
+    )
+
+
+def list_clients(conn: Connection) -> list[RowMapping]:
+    return list(conn.execute(sa.select(api_clients).order_by(api_clients.c.id)).mappings())
+
+
+def client_row(conn: Connection, client_id: int) -> RowMapping | None:
+    return conn.execute(sa.select(api_clients).where(api_clients.c.id == client_id)).mappings().first()
+
+
+def revoke_client(conn: Connection, client_id: int, at: datetime) -> bool:
+    result = conn.execute(
+        api_clients.update()
+        .where(api_clients.c.id == client_id, api_clients.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return result.rowcount == 1
+
+
+def client_by_external_subject(conn: Connection, external_subject: str) -> RowMapping | None:
+    query = sa.select(api_clients).where(api_clients.c.external_subject == external_subject)
+    return conn.execute(query).mappings().first()
+
+
+def update_external_client(
+    conn: Connection, client_id: int, *, name, organisation, roles, service, last_used_at
+) -> None:
+    conn.execute(
+        api_clients.update()
+        .where(api_clients.c.id == client_id)
+        .values(
+            name=name,
+            organisation=organisation,
+            roles=sorted(roles),
+            service=service,
+            last_used_at=last_used_at,
+        )
+    )
+
+
+def touch_client(conn: Connection, client_id: int, at: datetime) -> None:
+    conn.execute(api_clients.update().where(api_clients.c.id == client_id).values(last_used_at=at))

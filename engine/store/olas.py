@@ -1,0 +1,169 @@
+"""OLA terms, the clocks of the obligations on each hand-off, and calendar closures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from engine.store.db import transaction_memo
+from engine.store.referrals import visible_referrals
+from engine.store.tables import (
+    calendar_closures,
+    ola_clocks,
+    ola_terms,
+    referrals,
+)
+
+_OLA_TERMS = sa.select(ola_terms).order_by(ola_terms.c.name)
+
+_INSERT_CLOCK = ola_clocks.insert()
+
+_UPDATE_CLOCK = ola_clocks.update().where(ola_clocks.c.id == sa.bindparam("b_id"))
+
+_CLOCKS_OF_HANDOFF = (
+    sa.select(ola_clocks)
+    .where(ola_clocks.c.handoff_id == sa.bindparam("handoff_id"))
+    .order_by(ola_clocks.c.started_at)
+)
+
+_CLOCKS_OF_INSTANCE = (
+    sa.select(ola_clocks)
+    .where(ola_clocks.c.instance_id == sa.bindparam("instance_id"))
+    .order_by(ola_clocks.c.started_at, ola_clocks.c.obligation)
+)
+
+
+def replace_ola_terms(conn: Connection, rows: list[dict]) -> None:
+    transaction_memo(conn).pop("ola_terms", None)
+    conn.execute(ola_terms.delete())
+    if rows:
+        conn.execute(ola_terms.insert(), rows)
+
+
+def ola_terms_rows(conn: Connection) -> list[RowMapping]:
+    """Every OLA's terms, read once per transaction."""
+    memo = transaction_memo(conn)
+    if "ola_terms" not in memo:
+        memo["ola_terms"] = list(conn.execute(_OLA_TERMS).mappings())
+    return list(memo["ola_terms"])
+
+
+def insert_clock(conn: Connection, values: dict) -> None:
+    conn.execute(_INSERT_CLOCK, values)
+
+
+def update_clock(conn: Connection, clock_id: str, values: dict) -> None:
+    conn.execute(_UPDATE_CLOCK, {"b_id": clock_id, **values})
+
+
+def clocks_of_handoff(conn: Connection, handoff_id: str) -> list[RowMapping]:
+    return list(conn.execute(_CLOCKS_OF_HANDOFF, {"handoff_id": handoff_id}).mappings())
+
+
+def clocks_of_instance(conn: Connection, instance_id: str) -> list[RowMapping]:
+    return list(conn.execute(_CLOCKS_OF_INSTANCE, {"instance_id": instance_id}).mappings())
+
+
+def clocks_needing_attention(conn: Connection, now: datetime, limit: int) -> list[RowMapping]:
+    """Running clocks with a warning or breach due by ``now``, served by their (state, next_check) index."""
+    query = (
+        sa.select(ola_clocks.c.id, ola_clocks.c.instance_id)
+        .where(ola_clocks.c.state == "running", ola_clocks.c.next_check_at <= now)
+        .order_by(ola_clocks.c.next_check_at)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def clock(conn: Connection, clock_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(ola_clocks).where(ola_clocks.c.id == clock_id)).mappings().first()
+
+
+def clocks_at_risk(
+    conn: Connection,
+    *,
+    states: list[str],
+    due_before: datetime | None,
+    to_services=None,
+    scope=None,
+    limit: int = 200,
+) -> list[RowMapping]:
+    """Clocks in ``states``, soonest due first; limited to hand-offs to ``to_services`` and/or referrals
+    ``scope`` may see (either is enough) when given."""
+    query = (
+        sa.select(ola_clocks, referrals.c.id.label("referral_id"), referrals.c.reference)
+        .join(referrals, referrals.c.instance_id == ola_clocks.c.instance_id)
+        .where(ola_clocks.c.state.in_(states))
+        .order_by(ola_clocks.c.due_at)
+        .limit(limit)
+    )
+    if due_before is not None:
+        query = query.where(ola_clocks.c.due_at <= due_before)
+    visible = []
+    if to_services is not None:
+        visible.append(ola_clocks.c.to_service.in_(list(to_services)))
+    if scope is not None:
+        visible.append(visible_referrals(scope))
+    if visible:
+        query = query.where(sa.or_(*visible))
+    return list(conn.execute(query).mappings())
+
+
+def clocks_stopped_between(conn: Connection, start: datetime, end: datetime) -> list[RowMapping]:
+    """Clocks that were met or breached in [start, end): what OLA reports count."""
+    met = sa.and_(
+        ola_clocks.c.state == "met", ola_clocks.c.stopped_at >= start, ola_clocks.c.stopped_at < end
+    )
+    breached = sa.and_(
+        ola_clocks.c.state == "breached", ola_clocks.c.breached_at >= start, ola_clocks.c.breached_at < end
+    )
+    return list(conn.execute(sa.select(ola_clocks).where(sa.or_(met, breached))).mappings())
+
+
+_CLOSURES_OF_CALENDAR = (
+    sa.select(calendar_closures)
+    .where(calendar_closures.c.calendar == sa.bindparam("calendar"))
+    .order_by(calendar_closures.c.starts_at)
+)
+
+
+def closures_of_calendar(conn: Connection, calendar_name: str) -> list[RowMapping]:
+    """A calendar's closures, read once per transaction."""
+    known = transaction_memo(conn).setdefault("closures", {})
+    if calendar_name not in known:
+        known[calendar_name] = list(
+            conn.execute(_CLOSURES_OF_CALENDAR, {"calendar": calendar_name}).mappings()
+        )
+    return list(known[calendar_name])
+
+
+def insert_closure(conn: Connection, **values) -> int:
+    transaction_memo(conn).pop("closures", None)
+    return conn.execute(calendar_closures.insert().values(**values)).inserted_primary_key[0]
+
+
+def closure(conn: Connection, closure_id: int) -> RowMapping | None:
+    return (
+        conn.execute(sa.select(calendar_closures).where(calendar_closures.c.id == closure_id))
+        .mappings()
+        .first()
+    )
+
+
+def delete_closure(conn: Connection, calendar_name: str, closure_id: int) -> bool:
+    transaction_memo(conn).pop("closures", None)
+    result = conn.execute(
+        calendar_closures.delete().where(
+            calendar_closures.c.id == closure_id, calendar_closures.c.calendar == calendar_name
+        )
+    )
+    return result.rowcount == 1
+
+
+def running_clocks_on(conn: Connection, calendar_name: str) -> list[RowMapping]:
+    query = sa.select(ola_clocks).where(
+        ola_clocks.c.calendar == calendar_name, ola_clocks.c.state == "running"
+    )
+    return list(conn.execute(query).mappings())
