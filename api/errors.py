@@ -11,7 +11,6 @@ from werkzeug.exceptions import HTTPException
 
 from api.rate_limits import RATE_LIMIT_HEADERS, TOO_MANY_REQUESTS_DESCRIPTION
 from api.schemas import ProblemSchema
-from engine.bpmn import StepFailed
 from engine.errors import (
     Conflict,
     DefinitionInvalid,
@@ -25,6 +24,7 @@ from engine.errors import (
     PreconditionFailed,
     RateLimited,
     SignpostError,
+    StepFailed,
 )
 
 log = logging.getLogger(__name__)

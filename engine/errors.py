@@ -5,16 +5,25 @@ SignpostError
 │   ├── ExpressionRejected         refused before running (syntax, forbidden construct)
 │   └── ExpressionFailed           raised while running
 │       └── ExpressionTimeout      ran past the time bound
+├── StepFailed                     an automated step of an instance failed (it becomes an incident)
 ├── DefinitionInvalid              a deployment failed validation (carries every problem found)
 ├── NotFound                       no such definition, version, referral, task, client…
 ├── Conflict                       the request contradicts the current state
 │   ├── IdempotencyConflict        an Idempotency-Key reused with a different request
 │   ├── TaskNotReady               the task is not (or no longer) waiting to be worked
-│   └── NoMatchingWait             nothing waits for the message that was sent
+│   ├── NoMatchingWait             nothing waits for the message that was sent
+│   ├── IllegalTransition          the hand-off action is not allowed from its status (lists what is)
+│   ├── InstanceBusy               another process holds the instance and the caller would not wait
+│   └── DuplicateKey               the store already holds a row with that key (a race lost)
+├── PreconditionFailed             If-Match names a version that is no longer current
 ├── InvalidInput                   well-formed request whose content makes no sense
 ├── NotAuthenticated               no, unknown or revoked credentials
 ├── NotAllowed                     authenticated, but the role or organisation does not permit it
-└── RateLimited                    the caller has made too many requests for now
+├── RateLimited                    the caller has made too many requests for now
+├── SecretKeysUnavailable          no key to encrypt stored secrets with: the engine must not start
+└── SecretUnreadable               a stored secret that none of the keys decrypts
+
+``Problem`` is not an error: one located validation problem, as DefinitionInvalid carries them.
 """
 
 from __future__ import annotations
@@ -72,6 +81,16 @@ class Problem:
         return {"file": self.file, "element_id": self.element_id, "line": self.line, "message": self.message}
 
 
+class StepFailed(SignpostError):
+    """An automated step (script, gateway, timer expression, decision, service call) failed; the step is
+    not saved and the instance is marked as an incident naming the task."""
+
+    def __init__(self, message: str, *, element_id: str | None, task_name: str | None):
+        super().__init__(message)
+        self.element_id = element_id
+        self.task_name = task_name
+
+
 class DefinitionInvalid(SignpostError):
     """A deployment failed validation; nothing of it was stored."""
 
@@ -108,6 +127,14 @@ class IllegalTransition(Conflict):
         self.allowed = allowed
 
 
+class InstanceBusy(Conflict):
+    """Another transaction holds the instance's row lock and the caller asked not to wait."""
+
+
+class DuplicateKey(Conflict):
+    """A write met a row that already holds its unique key: another request made it first."""
+
+
 class PreconditionFailed(SignpostError):
     """The caller's If-Match names a version that is no longer current."""
 
@@ -130,3 +157,11 @@ class RateLimited(SignpostError):
     def __init__(self, message: str, *, retry_after_seconds: int):
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class SecretKeysUnavailable(SignpostError):
+    """No usable key to encrypt secrets with: the engine must not start."""
+
+
+class SecretUnreadable(SignpostError):
+    """A stored secret that none of the keys decrypts."""

@@ -11,7 +11,7 @@ from engine.bpmn.evaluator import Evaluator
 from engine.governance.audit import Audit
 from engine.governance.clients import Clients
 from engine.governance.oidc import OidcConfig, OidcVerifier
-from engine.governance.rate_limits import RateLimits
+from engine.governance.rate_limits import RateLimits, check_storage_url, parse_limit
 from engine.metrics import Metrics
 from engine.notifications.channels import EmailChannel, SmtpSettings, WebhookChannel
 from engine.notifications.milestones import record_milestones
@@ -82,8 +82,7 @@ class Signpost:
 
     def ready(self) -> None:
         """Raise if the database cannot be reached (for a readiness probe)."""
-        with self.database.read() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        self.database.ping()
 
     def metrics_exposition(self) -> bytes:
         """Metrics in Prometheus text format, with the database-wide gauges read now."""
@@ -99,7 +98,7 @@ class Signpost:
 
 
 def build(settings: Settings) -> Signpost:
-    """Raises ``SecretKeysUnavailable`` when no key can encrypt webhook secrets (engine.secrets_at_rest)."""
+    """Raises ``SecretKeysUnavailable`` when no key can encrypt webhook secrets."""
     database = Database(settings.database_url)
     secret_box = box_for(settings.secret_keys, database)
     evaluator = Evaluator(time_limit_seconds=settings.expression_time_limit_seconds)
@@ -156,9 +155,19 @@ def build(settings: Settings) -> Signpost:
         metrics=metrics,
         notifications=notifications,
         audit=Audit(database),
-        rate_limits=RateLimits.from_settings(settings, metrics),
+        rate_limits=_rate_limits(settings, metrics),
         personal_data=PersonalData(database, timedelta(days=settings.retention_days)),
         oidc=_oidc_verifier(settings),
+    )
+
+
+def _rate_limits(settings: Settings, metrics: Metrics) -> RateLimits:
+    return RateLimits(
+        per_client=parse_limit(settings.rate_limit, "SIGNPOST_RATE_LIMIT"),
+        failed_authentication=parse_limit(settings.rate_limit_failed_auth, "SIGNPOST_RATE_LIMIT_FAILED_AUTH"),
+        storage_url=check_storage_url(settings.rate_limit_storage, "SIGNPOST_RATE_LIMIT_STORAGE"),
+        namespace=settings.rate_limit_namespace,
+        metrics=metrics,
     )
 
 

@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from engine.notifications.secrets_at_rest import SecretKeysUnavailable, new_key
+from engine.errors import SecretKeysUnavailable
+from engine.notifications.secrets_at_rest import new_key
 from engine.settings import Settings
 from engine.store.tables import metadata
 from engine.system import build

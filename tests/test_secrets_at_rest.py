@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from api import create_app
-from engine.notifications.secrets_at_rest import KEY_FILE_SUFFIX, SecretKeysUnavailable, new_key
+from engine.errors import SecretKeysUnavailable
+from engine.notifications.secrets_at_rest import KEY_FILE_SUFFIX, new_key
 from engine.settings import Settings
 from engine.system import build
 from tests.conftest import NURSING_FILES, SECRET_KEYS, SOPS, pathway_files, process_env

@@ -6,7 +6,7 @@ types exported here.
 
 from engine.bpmn.operations import Operation, ServiceCall
 from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile
-from engine.bpmn.runtime import RunResult, Runtime, Snapshot, StepFailed, TaskView, Wait
+from engine.bpmn.runtime import RunResult, Runtime, Snapshot, TaskView, Wait
 from engine.bpmn.serialization import STATE_FORMAT
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "ServiceCall",
     "Snapshot",
     "SourceFile",
-    "StepFailed",
     "TaskView",
     "Wait",
 ]

@@ -19,7 +19,7 @@ from engine.bpmn.checks import expression_problems
 from engine.bpmn.evaluator import Evaluator
 from engine.bpmn.operations import Operation
 from engine.bpmn.serialization import new_serializer
-from engine.bpmn.xml_guard import UnsafeXml, parse_untrusted_xml
+from engine.bpmn.xml_guard import parse_untrusted_xml
 from engine.errors import DefinitionInvalid, Problem
 
 BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -147,8 +147,8 @@ class ParsedDeployment:
     def _add(self, source: SourceFile, max_bytes: int) -> list[Problem]:
         try:
             root = parse_untrusted_xml(source.filename, source.content, max_bytes)
-        except UnsafeXml as unsafe:
-            return [unsafe.problem]
+        except DefinitionInvalid as unsafe:
+            return unsafe.problems
         too_long = _overlong_ids_and_names(source.filename, root)
         if too_long:
             return too_long

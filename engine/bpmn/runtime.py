@@ -25,7 +25,7 @@ from engine.bpmn.evaluator import Evaluator, RestrictedEnvironment
 from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
-from engine.errors import ExpressionError, InvalidInput, SignpostError, TaskNotReady
+from engine.errors import ExpressionError, InvalidInput, SignpostError, StepFailed, TaskNotReady
 
 # SpiffWorkflow attaches each task's and workflow's data (a person's details) to its log records whenever
 # these loggers' own level is below INFO — which it is unless set. Pinned here, no log line carries them.
@@ -64,15 +64,6 @@ class Snapshot:
 class RunResult:
     completed: list[TaskView]
     calls: list[ServiceCall]
-
-
-class StepFailed(SignpostError):
-    """An automated step (script, gateway, timer expression, decision) failed; the step is not saved."""
-
-    def __init__(self, message: str, *, element_id: str | None, task_name: str | None):
-        super().__init__(message)
-        self.element_id = element_id
-        self.task_name = task_name
 
 
 class Runtime:

@@ -12,7 +12,7 @@ import re
 
 from lxml import etree
 
-from engine.errors import Problem
+from engine.errors import DefinitionInvalid, Problem
 
 DOCTYPE_OR_ENTITY = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -29,16 +29,17 @@ def _parser() -> etree.XMLParser:
 
 
 def parse_untrusted_xml(filename: str, content: bytes, max_bytes: int) -> etree._Element:
-    """Return the root element of ``content``, or raise ``UnsafeXml`` naming the file and the line."""
+    """Return the root element of ``content``, or raise ``DefinitionInvalid`` with the one problem found,
+    naming the file and the line."""
     if len(content) > max_bytes:
-        raise UnsafeXml(Problem(filename, f"file is {len(content)} bytes; the limit is {max_bytes} bytes"))
+        raise _refused(Problem(filename, f"file is {len(content)} bytes; the limit is {max_bytes} bytes"))
     if not content.strip():
-        raise UnsafeXml(Problem(filename, "file is empty"))
+        raise _refused(Problem(filename, "file is empty"))
     declaration = DOCTYPE_OR_ENTITY.search(content)
     if declaration:
         line = content.count(b"\n", 0, declaration.start()) + 1
         kind = declaration.group(1).decode().upper()
-        raise UnsafeXml(
+        raise _refused(
             Problem(
                 filename,
                 f"{kind} declarations are not allowed (external entities and entity expansion are refused)",
@@ -49,15 +50,11 @@ def parse_untrusted_xml(filename: str, content: bytes, max_bytes: int) -> etree.
         root = etree.fromstring(content, _parser())
     except etree.XMLSyntaxError as error:
         line = error.lineno if error.lineno else None
-        raise UnsafeXml(Problem(filename, f"not well-formed XML: {error.msg}", line=line)) from None
+        raise _refused(Problem(filename, f"not well-formed XML: {error.msg}", line=line)) from None
     if root.getroottree().docinfo.doctype:
-        raise UnsafeXml(Problem(filename, "DOCTYPE declarations are not allowed"))
+        raise _refused(Problem(filename, "DOCTYPE declarations are not allowed"))
     return root
 
 
-class UnsafeXml(Exception):
-    """The upload is not XML we are willing to read. Internal: deploy turns it into DefinitionInvalid."""
-
-    def __init__(self, problem: Problem):
-        super().__init__(problem.describe())
-        self.problem = problem
+def _refused(problem: Problem) -> DefinitionInvalid:
+    return DefinitionInvalid([problem])

@@ -15,7 +15,6 @@ from engine import clock
 from engine.governance.clients import Client
 from engine.store import audit_log as audit_store
 from engine.store.db import Database
-from engine.store.tables import audit_log
 
 GENESIS = "0" * 64
 CHAINED_FIELDS = (
@@ -79,7 +78,7 @@ def _storable(value: object, column: str) -> str | None:
     if value is None:
         return None
     text = str(value).replace("\x00", "\\x00")
-    longest = audit_log.c[column].type.length
+    longest = audit_store.longest_text(column)
     return text if len(text) <= longest else text[: longest - 1] + "…"
 
 

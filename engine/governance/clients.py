@@ -6,20 +6,27 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
-
-from sqlalchemy.exc import IntegrityError
 
 from engine import clock
-from engine.errors import InvalidInput, NotAuthenticated, NotFound
+from engine.errors import DuplicateKey, InvalidInput, NotAuthenticated, NotFound
 from engine.store import api_clients as client_store
 from engine.store import services as service_store
 from engine.store.db import Database
 
-if TYPE_CHECKING:
-    from engine.governance.oidc import VerifiedIdentity
-
 ROLES = frozenset({"admin", "designer", "operator", "service", "referrer", "auditor", "clinical-approver"})
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    """Who a verified OpenID Connect token speaks for, in Signpost's terms (made by ``oidc``)."""
+
+    external_subject: str  # "<issuer> <sub>"
+    name: str
+    organisation: str
+    roles: frozenset[str]
+    service: str | None
+
+
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a visible prefix so leaked tokens are recognisable, not a secret
 # Recording every use would turn each read into a write; a minute's precision is plenty for "last used".
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -112,7 +119,7 @@ class Clients:
             pass
         try:
             return self.create(name=name, organisation=organisation, roles=roles, token=token)[0]
-        except IntegrityError:
+        except DuplicateKey:
             return self.authenticate(token)  # another process created it at the same moment
 
     def authenticate(self, token: str | None) -> Client:
@@ -152,7 +159,7 @@ class Clients:
                     )
                     client_store.touch_client(conn, client_id, now)
                 return _client_from(client_id, identity)
-            except IntegrityError:
+            except DuplicateKey:
                 # The subject's first two requests arrived together and the other one created the row.
                 with self._database.read() as conn:
                     row = client_store.client_by_external_subject(conn, identity.external_subject)

@@ -29,7 +29,7 @@ import jwt
 
 from engine import clock
 from engine.errors import NotAuthenticated
-from engine.governance.clients import ROLES
+from engine.governance.clients import ROLES, VerifiedIdentity
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,6 @@ JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 def looks_like_jwt(token: str) -> bool:
     """Three dot-separated base64url parts (the third empty for an unsigned token, which is then refused)."""
     return bool(JWT_SHAPE.match(token))
-
-
-@dataclass(frozen=True)
-class VerifiedIdentity:
-    """Who a verified token speaks for, in Signpost's terms."""
-
-    external_subject: str  # "<issuer> <sub>"
-    name: str
-    organisation: str
-    roles: frozenset[str]
-    service: str | None
 
 
 @dataclass(frozen=True)

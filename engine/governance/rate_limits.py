@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
@@ -31,9 +30,6 @@ from limits.strategies import MovingWindowRateLimiter
 from engine import clock
 from engine.errors import RateLimited
 from engine.metrics import Metrics
-
-if TYPE_CHECKING:
-    from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -116,18 +112,6 @@ class RateLimits:
             }
         storage = storage_from_string(storage_url, wrap_exceptions=True, **options)
         self._limiter = MovingWindowRateLimiter(storage)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, metrics: Metrics) -> RateLimits:
-        return cls(
-            per_client=parse_limit(settings.rate_limit, "SIGNPOST_RATE_LIMIT"),
-            failed_authentication=parse_limit(
-                settings.rate_limit_failed_auth, "SIGNPOST_RATE_LIMIT_FAILED_AUTH"
-            ),
-            storage_url=check_storage_url(settings.rate_limit_storage, "SIGNPOST_RATE_LIMIT_STORAGE"),
-            namespace=settings.rate_limit_namespace,
-            metrics=metrics,
-        )
 
     def count_request(self, client_id: int) -> Allowance | None:
         """Count a request by an authenticated client; None when clients are not limited (or the count

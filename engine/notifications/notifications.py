@@ -21,7 +21,7 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 from engine import clock
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound, SecretUnreadable
 from engine.governance import audit
 from engine.governance.access import sees_referral
 from engine.governance.clients import Client
@@ -34,7 +34,7 @@ from engine.notifications.channels import (
     new_secret,
 )
 from engine.notifications.milestones import EVENT_TYPES
-from engine.notifications.secrets_at_rest import SecretBox, SecretUnreadable
+from engine.notifications.secrets_at_rest import SecretBox
 from engine.store import notifications as notification_store
 from engine.store import referrals as referral_store
 from engine.store.db import Database

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from engine.errors import SignpostError
+from engine.errors import SecretKeysUnavailable, SecretUnreadable
 from engine.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,6 @@ PREFIX = "fernet:"
 KEY_FILE_SUFFIX = ".secret-keys"
 SETTING = "SIGNPOST_SECRET_KEYS"
 HOW_TO_MAKE_A_KEY = "make one with `signpost secrets new-key`"
-
-
-class SecretKeysUnavailable(SignpostError):
-    """No usable key to encrypt secrets with: the engine must not start."""
-
-
-class SecretUnreadable(SignpostError):
-    """A stored secret that none of the keys decrypts."""
 
 
 def new_key() -> str:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from engine import clock
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InstanceBusy, InvalidInput, NotFound
 from engine.governance.access import scope_of
 from engine.governance.clients import Client
 from engine.metrics import Metrics
@@ -21,7 +21,7 @@ from engine.olas.obligation_clocks import (
     services_named,
 )
 from engine.olas.terms import Ola, ola_as_dict, parse_olas
-from engine.pathways.instances import ENGINE_ACTOR, Change, InstanceBusy, Instances
+from engine.pathways.instances import ENGINE_ACTOR, Change, Instances
 from engine.store import olas as ola_store
 from engine.store import services as service_store
 from engine.store.db import Database

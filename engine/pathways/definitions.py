@@ -8,17 +8,14 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-
 from engine import clock
 from engine.bpmn import STATE_FORMAT, CompiledPathway, Operation, ParsedDeployment, SourceFile
 from engine.bpmn.evaluator import Evaluator
-from engine.errors import Conflict, DefinitionInvalid, NotAllowed, NotFound, Problem
+from engine.errors import Conflict, DefinitionInvalid, DuplicateKey, NotAllowed, NotFound, Problem
 from engine.governance import audit
 from engine.governance.clients import Client
 from engine.store import definitions as definition_store
 from engine.store.db import Database
-from engine.store.tables import definition_files
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ class Definitions:
         for _attempt in range(3):
             try:
                 return self._insert_version(pathway, process_id, sha256, compiled, file_rows, deployed_by)
-            except IntegrityError:
+            except DuplicateKey:
                 continue  # a concurrent deploy took the same number: read again and take the next one
         raise Conflict(
             f"could not deploy '{process_id}': concurrent deployments kept taking the version number"
@@ -232,7 +229,7 @@ def _refuse_duplicate_names(files: list[SourceFile]) -> None:
 
 def _refuse_unstorable_names(files: list[SourceFile]) -> None:
     # PostgreSQL enforces the column's length and refuses NUL characters in text; SQLite would store both.
-    longest = definition_files.c.filename.type.length
+    longest = definition_store.LONGEST_FILENAME
     problems = [
         Problem(
             f.filename[:longest].replace("\x00", "\\x00"),

@@ -13,15 +13,22 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Connection
-
 from engine import clock
-from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, StepFailed, Wait
-from engine.errors import Conflict, InvalidInput, NoMatchingWait, NotFound, SignpostError, TaskNotReady
+from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, Wait
+from engine.errors import (
+    Conflict,
+    InstanceBusy,
+    InvalidInput,
+    NoMatchingWait,
+    NotFound,
+    SignpostError,
+    StepFailed,
+    TaskNotReady,
+)
 from engine.metrics import Metrics
 from engine.pathways.definitions import PathwayCache
 from engine.store import instances as instance_store
-from engine.store.db import Database
+from engine.store.db import Connection, Database
 
 ENGINE_ACTOR = "engine"
 FINISHED = ("completed", "cancelled")
@@ -67,10 +74,6 @@ class _Indexed:
 
     waits: list[Wait]
     open_task_ids: frozenset[str]
-
-
-class InstanceBusy(Conflict):
-    """Another transaction holds the instance's row lock and the caller asked not to wait."""
 
 
 class _RunFailed(Exception):

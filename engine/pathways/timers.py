@@ -12,9 +12,9 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine import clock
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, InstanceBusy, NotFound
 from engine.metrics import Metrics
-from engine.pathways.instances import InstanceBusy, Instances
+from engine.pathways.instances import Instances
 from engine.store import instances as instance_store
 from engine.store.db import Database
 

@@ -7,10 +7,8 @@ import keyword
 import secrets
 import uuid
 
-from sqlalchemy.exc import IntegrityError
-
 from engine import clock
-from engine.errors import InvalidInput, NotFound
+from engine.errors import DuplicateKey, InvalidInput, NotFound
 from engine.governance.access import operates, scope_of, sees_referral
 from engine.governance.clients import Client
 from engine.governance.idempotency import earlier_answer, remember_answer, request_digest
@@ -87,7 +85,7 @@ class Referrals:
             handled_by = _point_of_access(conn, client, target["definition_key"], point_of_access)
         try:
             return self._create(client, target, handled_by, request, idempotency_key, request_sha256), False
-        except IntegrityError:
+        except DuplicateKey:
             if idempotency_key:
                 replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
                 if replay is not None:

@@ -17,17 +17,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
-
 from engine import clock
-from engine.bpmn import Operation, Runtime, ServiceCall, StepFailed
+from engine.bpmn import Operation, Runtime, ServiceCall
 from engine.errors import (
     Conflict,
+    DuplicateKey,
     IllegalTransition,
     InvalidInput,
     NotAllowed,
     NotFound,
     PreconditionFailed,
+    StepFailed,
 )
 from engine.governance.access import operates, sees_referral
 from engine.governance.clients import Client
@@ -313,7 +313,7 @@ class Handoffs:
             outcome = self._instances.advance(
                 row["instance_id"], apply, actor=client.actor, finished_too=True
             )
-        except IntegrityError:
+        except DuplicateKey:
             if idempotency_key:
                 replay = earlier_answer(self._database, client, scope, idempotency_key, request_sha256)
                 if replay is not None:

@@ -41,3 +41,8 @@ def audit_records(
 
 def audit_head_row(conn: Connection) -> RowMapping | None:
     return conn.execute(sa.select(audit_head).where(audit_head.c.id == 1)).mappings().first()
+
+
+def longest_text(column: str) -> int:
+    """How many characters the audit log's text ``column`` holds."""
+    return audit_log.c[column].type.length

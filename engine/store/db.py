@@ -15,8 +15,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from engine.errors import DuplicateKey
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MEMO_KEY = "signpost.transaction_memo"
+SQLITE_UNIQUE_VIOLATIONS = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
 
 
 class Database:
@@ -57,12 +60,25 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that will change data; committed on success, rolled back on any error."""
+        """A transaction that will change data; committed on success, rolled back on any error. A write
+        that meets a row already holding its unique key raises ``DuplicateKey`` (another request won)."""
         with self.engine.connect() as connection:
             if self.is_sqlite:
                 connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+            except sa.exc.IntegrityError as error:
+                if not _is_unique_violation(error):
+                    raise
+                raise DuplicateKey(
+                    "another request stored the same thing at the same moment; read it again or retry"
+                ) from error
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (for a readiness probe)."""
+        with self.read_once() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -97,6 +113,16 @@ def transaction_memo(conn: Connection) -> dict:
     if held is None or held[0] is not transaction:
         held = conn.info[_MEMO_KEY] = (transaction, {})
     return held[1]
+
+
+def _is_unique_violation(error: sa.exc.IntegrityError) -> bool:
+    driver_error = error.orig
+    if getattr(driver_error, "sqlstate", None) == "23505":  # PostgreSQL's unique_violation
+        return True
+    return getattr(driver_error, "sqlite_errorname", "") in (
+        "SQLITE_CONSTRAINT_UNIQUE",
+        "SQLITE_CONSTRAINT_PRIMARYKEY",
+    )
 
 
 @contextmanager

@@ -14,6 +14,9 @@ from engine.store.tables import (
     definitions,
 )
 
+# PostgreSQL enforces the length and refuses NUL characters in text; SQLite would store both.
+LONGEST_FILENAME = definition_files.c.filename.type.length
+
 
 def definition(conn: Connection, key: str) -> RowMapping | None:
     return conn.execute(sa.select(definitions).where(definitions.c.key == key)).mappings().first()
