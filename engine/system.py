@@ -14,16 +14,17 @@ from engine.governance.oidc import OidcConfig, OidcVerifier
 from engine.governance.rate_limits import RateLimits, check_storage_url, parse_limit
 from engine.metrics import Metrics
 from engine.notifications.channels import EmailChannel, SmtpSettings, WebhookChannel
-from engine.notifications.milestones import record_milestones
 from engine.notifications.notifications import Notifications
 from engine.notifications.secrets_at_rest import box_for
 from engine.olas.olas import Olas
 from engine.pathways.definitions import Definitions, PathwayCache
 from engine.pathways.instances import Instances
+from engine.pathways.pipeline import StepPipeline
 from engine.pathways.timers import Timers
 from engine.referrals.personal_data import PersonalData
 from engine.referrals.referrals import Referrals
-from engine.routing.handoffs import OPERATIONS, Handoffs, record_routes
+from engine.routing.handoffs import Handoffs
+from engine.routing.routes import OPERATIONS, record_routes
 from engine.routing.services import Services
 from engine.settings import Settings
 from engine.store import instances as instance_store
@@ -106,14 +107,7 @@ def build(settings: Settings) -> Signpost:
     runtime = Runtime(evaluator, OPERATIONS)
     pathways = PathwayCache(database)
     definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes, OPERATIONS)
-    instances = Instances(
-        database,
-        runtime,
-        pathways,
-        on_service_calls=record_routes,
-        metrics=metrics,
-        on_events=record_milestones,
-    )
+    instances = Instances(database, runtime, pathways, StepPipeline(routes=record_routes), metrics=metrics)
     notifications = Notifications(
         database,
         WebhookChannel(allow_private=settings.webhook_allow_private),

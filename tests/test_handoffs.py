@@ -16,7 +16,7 @@ from engine.errors import (
     NotFound,
     PreconditionFailed,
 )
-from engine.routing.handoffs import SERVICE_TRANSITIONS
+from engine.routing.transitions import SERVICE_TRANSITIONS
 from tests import bpmn_samples as samples
 
 LPT = "leicestershire-partnership-nhs-trust"

@@ -3,7 +3,7 @@
 A referral is visible to the organisation that submitted it, and to the operators of the point of access that
 works on it: an operator tied to a point of access sees that point of access's referrals only; an operator
 tied to none sees those of every point of access its organisation runs. Receiving services see hand-offs
-routed to their organisation (``engine.handoffs``), not referrals as such. Nobody else, admins included,
+routed to their organisation (``engine.routing``), not referrals as such. Nobody else, admins included,
 reads referral data: admins manage clients, services and calendars; auditors read the audit trail.
 """
 
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import NotFound
 from engine.governance.clients import Client
+from engine.store import referrals as referral_store
+from engine.store.db import Connection
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,14 @@ def operates(client: Client, referral) -> bool:
 
 def sees_referral(client: Client, referral) -> bool:
     return referral["referrer_organisation"] == client.organisation or operates(client, referral)
+
+
+def visible_referral(conn: Connection, referral_id: str, viewer: Client, *, operating: bool = False):
+    """The referral (with its instance's status and data) if ``viewer`` sees it — or, with ``operating``,
+    works on it as an operator. Otherwise NotFound, never a refusal: whether a referral exists is itself
+    information another organisation may not have."""
+    referral = referral_store.referral_overview(conn, referral_id=referral_id)
+    allowed = operates if operating else sees_referral
+    if referral is None or not allowed(viewer, referral):
+        raise NotFound(f"no referral with id {referral_id}")
+    return referral

@@ -10,7 +10,8 @@ from the service's name only — never a reason, question, outcome or other free
 
 from __future__ import annotations
 
-from engine import clock
+from datetime import datetime
+
 from engine.store import instances as instance_store
 from engine.store import notifications as notification_store
 from engine.store import services as service_store
@@ -51,8 +52,9 @@ def milestones_of(event: dict) -> list[str]:
     }.get(kind, [])
 
 
-def record_milestones(conn, instance_id: str, events: list[dict]) -> None:
-    """Instance-event hook: write the milestones these events mark and fan them out to subscriptions."""
+def record_milestones(conn, instance_id: str, events: list[dict], now: datetime) -> None:
+    """Write the milestones these events of a change (made at ``now``) mark, and fan them out to the
+    subscriptions that want them (the last stage of ``engine.pathways.pipeline``)."""
     marked = [(milestone, event) for event in events for milestone in milestones_of(event)]
     if not marked:
         return
@@ -65,7 +67,7 @@ def record_milestones(conn, instance_id: str, events: list[dict]) -> None:
         (e.get("detail") or {}).get("service") or (e.get("detail") or {}).get("to_service") for _, e in marked
     }
     if service_ids - {None}:
-        names = {s: r["name"] for s, r in service_store.services_by_id(conn, service_ids - {None}).items()}
+        names = service_store.service_names(conn, service_ids - {None})
     written = [(milestone, event, _milestone_data(milestone, event, names)) for milestone, event in marked]
     notification_store.insert_milestones(
         conn,
@@ -78,10 +80,10 @@ def record_milestones(conn, instance_id: str, events: list[dict]) -> None:
         conn, referral_id, keys.get("organisation", "")
     )
     if subscribers:
-        _number_and_queue(conn, subscribers, referral_id, keys.get("reference"), written)
+        _number_and_queue(conn, subscribers, referral_id, keys.get("reference"), written, now)
 
 
-def _number_and_queue(conn, subscribers, referral_id, reference, written) -> None:
+def _number_and_queue(conn, subscribers, referral_id, reference, written, now: datetime) -> None:
     """Number the milestones each subscription wants, in order, and queue one delivery for each."""
     # The subscription rows are locked (subscriptions_for_referral) and read in this transaction, so their
     # counters are current: numbering goes on from there in memory.
@@ -115,7 +117,7 @@ def _number_and_queue(conn, subscribers, referral_id, reference, written) -> Non
                     "referral_id": referral_id,
                     "event_type": milestone,
                     "payload": payload,
-                    "created_at": clock.now(),
+                    "created_at": now,
                 }
             )
     for subscription in subscribers:
@@ -133,8 +135,8 @@ def _number_and_queue(conn, subscribers, referral_id, reference, written) -> Non
                 "referral_id": referral_id,
                 "status": "pending",
                 "attempts": 0,
-                "next_attempt_at": clock.now(),
-                "created_at": clock.now(),
+                "next_attempt_at": now,
+                "created_at": now,
             }
             for event_id, event in zip(event_ids, events, strict=True)
         ],

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from engine import clock
 from engine.errors import InvalidInput, NotFound, SecretUnreadable
 from engine.governance import audit
-from engine.governance.access import sees_referral
+from engine.governance.access import visible_referral
 from engine.governance.clients import Client
 from engine.notifications.channels import (
     Attempt,
@@ -36,7 +36,6 @@ from engine.notifications.channels import (
 from engine.notifications.milestones import EVENT_TYPES
 from engine.notifications.secrets_at_rest import SecretBox
 from engine.store import notifications as notification_store
-from engine.store import referrals as referral_store
 from engine.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ class Notifications:
         else:
             with self._database.write() as own:
                 if referral_id is not None:
-                    self._check_referral_visible(own, client, referral_id)
+                    visible_referral(own, referral_id, client)
                 notification_store.insert_subscription(own, row)
         return {**subscription_view(row), "secret": secret}
 
@@ -217,7 +216,7 @@ class Notifications:
             if subscription_id is not None:
                 self._visible(conn, subscription_id, client)
             if referral_id is not None:
-                self._check_referral_visible(conn, client, referral_id)
+                visible_referral(conn, referral_id, client)
             rows = notification_store.delivery_log(
                 conn, subscription_id=subscription_id, referral_id=referral_id
             )
@@ -357,13 +356,6 @@ class Notifications:
         if row is None or row["organisation"] != client.organisation:
             raise NotFound(f"no subscription {subscription_id}")
         return row
-
-    @staticmethod
-    def _check_referral_visible(conn, client: Client, referral_id: str) -> None:
-        referral = referral_store.referral_overview(conn, referral_id=referral_id)
-        if referral is None or not sees_referral(client, referral):
-            # As everywhere else: another organisation's referral reads as absent.
-            raise NotFound(f"no referral with id {referral_id}")
 
 
 def _audit_sent(conn, delivery, subscription, result: Attempt) -> None:

@@ -21,7 +21,8 @@ from engine.olas.obligation_clocks import (
     services_named,
 )
 from engine.olas.terms import Ola, ola_as_dict, parse_olas
-from engine.pathways.instances import ENGINE_ACTOR, Change, Instances
+from engine.pathways.events import ENGINE_ACTOR, instance_event
+from engine.pathways.instances import Change, Instances
 from engine.store import olas as ola_store
 from engine.store import services as service_store
 from engine.store.db import Database
@@ -79,8 +80,7 @@ class Olas:
                 return attended
 
     def _attending(self, instance_id: str, clock_ids: list[str]):
-        def apply(workflow, conn) -> Change:
-            now = clock.now()
+        def apply(workflow, conn, now) -> Change:
             events = []
             for clock_id in clock_ids:
                 row = ola_store.clock(conn, clock_id)
@@ -95,15 +95,9 @@ class Olas:
                 for happened in attend(conn, row, now):
                     self._metrics.ola_events.labels(kind=happened["kind"]).inc()
                     payload = _ola_payload(happened)
+                    # At the moment the warning or breach fell due, which may be before this tick.
                     events.append(
-                        {
-                            "kind": happened["kind"],
-                            "actor": ENGINE_ACTOR,
-                            "at": happened["at"],
-                            "task_id": None,
-                            "task_name": None,
-                            "detail": payload,
-                        }
+                        instance_event(happened["kind"], ENGINE_ACTOR, happened["at"], detail=payload)
                     )
                     if workflow is not None:
                         self._instances.deliver_if_waiting(
@@ -131,9 +125,7 @@ class Olas:
             rows = ola_store.clocks_at_risk(
                 conn, states=states, due_before=due_before, to_services=to_services, scope=scope, limit=limit
             )
-            names = {
-                s: r["name"] for s, r in service_store.services_by_id(conn, services_named(rows)).items()
-            }
+            names = service_store.service_names(conn, services_named(rows))
             book, now = CalendarBook(conn), clock.now()
             return [
                 {

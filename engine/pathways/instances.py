@@ -1,7 +1,9 @@
 """Changing process instances safely: one transaction per change, under the instance's row lock.
 
 Every change is "apply the outside input (a completed task, a message, a due timer), then run the automated
-steps until the instance waits again", saved together with its event log, its waits and its user tasks.
+steps until the instance waits again", saved together with its event log, its waits and its user tasks, and
+with whatever the step pipeline makes of it (hand-offs, OLA clocks, milestones, deliveries: ``pipeline.py``).
+The time is read once per change and handed to everything the change does.
 When an automated step fails, none of that run is kept: the instance is saved with the input applied and
 nothing after it, marked as an *incident* naming the task and the error. ``retry`` runs the steps again.
 """
@@ -12,9 +14,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from engine import clock
-from engine.bpmn import CompiledPathway, Runtime, ServiceCall, Snapshot, Wait
+from engine.bpmn import CompiledPathway, Runtime, Snapshot, Wait
 from engine.errors import (
     Conflict,
     InstanceBusy,
@@ -27,10 +30,11 @@ from engine.errors import (
 )
 from engine.metrics import Metrics
 from engine.pathways.definitions import PathwayCache
+from engine.pathways.events import ENGINE_ACTOR, instance_event
+from engine.pathways.pipeline import StepPipeline
 from engine.store import instances as instance_store
 from engine.store.db import Connection, Database
 
-ENGINE_ACTOR = "engine"
 FINISHED = ("completed", "cancelled")
 
 
@@ -47,12 +51,8 @@ class Change:
 
 
 # An input: it changes the loaded workflow (None when the instance has finished and the caller allowed
-# that) and may write through the connection, inside the instance's transaction.
-Apply = Callable[[object | None, Connection], Change]
-# Acts on the service calls a run made, inside the same transaction; raises StepFailed to refuse them.
-ServiceCallHandler = Callable[[Connection, str, list[ServiceCall]], list[dict]]
-# Sees every event logged for an instance, in the same transaction (e.g. to write notifications).
-EventHandler = Callable[[Connection, str, list[dict]], None]
+# that) and may write through the connection, inside the instance's transaction, at the change's time.
+Apply = Callable[[object | None, Connection, datetime], Change]
 
 
 @dataclass
@@ -89,27 +89,27 @@ class Instances:
         database: Database,
         runtime: Runtime,
         pathways: PathwayCache,
-        on_service_calls: ServiceCallHandler | None = None,
+        pipeline: StepPipeline,
         metrics: Metrics | None = None,
-        on_events: EventHandler | None = None,
     ):
-        self._on_events = on_events
+        self._pipeline = pipeline
         self._metrics = metrics or Metrics()
         self._database = database
         self._runtime = runtime
         self._pathways = pathways
-        self._on_service_calls = on_service_calls
 
     # ---- starting --------------------------------------------------------------------------------
 
-    def start(self, conn, *, version_id: int, data: dict, actor: str, correlation: dict[str, str]) -> Outcome:
-        """Create and run a new instance inside the caller's transaction (so that whatever the caller
-        records with it — a referral, an idempotency key — commits or vanishes together with it)."""
+    def start(
+        self, conn, now: datetime, *, version_id: int, data: dict, actor: str, correlation: dict[str, str]
+    ) -> Outcome:
+        """Create and run a new instance inside the caller's transaction, at the caller's time ``now`` (so
+        that whatever the caller records with it — a referral, an idempotency key — commits or vanishes
+        together with it)."""
         pathway = self._pathways.get(version_id)
         workflow = self._runtime.new_workflow(pathway, data)
         instance_id = str(uuid.uuid4())
-        now = clock.now()
-        started = _event("started", actor, now, detail={"version_id": version_id})
+        started = instance_event("started", actor, now, detail={"version_id": version_id})
         initial_state = self._runtime.dump(workflow)
         instance_store.insert_instance(
             conn,
@@ -126,7 +126,7 @@ class Instances:
         instance_store.insert_correlations(conn, instance_id, correlation)
         row = {"id": instance_id, "lock_version": 0}
         try:
-            events = self._run(conn, instance_id, workflow)
+            events = self._run(conn, instance_id, workflow, now)
         except StepFailed as failure:
             return self._save_incident(
                 conn,
@@ -135,10 +135,11 @@ class Instances:
                 state=initial_state,
                 failure=failure,
                 change=Change(events=[started]),
+                now=now,
             )
         # A new instance has no waits or user tasks in the store yet: nothing to read or delete first.
         return self._save(
-            conn, row, workflow, Change(events=[started, *events]), indexed=_Indexed([], frozenset())
+            conn, row, workflow, Change(events=[started, *events]), now, indexed=_Indexed([], frozenset())
         )
 
     # ---- changing ----------------------------------------------------------------------------------
@@ -153,12 +154,12 @@ class Instances:
         if task["status"] == "claimed" and task["claimed_by"] != actor:
             raise TaskNotReady(f"task {task_id} is claimed by {task['claimed_by']}")
 
-        def complete(workflow, _conn) -> Change:
+        def complete(workflow, _conn, now) -> Change:
             view = self._runtime.complete_user_task(workflow, task_id, data)
-            event = _event(
+            event = instance_event(
                 "task_completed",
                 actor,
-                clock.now(),
+                now,
                 task_id=task_id,
                 task_name=view.title or view.element_id,
                 detail={"element_id": view.element_id, "data": sorted(data)},
@@ -180,7 +181,7 @@ class Instances:
             instance_store.append_events(
                 conn,
                 [
-                    _event(
+                    instance_event(
                         "task_claimed",
                         actor,
                         clock.now(),
@@ -212,11 +213,11 @@ class Instances:
         if not instance_ids:
             raise NoMatchingWait(f"no instance matching {correlation} is waiting for message '{name}'")
 
-        def deliver(workflow, _conn) -> Change:
+        def deliver(workflow, _conn, now) -> Change:
             if self._runtime.deliver_message(workflow, name, payload) == 0:
                 raise NoMatchingWait(f"the instance is no longer waiting for message '{name}'")
             detail = {"message": name, "correlation": correlation, "fields": sorted(payload)}
-            return Change(events=[_event("message_received", actor, clock.now(), detail=detail)])
+            return Change(events=[instance_event("message_received", actor, now, detail=detail)])
 
         return [
             self.advance(instance_id, deliver, actor=actor, report=report) for instance_id in instance_ids
@@ -226,9 +227,9 @@ class Instances:
         """Fire the timers of an instance that are due. With ``skip_locked`` (workers sharing PostgreSQL)
         an instance another process is changing raises InstanceBusy at once instead of waiting for it."""
 
-        def fire(workflow, _conn) -> Change:
+        def fire(workflow, _conn, now) -> Change:
             timers = [w for w in self._runtime.describe(workflow).waits if w.kind == "timer"]
-            if not any(w.due_at <= clock.now() for w in timers):
+            if not any(w.due_at <= now for w in timers):
                 # The caller saw a due timer before taking the lock, and another process has fired it (or
                 # moved the instance past it) since: saving now would report a timer fired twice.
                 raise NoMatchingWait(f"instance {instance_id} has no timer due any more")
@@ -237,7 +238,7 @@ class Instances:
             after = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
             return Change(
                 events=[
-                    _event("timer_fired", ENGINE_ACTOR, clock.now(), detail={"timer": name})
+                    instance_event("timer_fired", ENGINE_ACTOR, now, detail={"timer": name})
                     for name in sorted(before - after)
                 ]
             )
@@ -253,10 +254,10 @@ class Instances:
         """Run the automated steps of an instance in incident again, optionally adding ``data`` to the
         tasks about to run (to supply what was missing)."""
 
-        def resume(workflow, _conn) -> Change:
+        def resume(workflow, _conn, now) -> Change:
             if data:
                 self._runtime.add_data_to_ready_tasks(workflow, data)
-            return Change(events=[_event("retried", actor, clock.now(), detail={"data": sorted(data or {})})])
+            return Change(events=[instance_event("retried", actor, now, detail={"data": sorted(data or {})})])
 
         return self.advance(instance_id, resume, actor=actor, resuming=True, report=report)
 
@@ -275,42 +276,45 @@ class Instances:
 
         A failure of the input itself (StepFailed, TaskNotReady…) propagates and changes nothing; a
         failure of the steps after it is recorded as an incident. With ``finished_too`` an instance that
-        has completed or been cancelled still gets the input, as ``apply(None, conn)``."""
+        has completed or been cancelled still gets the input, as ``apply(None, conn, now)``."""
         with self._metrics.step_duration.time():
             return self._advance(instance_id, apply, actor, resuming, report, finished_too, skip_locked)
 
     def _advance(self, instance_id, apply, actor, resuming, report, finished_too, skip_locked) -> Outcome:
+        now = clock.now()
         try:
             with self._database.write() as conn:
                 row, workflow = self._lock_and_load(
                     conn, instance_id, resuming=resuming, finished_too=finished_too, skip_locked=skip_locked
                 )
                 indexed = None if workflow is None or resuming else self._indexed(workflow)
-                change = apply(workflow, conn)
+                change = apply(workflow, conn, now)
                 if workflow is None:
-                    self._log(conn, instance_id, change.events)
+                    self._pipeline.record(conn, instance_id, change.events, now)
                     outcome = Outcome(instance_id, row["status"], result=change.result)
                     return _reported(conn, outcome, report)
                 if change.cancel:
                     self._runtime.cancel(workflow)
                 else:
                     try:
-                        change.events.extend(self._run(conn, instance_id, workflow))
+                        change.events.extend(self._run(conn, instance_id, workflow, now))
                     except StepFailed as failure:
                         raise _RunFailed(failure) from failure
-                outcome = self._save(conn, row, workflow, change, indexed=indexed)
+                outcome = self._save(conn, row, workflow, change, now, indexed=indexed)
                 outcome.result = change.result
                 return _reported(conn, outcome, report)
         except _RunFailed as run_failed:
             return self._apply_only_and_record_incident(
-                instance_id, apply, run_failed.failure, resuming, report
+                instance_id, apply, run_failed.failure, resuming, report, now
             )
 
-    def _apply_only_and_record_incident(self, instance_id, apply, failure, resuming, report) -> Outcome:
+    def _apply_only_and_record_incident(self, instance_id, apply, failure, resuming, report, now) -> Outcome:
         with self._database.write() as conn:
             row, workflow = self._lock_and_load(conn, instance_id, resuming=resuming)
-            change = apply(workflow, conn)
-            outcome = self._save_incident(conn, row, workflow, state=None, failure=failure, change=change)
+            change = apply(workflow, conn, now)
+            outcome = self._save_incident(
+                conn, row, workflow, state=None, failure=failure, change=change, now=now
+            )
             outcome.result = change.result
             return _reported(conn, outcome, report)
 
@@ -319,7 +323,13 @@ class Instances:
         with self._database.write() as conn:
             row = instance_store.lock_instance(conn, instance_id)
             return self._save_incident(
-                conn, row, workflow=None, state=row["state"], failure=failure, change=Change()
+                conn,
+                row,
+                workflow=None,
+                state=row["state"],
+                failure=failure,
+                change=Change(),
+                now=clock.now(),
             )
 
     def deliver_if_waiting(self, workflow, name: str, payload: dict) -> bool:
@@ -359,29 +369,15 @@ class Instances:
             return None
         return _Indexed(waits, frozenset(t.id for t in self._runtime.ready_user_tasks(workflow)))
 
-    def _log(self, conn, instance_id: str, events: list[dict]) -> None:
-        instance_store.append_events(conn, [{**e, "instance_id": instance_id} for e in events])
-        if self._on_events is not None:
-            self._on_events(conn, instance_id, events)
-
     def _pathway_of(self, row) -> CompiledPathway:
         return self._pathways.get(row["version_id"])
 
-    def _run(self, conn, instance_id: str, workflow) -> list[dict]:
+    def _run(self, conn, instance_id: str, workflow, now) -> list[dict]:
+        """Run the automated steps until the instance waits; their events, then the routes stage's."""
         result = self._runtime.run(workflow)
-        now = clock.now()
-        call_events = []
-        if result.calls:
-            if self._on_service_calls is None:
-                call = result.calls[0]
-                raise StepFailed(
-                    f"task '{call.task_name}' calls '{call.operation}', which this engine does not provide",
-                    element_id=call.element_id,
-                    task_name=call.task_name,
-                )
-            call_events = self._on_service_calls(conn, instance_id, result.calls)
+        call_events = self._pipeline.route(conn, instance_id, result.calls, now)
         return [
-            _event(
+            instance_event(
                 "step_completed",
                 ENGINE_ACTOR,
                 now,
@@ -392,15 +388,14 @@ class Instances:
             for t in result.completed
         ] + call_events
 
-    def _save(self, conn, row, workflow, change: Change, *, indexed: _Indexed | None = None) -> Outcome:
+    def _save(self, conn, row, workflow, change: Change, now, *, indexed: _Indexed | None = None) -> Outcome:
         """``indexed``: what the store holds for the instance, when known without asking it."""
         snapshot = self._runtime.describe(workflow)
-        now = clock.now()
         if change.cancel:
             status = "cancelled"
         elif snapshot.completed:
             status = "completed"
-            change.events.append(_event("completed", ENGINE_ACTOR, now))
+            change.events.append(instance_event("completed", ENGINE_ACTOR, now))
         else:
             status = "waiting"
         self._write(
@@ -418,10 +413,11 @@ class Instances:
         self._index(conn, row["id"], snapshot, change, now, indexed)
         return Outcome(row["id"], status)
 
-    def _save_incident(self, conn, row, workflow, *, state, failure: StepFailed, change: Change) -> Outcome:
-        now = clock.now()
+    def _save_incident(
+        self, conn, row, workflow, *, state, failure: StepFailed, change: Change, now
+    ) -> Outcome:
         change.events.append(
-            _event(
+            instance_event(
                 "incident",
                 ENGINE_ACTOR,
                 now,
@@ -462,7 +458,7 @@ class Instances:
         if not saved:
             # Only reachable if a writer skipped the row lock: fencing on lock_version keeps its work out.
             raise Conflict(f"instance {row['id']} was changed concurrently; try again")
-        self._log(conn, row["id"], change.events)
+        self._pipeline.record(conn, row["id"], change.events, now)
 
     def _index(
         self, conn, instance_id: str, snapshot: Snapshot, change: Change, now, indexed: _Indexed | None
@@ -514,17 +510,3 @@ def _reported(conn: Connection, outcome: Outcome, report: Report | None) -> Outc
     if report is not None:
         outcome.report = report(conn, outcome.instance_id)
     return outcome
-
-
-def _event(kind: str, actor: str, at, *, task_id=None, task_name=None, detail=None, instance_id=None) -> dict:
-    event = {
-        "kind": kind,
-        "actor": actor,
-        "at": at,
-        "task_id": task_id,
-        "task_name": task_name,
-        "detail": detail,
-    }
-    if instance_id is not None:
-        event["instance_id"] = instance_id
-    return event

@@ -8,10 +8,10 @@ import secrets
 import uuid
 
 from engine import clock
-from engine.errors import DuplicateKey, InvalidInput, NotFound
-from engine.governance.access import operates, scope_of, sees_referral
+from engine.errors import InvalidInput, NotFound
+from engine.governance.access import scope_of, visible_referral
 from engine.governance.clients import Client
-from engine.governance.idempotency import earlier_answer, remember_answer, request_digest
+from engine.governance.idempotency import KeyedRequest, answer_once
 from engine.notifications.notifications import Notifications
 from engine.pathways.definitions import Definitions
 from engine.pathways.instances import Instances
@@ -73,26 +73,20 @@ class Referrals:
             "notify": notify,
             "point_of_access": point_of_access,
         }
-        request_sha256 = request_digest(request)
-        if idempotency_key:
-            replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
-            if replay is not None:
-                return self._replayed(replay), True
-        with self._database.read_once() as conn:
-            target = self._definitions.startable(
-                pathway, version, approval_required=self._approval_required, conn=conn
-            )
-            handled_by = _point_of_access(conn, client, target["definition_key"], point_of_access)
-        try:
-            return self._create(client, target, handled_by, request, idempotency_key, request_sha256), False
-        except DuplicateKey:
-            if idempotency_key:
-                replay = earlier_answer(self._database, client, START_SCOPE, idempotency_key, request_sha256)
-                if replay is not None:
-                    return self._replayed(replay), True  # a concurrent request with the same key won the race
-            raise
+        keyed = KeyedRequest.of(client, START_SCOPE, idempotency_key, request)
 
-    def _create(self, client, target, handled_by, request: dict, idempotency_key, request_sha256) -> dict:
+        def create() -> dict:
+            with self._database.read_once() as conn:
+                target = self._definitions.startable(
+                    pathway, version, approval_required=self._approval_required, conn=conn
+                )
+                handled_by = _point_of_access(conn, client, target["definition_key"], point_of_access)
+            return self._create(client, target, handled_by, request, keyed)
+
+        answer, replayed = answer_once(self._database, keyed, create)
+        return (self._replayed(answer) if replayed else answer), replayed
+
+    def _create(self, client, target, handled_by, request: dict, keyed: KeyedRequest) -> dict:
         referrer, subject, data, notify = (request[k] for k in ("referrer", "subject", "data", "notify"))
         referral_id = str(uuid.uuid4())
         reference = "SP-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
@@ -103,6 +97,7 @@ class Referrals:
             "referrer": referrer,
             "subject_nhs_number": subject,
         }
+        now = clock.now()
         with self._database.write() as conn:
             one_off = None
             if notify:
@@ -117,6 +112,7 @@ class Referrals:
                 )
             outcome = self._instances.start(
                 conn,
+                now,
                 version_id=target["id"],
                 data=pathway_data,
                 actor=client.actor,
@@ -140,16 +136,13 @@ class Referrals:
                 subject_verification=request["subject_verification"],
                 point_of_access=handled_by["id"] if handled_by else None,
                 operated_by=handled_by["organisation"] if handled_by else client.organisation,
-                created_at=clock.now(),
+                created_at=now,
                 created_by=client.id,
             )
-            view = referral_view(conn, referral_store.referral_overview(conn, referral_id=referral_id))
+            view = referral_view(conn, referral_store.referral_overview(conn, referral_id=referral_id), now)
             if one_off is not None:
                 view["notification_subscription"] = {"id": one_off["id"], "secret": one_off["secret"]}
-            if idempotency_key:
-                remember_answer(
-                    conn, client, START_SCOPE, idempotency_key, request_sha256, 201, self._rememberable(view)
-                )
+            keyed.remember(conn, 201, self._rememberable(view), now)
         return view
 
     def _rememberable(self, view: dict) -> dict:
@@ -169,7 +162,7 @@ class Referrals:
 
     def get(self, referral_id: str, viewer: Client) -> dict:
         with self._database.read() as conn:
-            return referral_view(conn, self._visible_referral(conn, referral_id, viewer))
+            return referral_view(conn, visible_referral(conn, referral_id, viewer))
 
     def complete_task(self, task_id: str, data: dict, client: Client) -> dict:
         """Complete a user task with ``data`` and return its referral as it is afterwards."""
@@ -208,7 +201,7 @@ class Referrals:
     def retry(self, referral_id: str, data: dict, client: Client) -> dict:
         _check_data(data)
         with self._database.read() as conn:
-            instance_id = self._operated_referral(conn, referral_id, client)["instance_id"]
+            instance_id = visible_referral(conn, referral_id, client, operating=True)["instance_id"]
         outcome = self._instances.retry(instance_id, client.actor, data, report=self._view_of_instance)
         return outcome.report
 
@@ -220,12 +213,12 @@ class Referrals:
         """The engine's event log, naming every client that acted: for the point of access's operators (a
         referrer reads the timeline instead)."""
         with self._database.read() as conn:
-            referral = self._operated_referral(conn, referral_id, viewer)
+            referral = visible_referral(conn, referral_id, viewer, operating=True)
             return [_event_view(e) for e in instance_store.events_of(conn, referral["instance_id"])]
 
     def timeline(self, referral_id: str, viewer: Client) -> list[dict]:
         with self._database.read() as conn:
-            return timeline(conn, self._visible_referral(conn, referral_id, viewer))
+            return timeline(conn, visible_referral(conn, referral_id, viewer))
 
     def open_for_subject(self, subject: str, viewer: Client) -> list[dict]:
         """Open referrals for a person: what a front-door operator needs to answer a chase call."""
@@ -237,8 +230,12 @@ class Referrals:
             ]
 
     def instance_id(self, referral_id: str) -> str:
+        """The referral's process instance, for the engine's own use (no access rule applies)."""
         with self._database.read() as conn:
-            return self._referral(conn, referral_id)["instance_id"]
+            found = referral_store.referral(conn, referral_id)
+        if found is None:
+            raise NotFound(f"no referral with id {referral_id}")
+        return found["instance_id"]
 
     def tasks(
         self,
@@ -253,7 +250,7 @@ class Referrals:
         with self._database.read() as conn:
             instance_ids = None
             if referral_id is not None:
-                instance_ids = [self._operated_referral(conn, referral_id, viewer)["instance_id"]]
+                instance_ids = [visible_referral(conn, referral_id, viewer, operating=True)["instance_id"]]
             return [
                 task_view(t)
                 for t in instance_store.list_user_tasks(
@@ -272,28 +269,6 @@ class Referrals:
         if not found:
             raise NotFound(f"no task with id {task_id}")
         return task_view(found[0])
-
-    @classmethod
-    def _visible_referral(cls, conn, referral_id: str, viewer: Client):
-        referral = cls._referral(conn, referral_id)
-        if not sees_referral(viewer, referral):
-            # Not 403: whether a referral exists is itself information another organisation may not have.
-            raise NotFound(f"no referral with id {referral_id}")
-        return referral
-
-    @classmethod
-    def _operated_referral(cls, conn, referral_id: str, operator: Client):
-        referral = cls._referral(conn, referral_id)
-        if not operates(operator, referral):
-            raise NotFound(f"no referral with id {referral_id}")
-        return referral
-
-    @staticmethod
-    def _referral(conn, referral_id: str):
-        found = referral_store.referral_overview(conn, referral_id=referral_id)
-        if found is None:
-            raise NotFound(f"no referral with id {referral_id}")
-        return found
 
 
 def _operator_scope(operator: Client):

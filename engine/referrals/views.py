@@ -4,16 +4,17 @@ hand-offs and a timeline of what happened when."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from engine import clock
 from engine.olas.obligation_clocks import CalendarBook, clock_view
 from engine.routing.handoffs import handoff_view
+from engine.routing.transitions import OPEN
 from engine.store import handoffs as handoff_store
 from engine.store import instances as instance_store
 from engine.store import olas as ola_store
 from engine.store import services as service_store
 
-OPEN_HANDOFF_STATUSES = ("requested", "received", "accepted", "in-progress", "on-hold")
 # A pathway sets this data field (e.g. in its sign-posting script) to tell the referrer, in its own words,
 # where the referral stands when no service holds it.
 PATHWAY_STATUS_FIELD = "status_for_referrer"
@@ -22,17 +23,16 @@ POINT_OF_ACCESS = "the point of access"
 NOT_IN_TIMELINE = ("step_completed", "task_claimed", "retried")
 
 
-def referral_view(conn, referral) -> dict:
-    """``referral`` is a row of ``referral_store.referral_overview``."""
+def referral_view(conn, referral, now: datetime | None = None) -> dict:
+    """``referral`` is a row of ``referral_store.referral_overview``; its OLA clocks are shown as they
+    stand at ``now`` (the time of the change that asks, or this moment)."""
     instance_id = referral["instance_id"]
     waits = instance_store.waits_of(conn, instance_id)
     tasks = instance_store.open_tasks_of_instance(conn, instance_id)
     handoffs = handoff_store.handoffs_of_instance(conn, instance_id)
-    names = {
-        s_id: s["name"] for s_id, s in service_store.services_by_id(conn, _services_named(handoffs)).items()
-    }
+    names = service_store.service_names(conn, _services_named(handoffs))
     status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))
-    now = clock.now()
+    now = now or clock.now()
     book = CalendarBook(conn)
     return {
         "id": referral["id"],
@@ -69,9 +69,7 @@ def referral_view(conn, referral) -> dict:
 def timeline(conn, referral) -> list[dict]:
     events = instance_store.events_of(conn, referral["instance_id"])
     handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"])
-    names = {
-        s_id: s["name"] for s_id, s in service_store.services_by_id(conn, _services_named(handoffs)).items()
-    }
+    names = service_store.service_names(conn, _services_named(handoffs))
     return [
         {"at": e["at"].isoformat(), "what": _describe(e, names), "kind": e["kind"], "by": e["actor"]}
         for e in events
@@ -90,7 +88,7 @@ def plain_status(referral, handoffs, names: dict[str, str], *, has_open_tasks: b
     if (
         isinstance(said_by_pathway, str)
         and said_by_pathway.strip()
-        and not (live and live[-1]["status"] in OPEN_HANDOFF_STATUSES)
+        and not (live and live[-1]["status"] in OPEN)
     ):
         # While a service holds the referral its status speaks; otherwise the pathway's own words do.
         return said_by_pathway.strip(), POINT_OF_ACCESS if referral["status"] == "waiting" else "nobody"

@@ -51,3 +51,8 @@ def list_services(conn: Connection, *, organisation: str | None = None) -> list[
     if organisation is not None:
         query = query.where(services.c.organisation == organisation)
     return list(conn.execute(query).mappings())
+
+
+def service_names(conn: Connection, service_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the services of ``service_ids`` that the directory holds, by id."""
+    return {service_id: row["name"] for service_id, row in services_by_id(conn, service_ids).items()}
