@@ -142,7 +142,7 @@ def build(settings: Settings) -> Signpost:
             approval_required=settings.require_pathway_approval,
         ),
         clients=Clients(database),
-        timers=Timers(database, instances, metrics),
+        timers=Timers(database, instances, runtime, metrics),
         services=Services(database),
         handoffs=Handoffs(database, instances, runtime),
         olas=Olas(database, instances, metrics),

@@ -16,87 +16,77 @@ from tests.conftest import stored_instance
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def referrer(signpost):
-    return signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
-
-
-@pytest.fixture
-def operator(signpost):
-    return signpost.clients.create(name="op", organisation="spa", roles={"operator"})[0]
-
-
-def deploy_and_start(signpost, referrer, bpmn: str, data: dict | None = None) -> dict:
+def deploy_and_start(signpost, gp, bpmn: str, data: dict | None = None) -> dict:
     signpost.definitions.deploy([samples.source(bpmn)], "tests")
     referral, _ = signpost.referrals.start(
-        referrer, pathway="sample", version=None, referrer="r", subject=None, data=data or {}
+        gp, pathway="sample", version=None, referrer="r", subject=None, data=data or {}
     )
     return referral
 
 
 def test_a_failing_script_at_start_is_an_incident_that_a_retry_with_data_resolves(
-    signpost, referrer, operator
+    signpost, gp, practice_operator
 ):
-    referral = deploy_and_start(signpost, referrer, samples.script_then_user_task("total = 10 / divisor"))
+    referral = deploy_and_start(signpost, gp, samples.script_then_user_task("total = 10 / divisor"))
     assert referral["status"] == "incident"
     assert referral["incident"]["task"] == "Compute"
     assert "divisor" in referral["incident"]["error"]
     assert referral["waiting_for"]["tasks"] == []
 
     with pytest.raises(Conflict, match="stopped by an incident at 'Compute'"):
-        signpost.instances.fire_due_timers(signpost.referrals.instance_id(referral["id"]))
+        signpost.timers.fire(signpost.referrals.instance_id(referral["id"]))
 
-    still_broken = signpost.referrals.retry(referral["id"], {"divisor": 0}, operator)
+    still_broken = signpost.referrals.retry(referral["id"], {"divisor": 0}, practice_operator)
     assert still_broken["status"] == "incident"
     assert "division by zero" in still_broken["incident"]["error"]
 
-    fixed = signpost.referrals.retry(referral["id"], {"divisor": 4}, operator)
+    fixed = signpost.referrals.retry(referral["id"], {"divisor": 4}, practice_operator)
     assert fixed["status"] == "waiting"
     assert fixed["incident"] is None
     assert fixed["data"]["total"] == 2.5
-    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], operator)]
+    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], practice_operator)]
     assert kinds.count("incident") == 2 and kinds.count("retried") == 2
 
 
 def test_a_failure_after_a_completed_task_keeps_the_completion_and_nothing_after_it(
-    signpost, referrer, operator
+    signpost, gp, practice_operator
 ):
-    referral = deploy_and_start(signpost, referrer, samples.user_task_then_script("result = answer * 2"))
+    referral = deploy_and_start(signpost, gp, samples.user_task_then_script("result = answer * 2"))
     [task] = referral["waiting_for"]["tasks"]
     before = stored_instance(signpost, referral["id"])
 
-    after = signpost.referrals.complete_task(task["id"], {"note": "no answer given"}, operator)
+    after = signpost.referrals.complete_task(task["id"], {"note": "no answer given"}, practice_operator)
     assert after["status"] == "incident"
     assert "answer" in after["incident"]["error"]
     stored = stored_instance(signpost, referral["id"])
     assert stored["lock_version"] == before["lock_version"] + 1
     assert "note" in stored["state"] and "result" not in stored["state"]
-    [closed] = signpost.referrals.tasks(operator, referral_id=referral["id"], status="completed")
+    [closed] = signpost.referrals.tasks(practice_operator, referral_id=referral["id"], status="completed")
     assert closed["id"] == task["id"]
 
-    resumed = signpost.referrals.retry(referral["id"], {"answer": 21}, operator)
+    resumed = signpost.referrals.retry(referral["id"], {"answer": 21}, practice_operator)
     assert resumed["data"]["result"] == 42
     assert resumed["data"]["note"] == "no answer given"
     assert [t["element_id"] for t in resumed["waiting_for"]["tasks"]] == ["after"]
 
 
-def test_a_retry_without_an_incident_is_refused(signpost, referrer, operator):
-    referral = deploy_and_start(signpost, referrer, samples.script_then_user_task())
+def test_a_retry_without_an_incident_is_refused(signpost, gp, practice_operator):
+    referral = deploy_and_start(signpost, gp, samples.script_then_user_task())
     with pytest.raises(Conflict, match="no incident"):
-        signpost.referrals.retry(referral["id"], {}, operator)
+        signpost.referrals.retry(referral["id"], {}, practice_operator)
 
 
-def test_escapes_at_run_time_are_incidents_not_breakouts(signpost, referrer):
+def test_escapes_at_run_time_are_incidents_not_breakouts(signpost, gp):
     # The script is harmless at deploy; the data it reads is what a hostile caller controls.
     referral = deploy_and_start(
-        signpost, referrer, samples.script_then_user_task("y = payload * 10**9"), data={"payload": "x" * 100}
+        signpost, gp, samples.script_then_user_task("y = payload * 10**9"), data={"payload": "x" * 100}
     )
     assert referral["status"] == "incident"
     assert referral["incident"]["task"] == "Compute"
 
 
-def test_concurrent_completions_of_one_task_let_exactly_one_win(signpost, referrer, operator):
-    referral = deploy_and_start(signpost, referrer, samples.script_then_user_task())
+def test_concurrent_completions_of_one_task_let_exactly_one_win(signpost, gp, practice_operator):
+    referral = deploy_and_start(signpost, gp, samples.script_then_user_task())
     [task] = referral["waiting_for"]["tasks"]
     barrier = threading.Barrier(6)
     results = []
@@ -104,7 +94,7 @@ def test_concurrent_completions_of_one_task_let_exactly_one_win(signpost, referr
     def complete(n: int):
         barrier.wait()
         try:
-            results.append(("ok", signpost.referrals.complete_task(task["id"], {"winner": n}, operator)))
+            results.append(("ok", signpost.referrals.complete_task(task["id"], {"winner": n}, practice_operator)))
         except (TaskNotReady, Conflict) as lost:
             results.append(("lost", lost))
 
@@ -115,16 +105,16 @@ def test_concurrent_completions_of_one_task_let_exactly_one_win(signpost, referr
         t.join()
     winners = [r for kind, r in results if kind == "ok"]
     assert len(winners) == 1 and len(results) == 6
-    final = signpost.referrals.get(referral["id"], operator)
+    final = signpost.referrals.get(referral["id"], practice_operator)
     assert final["status"] == "completed"
     assert final["data"]["winner"] == winners[0]["data"]["winner"]
-    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], operator)]
+    kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], practice_operator)]
     assert kinds.count("task_completed") == 1
 
 
-def test_a_timer_fires_once_when_due(signpost, referrer, operator, frozen_clock):
+def test_a_timer_fires_once_when_due(signpost, gp, practice_operator, frozen_clock):
     frozen_clock.move_to(NOON)
-    referral = deploy_and_start(signpost, referrer, samples.timer_wait('"PT30M"'))
+    referral = deploy_and_start(signpost, gp, samples.timer_wait('"PT30M"'))
     [timer] = referral["waiting_for"]["timers"]
     assert datetime.fromisoformat(timer["due_at"]) == NOON + timedelta(minutes=30)
     frozen_clock.move_to(NOON + timedelta(minutes=29))
@@ -132,59 +122,59 @@ def test_a_timer_fires_once_when_due(signpost, referrer, operator, frozen_clock)
     frozen_clock.move_to(NOON + timedelta(minutes=31))
     assert signpost.timers.fire_due() == 1
     assert signpost.timers.fire_due() == 0
-    fired = signpost.referrals.get(referral["id"], operator)
+    fired = signpost.referrals.get(referral["id"], practice_operator)
     assert [t["element_id"] for t in fired["waiting_for"]["tasks"]] == ["after"]
     assert fired["waiting_for"]["timers"] == []
 
 
 def test_a_timer_due_while_the_server_was_down_fires_after_restart(
-    signpost, settings, referrer, operator, frozen_clock
+    signpost, settings, gp, practice_operator, frozen_clock
 ):
     frozen_clock.move_to(NOON)
-    referral = deploy_and_start(signpost, referrer, samples.timer_wait("wait_for"), data={"wait_for": "PT1H"})
+    referral = deploy_and_start(signpost, gp, samples.timer_wait("wait_for"), data={"wait_for": "PT1H"})
     signpost.close()
     frozen_clock.move_to(NOON + timedelta(days=2))
     restarted = build(settings)
     try:
         assert restarted.timers.fire_due() == 1
-        after = restarted.referrals.get(referral["id"], operator)
+        after = restarted.referrals.get(referral["id"], practice_operator)
     finally:
         restarted.close()
     assert [t["element_id"] for t in after["waiting_for"]["tasks"]] == ["after"]
 
 
-def test_a_timer_expression_giving_nonsense_at_run_time_is_an_incident(signpost, referrer):
-    referral = deploy_and_start(signpost, referrer, samples.timer_wait("wait_for"), data={"wait_for": "soon"})
+def test_a_timer_expression_giving_nonsense_at_run_time_is_an_incident(signpost, gp):
+    referral = deploy_and_start(signpost, gp, samples.timer_wait("wait_for"), data={"wait_for": "soon"})
     assert referral["status"] == "incident"
     assert referral["incident"]["task"] == "Wait"
 
 
-def test_stored_state_leaves_the_spec_out_and_loads_back(signpost, referrer, operator):
-    referral = deploy_and_start(signpost, referrer, samples.script_then_user_task())
+def test_stored_state_leaves_the_spec_out_and_loads_back(signpost, gp, practice_operator):
+    referral = deploy_and_start(signpost, gp, samples.script_then_user_task())
     state = json.loads(stored_instance(signpost, referral["id"])["state"])
     assert "spec" not in state and "subprocess_specs" not in state
     assert state["tasks"]
     [task] = referral["waiting_for"]["tasks"]
-    assert signpost.referrals.complete_task(task["id"], {}, operator)["status"] == "completed"
+    assert signpost.referrals.complete_task(task["id"], {}, practice_operator)["status"] == "completed"
 
 
-def test_completing_a_task_twice_is_a_conflict(signpost, referrer, operator):
-    referral = deploy_and_start(signpost, referrer, samples.user_task_then_script("x = 1"))
+def test_completing_a_task_twice_is_a_conflict(signpost, gp, practice_operator):
+    referral = deploy_and_start(signpost, gp, samples.user_task_then_script("x = 1"))
     [task] = referral["waiting_for"]["tasks"]
-    signpost.referrals.complete_task(task["id"], {}, operator)
+    signpost.referrals.complete_task(task["id"], {}, practice_operator)
     with pytest.raises(TaskNotReady):
-        signpost.referrals.complete_task(task["id"], {}, operator)
+        signpost.referrals.complete_task(task["id"], {}, practice_operator)
 
 
-def test_step_failures_name_the_element(signpost, referrer):
-    referral = deploy_and_start(signpost, referrer, samples.gateway("missing_value > 3"))
+def test_step_failures_name_the_element(signpost, gp):
+    referral = deploy_and_start(signpost, gp, samples.gateway("missing_value > 3"))
     assert referral["status"] == "incident"
     assert "missing_value" in referral["incident"]["error"]
     assert referral["incident"]["task"] == "decide"
 
 
-def test_an_incident_in_a_multi_line_script_names_the_line(signpost, referrer):
+def test_an_incident_in_a_multi_line_script_names_the_line(signpost, gp):
     script = "a = 1\nb = a + 1\nc = b / missing\nd = 4"
-    referral = deploy_and_start(signpost, referrer, samples.script_then_user_task(script))
+    referral = deploy_and_start(signpost, gp, samples.script_then_user_task(script))
     assert referral["incident"]["error"].endswith("(line 3)")
     assert "missing" in referral["incident"]["error"]

@@ -11,43 +11,32 @@ from __future__ import annotations
 
 import email
 import json
-import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from engine.notifications.notifications import RETRY_DELAYS
+from engine.notifications.deliveries import RETRY_DELAYS
 from engine.settings import Settings
 from engine.system import build
 from tests.conftest import SECRET_KEYS, SOPS, process_env
+from tests.support.net import free_port
+from tests.support.personas import GP_PRACTICE
+from tests.support.referrals import POSTCODE, REFERRAL
+from tests.support.webhooks import WAIT_SECONDS, Received, Receiver
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; Europe/London is on GMT, so local time = UTC
-GP_PRACTICE = "city-gp-practice"
-LPT = "leicestershire-partnership-nhs-trust"
 NHS_NUMBER = "9434765919"
-POSTCODE = "LE1 5WW"
-REFERRAL = {
-    "pathway": "community_nursing_referral",
-    "referrer": "C81001",
-    "subject": "943 476 5919",
-    "data": {"clinical_need": "medication", "address_postcode": POSTCODE, "housebound": False},
-}
 JOURNEY = [
     "referral.received",
     "referral.triaged",
@@ -59,131 +48,9 @@ JOURNEY = [
 ]
 PAYLOAD_KEYS = {"type", "timestamp", "data"}
 DATA_KEYS = {"referral_id", "reference", "status", "status_text", "event_number", "links"}
-WAIT_SECONDS = 60
 
 
 # ---- a webhook receiver and a mail server --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    path: str
-    webhook_id: str
-    signatures: list[str]
-    body: str
-    answered: int
-    verified_by: tuple[int, ...]  # which of the secrets expected at this path verify the request
-
-    @property
-    def payload(self) -> dict:
-        return json.loads(self.body)
-
-    @property
-    def number(self) -> int:
-        return self.payload["data"]["event_number"]
-
-
-class Receiver:
-    """A webhook endpoint that accepts a delivery (204) only if ``standardwebhooks`` verifies it with a secret
-    expected at its path (401 otherwise), and that can be told to be down (503), gone (410), moved (307) or
-    slow."""
-
-    def __init__(self):
-        self.secrets: dict[str, list[str]] = {}
-        self.mode = "up"  # up | down | gone | moved
-        self.retry_after: str | None = None
-        self.redirect_to: str | None = None
-        self.hold_seconds = 0.0  # each request waits this long (or until released) before it is answered
-        self.release = threading.Event()
-        self.arrivals: queue.Queue[Received] = queue.Queue()
-        self._received: list[Received] = []
-        self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return self._server.server_port
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def expect(self, path: str, *secrets: str) -> None:
-        self.secrets[path] = list(secrets)
-
-    def received(self, path: str | None = None) -> list[Received]:
-        with self._changed:
-            return [r for r in self._received if path is None or r.path == path]
-
-    def accepted(self, path: str) -> list[Received]:
-        return [r for r in self.received(path) if r.answered == 204]
-
-    def wait_until(self, predicate, timeout: float = WAIT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(list(self._received)):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"the receiver never got what was awaited: {self._received}")
-                self._changed.wait(remaining)
-
-    def close(self) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _record(self, path: str, headers: dict, body: str) -> Received:
-        secrets = self.secrets.get(path, [])
-        verified_by = tuple(i for i, secret in enumerate(secrets) if _verifies(secret, body, headers))
-        answered = {"down": 503, "gone": 410, "moved": 307}.get(self.mode, 204 if verified_by else 401)
-        record = Received(
-            path=path,
-            webhook_id=headers.get("webhook-id", ""),
-            signatures=headers.get("webhook-signature", "").split(),
-            body=body,
-            answered=answered,
-            verified_by=verified_by,
-        )
-        with self._changed:
-            self._received.append(record)
-            self._changed.notify_all()
-        self.arrivals.put(record)
-        return record
-
-    def _handler(self):
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                record = receiver._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                if receiver.hold_seconds:
-                    receiver.release.wait(receiver.hold_seconds)
-                try:
-                    self.send_response(record.answered)
-                    if record.answered == 503 and receiver.retry_after:
-                        self.send_header("Retry-After", receiver.retry_after)
-                    if record.answered == 307:
-                        self.send_header("Location", receiver.redirect_to)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:
-                    pass  # the sender is gone (a killed worker): it never hears the answer
-
-            def log_message(self, *_args):
-                pass
-
-        return Handler
-
-
-def _verifies(secret: str, body: str, headers: dict) -> bool:
-    try:
-        Webhook(secret).verify(body, headers)
-    except WebhookVerificationError:
-        return False
-    return True
 
 
 class Mailbox:
@@ -208,19 +75,6 @@ class Mailbox:
 def subject(message) -> str:
     # A long Subject is folded ("Subject:" CRLF SP "Referral ..."): its text starts after the folding space.
     return message["Subject"].strip()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def receiver():
-    endpoint = Receiver()
-    yield endpoint
-    endpoint.close()
 
 
 @pytest.fixture
@@ -255,18 +109,9 @@ def pathway(signpost, nursing):
 
 
 @pytest.fixture
-def gp(token_for):
-    return token_for("referrer", organisation=GP_PRACTICE)
-
-
-@pytest.fixture
-def other_gp(token_for):
+def other_gp_headers(token_for):
+    """A GP practice other than the ``gp`` persona's."""
     return token_for("referrer", organisation="rutland-gp-practice")
-
-
-@pytest.fixture
-def team(token_for):
-    return token_for("service", organisation=LPT)
 
 
 @pytest.fixture
@@ -294,17 +139,17 @@ def subscribe(http, headers, **body) -> dict:
     return response.json
 
 
-def submit(http, gp, **extra) -> dict:
-    response = http.post("/api/v1/referrals", json={**REFERRAL, **extra}, headers=gp)
+def submit(http, gp_headers, **extra) -> dict:
+    response = http.post("/api/v1/referrals", json={**REFERRAL, **extra}, headers=gp_headers)
     assert response.status_code == 201, response.json
     return response.json
 
 
-def act(http, gp, team, referral: dict, action: str, body: dict | None = None) -> None:
+def act(http, gp_headers, nursing_team_headers, referral: dict, action: str, body: dict | None = None) -> None:
     """The nursing team's system does ``action`` to the referral's open hand-off."""
-    handoffs = http.get(f"/api/v1/referrals/{referral['id']}", headers=gp).json["handoffs"]
+    handoffs = http.get(f"/api/v1/referrals/{referral['id']}", headers=gp_headers).json["handoffs"]
     [handoff] = [h for h in handoffs if h["status"] not in ("rejected", "completed", "transferred")]
-    response = http.post(f"/api/v1/handoffs/{handoff['id']}/{action}", json=body or {}, headers=team)
+    response = http.post(f"/api/v1/handoffs/{handoff['id']}/{action}", json=body or {}, headers=nursing_team_headers)
     assert response.status_code == 200, response.json
 
 
@@ -331,11 +176,11 @@ def assert_thin(payload: dict, *clinical: str) -> None:
 
 
 def test_a_referrer_hears_every_milestone_of_the_journey_signed_and_in_order_by_webhook_and_email(
-    signpost, http, pathway, receiver, mailbox, gp, team
+    signpost, http, pathway, receiver, mailbox, gp_headers, nursing_team_headers
 ):
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"))
-        mail = subscribe(http, gp, email="referrals@city-gp.example")
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
+        mail = subscribe(http, gp_headers, email="referrals@city-gp.example")
         receiver.expect("/gp", hook["secret"])
         assert (hook["channel"], hook["all_referrals"], hook["organisation"]) == (
             "webhook",
@@ -343,18 +188,18 @@ def test_a_referrer_hears_every_milestone_of_the_journey_signed_and_in_order_by_
             GP_PRACTICE,
         )
         assert mail["secret"] is None
-        referral = submit(http, gp)
+        referral = submit(http, gp_headers)
         assert signpost.notifications.deliver_due() == 6  # received, triaged, routed: by webhook and email
     with at(31):  # half of the hour the team has to acknowledge the hand-off
         assert signpost.olas.attend_due() == 1
         signpost.notifications.deliver_due()
     with at(40):
-        act(http, gp, team, referral, "acknowledge")
-        act(http, gp, team, referral, "accept", {"window": "Tue 14:00-16:00"})
+        act(http, gp_headers, nursing_team_headers, referral, "acknowledge")
+        act(http, gp_headers, nursing_team_headers, referral, "accept", {"window": "Tue 14:00-16:00"})
         signpost.notifications.deliver_due()
     with at(60 * 24):
-        act(http, gp, team, referral, "start")
-        act(http, gp, team, referral, "complete", {"outcome": "wound dressed"})
+        act(http, gp_headers, nursing_team_headers, referral, "start")
+        act(http, gp_headers, nursing_team_headers, referral, "complete", {"outcome": "wound dressed"})
         signpost.notifications.deliver_due()
         assert signpost.notifications.deliver_due() == 0
 
@@ -391,36 +236,36 @@ def test_a_referrer_hears_every_milestone_of_the_journey_signed_and_in_order_by_
             assert clinical not in body and clinical not in subject(message)
     assert len({m["Message-ID"] for m in emails}) == len(JOURNEY)
 
-    log = deliveries(http, gp, hook["id"])
+    log = deliveries(http, gp_headers, hook["id"])
     assert [(d["event_number"], d["event_type"], d["status"], d["attempts"]) for d in log] == [
         (n, kind, "delivered", 1) for n, kind in enumerate(JOURNEY, start=1)
     ]
     assert [a["status_code"] for d in log for a in d["attempt_log"]] == [204] * len(JOURNEY)
-    assert [d["status"] for d in deliveries(http, gp, mail["id"])] == ["delivered"] * len(JOURNEY)
+    assert [d["status"] for d in deliveries(http, gp_headers, mail["id"])] == ["delivered"] * len(JOURNEY)
 
 
-def test_payloads_and_emails_carry_no_clinical_text(signpost, http, pathway, receiver, mailbox, gp, team):
+def test_payloads_and_emails_carry_no_clinical_text(signpost, http, pathway, receiver, mailbox, gp_headers, nursing_team_headers):
     question = "Is the ulcer on the left leg infected?"
     answer = {"infection": "Yes: cellulitis, started on flucloxacillin"}
     reason = "Patient is known to be violent towards lone workers"
     outcome = "Grade 3 pressure sore dressed"
     cancelled = "Patient died at home overnight"
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"))
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
         receiver.expect("/gp", hook["secret"])
-        subscribe(http, gp, email="referrals@city-gp.example")
-        rejected, completed, withdrawn = submit(http, gp), submit(http, gp), submit(http, gp)
+        subscribe(http, gp_headers, email="referrals@city-gp.example")
+        rejected, completed, withdrawn = submit(http, gp_headers), submit(http, gp_headers), submit(http, gp_headers)
     with at(10):
-        act(http, gp, team, rejected, "request-information", {"question": question})
+        act(http, gp_headers, nursing_team_headers, rejected, "request-information", {"question": question})
         supplied = http.post(
-            f"/api/v1/referrals/{rejected['id']}/information", json={"answer": answer}, headers=gp
+            f"/api/v1/referrals/{rejected['id']}/information", json={"answer": answer}, headers=gp_headers
         )
         assert supplied.status_code == 200, supplied.json
-        act(http, gp, team, rejected, "reject", {"reason": reason})
-        act(http, gp, team, completed, "accept", {})
-        act(http, gp, team, completed, "complete", {"outcome": outcome})
+        act(http, gp_headers, nursing_team_headers, rejected, "reject", {"reason": reason})
+        act(http, gp_headers, nursing_team_headers, completed, "accept", {})
+        act(http, gp_headers, nursing_team_headers, completed, "complete", {"outcome": outcome})
         response = http.post(
-            f"/api/v1/referrals/{withdrawn['id']}/cancel", json={"reason": cancelled}, headers=gp
+            f"/api/v1/referrals/{withdrawn['id']}/cancel", json={"reason": cancelled}, headers=gp_headers
         )
         assert response.status_code == 200, response.json
         signpost.notifications.deliver_due()
@@ -432,7 +277,7 @@ def test_payloads_and_emails_carry_no_clinical_text(signpost, http, pathway, rec
         "referral.completed",
         "referral.cancelled",
     } <= kinds
-    caught_up = http.get(f"/api/v1/subscriptions/{hook['id']}/events?since=0", headers=gp).json
+    caught_up = http.get(f"/api/v1/subscriptions/{hook['id']}/events?since=0", headers=gp_headers).json
     assert [p["type"] for p in caught_up] == [r.payload["type"] for r in receiver.accepted("/gp")]
     for payload in [r.payload for r in receiver.accepted("/gp")] + caught_up:
         assert_thin(
@@ -449,13 +294,13 @@ def test_payloads_and_emails_carry_no_clinical_text(signpost, http, pathway, rec
 
 
 def test_after_a_receiver_outage_everything_arrives_in_order_and_catch_up_returns_exactly_what_was_missed(
-    signpost, http, pathway, receiver, mailbox, gp, team
+    signpost, http, pathway, receiver, mailbox, gp_headers, nursing_team_headers
 ):
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"))
-        subscribe(http, gp, email="referrals@city-gp.example")
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
+        subscribe(http, gp_headers, email="referrals@city-gp.example")
         receiver.expect("/gp", hook["secret"])
-        referral = submit(http, gp)
+        referral = submit(http, gp_headers)
         signpost.notifications.deliver_due()
     assert numbers(receiver.accepted("/gp")) == [1, 2, 3]
 
@@ -463,10 +308,10 @@ def test_after_a_receiver_outage_everything_arrives_in_order_and_catch_up_return
     mailbox.refusing = True
     with at(31):
         signpost.olas.attend_due()
-        act(http, gp, team, referral, "accept", {"window": "Wed 09:00-12:00"})
+        act(http, gp_headers, nursing_team_headers, referral, "accept", {"window": "Wed 09:00-12:00"})
         # Only the head of the line is tried: the events behind it wait, so they cannot overtake it.
         assert signpost.notifications.deliver_due() == 2
-    log = deliveries(http, gp, hook["id"])
+    log = deliveries(http, gp_headers, hook["id"])
     head, *waiting = [d for d in log if d["status"] == "pending"]
     assert (head["event_number"], head["attempts"], head["last_status_code"]) == (4, 1, 503)
     assert [(a["status_code"], a["error"]) for a in head["attempt_log"]] == [(503, "HTTP 503")]
@@ -476,7 +321,7 @@ def test_after_a_receiver_outage_everything_arrives_in_order_and_catch_up_return
 
     with at(31 + 1 / 6):  # ten seconds on: the first retry is due, and the receiver is still down
         assert signpost.notifications.deliver_due() == 2
-        missed = http.get(f"/api/v1/subscriptions/{hook['id']}/events?since=3", headers=gp)
+        missed = http.get(f"/api/v1/subscriptions/{hook['id']}/events?since=3", headers=gp_headers)
     assert missed.status_code == 200
     assert [p["data"]["event_number"] for p in missed.json] == [4, 5, 6]
     assert [p["type"] for p in missed.json] == [
@@ -484,7 +329,7 @@ def test_after_a_receiver_outage_everything_arrives_in_order_and_catch_up_return
         "referral.accepted",
         "referral.visit_scheduled",
     ]
-    assert http.get(f"/api/v1/subscriptions/{hook['id']}/events?since=6", headers=gp).json == []
+    assert http.get(f"/api/v1/subscriptions/{hook['id']}/events?since=6", headers=gp_headers).json == []
 
     receiver.mode = "up"
     mailbox.refusing = False
@@ -499,19 +344,19 @@ def test_after_a_receiver_outage_everything_arrives_in_order_and_catch_up_return
     assert [subject(m).split(": ", 1)[1] for m in mailbox.updates("referrals@city-gp.example")] == [
         r.payload["data"]["status_text"] for r in accepted
     ]
-    [head] = [d for d in deliveries(http, gp, hook["id"]) if d["event_number"] == 4]
+    [head] = [d for d in deliveries(http, gp_headers, hook["id"]) if d["event_number"] == 4]
     assert [a["status_code"] for a in head["attempt_log"]] == [503, 503, 204]
 
 
 def test_a_delivery_sent_but_not_recorded_is_sent_again_with_the_same_webhook_id(
-    signpost, settings, http, pathway, receiver, gp
+    signpost, settings, http, pathway, receiver, gp_headers
 ):
     """One worker sends and hangs waiting for the answer past its lease (as if it had died); another worker
     sends the delivery again. The receiver gets it twice with one webhook-id; the late answer is ignored."""
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"))
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
         receiver.expect("/gp", hook["secret"])
-        submit(http, gp)
+        submit(http, gp_headers)
         stalled = StalledWorker(settings, receiver)
         with at(1.01):  # the stalled worker's one-minute lease has run out
             assert signpost.notifications.deliver_due() == 3
@@ -522,7 +367,7 @@ def test_a_delivery_sent_but_not_recorded_is_sent_again_with_the_same_webhook_id
     assert numbers(arrived) == [1, 1, 2, 3]
     assert arrived[0] == first and arrived[1].webhook_id == first.webhook_id and arrived[1].body == first.body
     assert len({r.webhook_id for r in arrived[1:]}) == 3
-    log = deliveries(http, gp, hook["id"])
+    log = deliveries(http, gp_headers, hook["id"])
     assert [(d["status"], d["attempts"]) for d in log] == [
         ("delivered", 2),
         ("delivered", 1),
@@ -533,15 +378,15 @@ def test_a_delivery_sent_but_not_recorded_is_sent_again_with_the_same_webhook_id
 
 
 def test_a_worker_whose_lease_ran_out_sends_nothing_more_of_its_batch(
-    signpost, settings, http, pathway, receiver, gp
+    signpost, settings, http, pathway, receiver, gp_headers
 ):
     """A worker held up past its lease by one slow request must not go on to send the rest of its batch:
     another worker has sent those by then, and the events after them, so a late copy would arrive out of
     order."""
     with at(0):
         for path in ("/first", "/second"):
-            receiver.expect(path, subscribe(http, gp, url=receiver.url(path))["secret"])
-        submit(http, gp)
+            receiver.expect(path, subscribe(http, gp_headers, url=receiver.url(path))["secret"])
+        submit(http, gp_headers)
         stalled = StalledWorker(settings, receiver)  # holding the first of its batch of two heads
         with at(1.01):
             assert signpost.notifications.deliver_due() == 6
@@ -582,15 +427,15 @@ class StalledWorker:
 
 @pytest.mark.wall_clock
 def test_a_worker_killed_mid_delivery_loses_nothing(
-    signpost, http, database_url, pathway, receiver, gp, team, tmp_path
+    signpost, http, database_url, pathway, receiver, gp_headers, nursing_team_headers, tmp_path
 ):
     """Real worker processes: the first is killed with SIGKILL while a delivery is in flight, the second sends
     it again once the lease has run out, and then everything else, in order."""
-    hook = subscribe(http, gp, url=receiver.url("/gp"))
+    hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
     receiver.expect("/gp", hook["secret"])
-    referral = submit(http, gp)
-    act(http, gp, team, referral, "accept", {"window": "Thu 10:00-12:00"})
-    expected = len(http.get(f"/api/v1/subscriptions/{hook['id']}/events", headers=gp).json)
+    referral = submit(http, gp_headers)
+    act(http, gp_headers, nursing_team_headers, referral, "accept", {"window": "Thu 10:00-12:00"})
+    expected = len(http.get(f"/api/v1/subscriptions/{hook['id']}/events", headers=gp_headers).json)
     assert expected == 5  # received, triaged, routed, accepted, visit booked
 
     receiver.hold_seconds = 2  # a slow receiver: a delivery is in flight for two seconds
@@ -621,7 +466,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     assert all(r.verified_by == (0,) for r in arrived)
     assert numbers(arrived) == [1, 1, 2, 3, 4, 5]  # the one in flight again, then the rest in order
     assert arrived[1].webhook_id == in_flight.webhook_id and arrived[1].body == in_flight.body
-    log = deliveries(http, gp, hook["id"])
+    log = deliveries(http, gp_headers, hook["id"])
     assert [d["status"] for d in log] == ["delivered"] * expected
     assert (log[0]["attempts"], [a["attempt"] for a in log[0]["attempt_log"]]) == (2, [2])
 
@@ -662,18 +507,18 @@ class Worker:
 
 
 def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
-    signpost, http, pathway, receiver, gp, other_gp, frozen_clock
+    signpost, http, pathway, receiver, gp_headers, other_gp_headers, frozen_clock
 ):
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"), events=["referral.routed"])
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"), events=["referral.routed"])
         receiver.expect("/gp", hook["secret"])
-        submit(http, gp)
+        submit(http, gp_headers)
     receiver.mode = "down"
     moment = START
     for _ in range(len(RETRY_DELAYS) + 1):
         frozen_clock.move_to(moment)
         assert signpost.notifications.deliver_due() == 1
-        [delivery] = deliveries(http, gp, hook["id"])
+        [delivery] = deliveries(http, gp_headers, hook["id"])
         if delivery["next_attempt_at"] is None:
             break
         moment = datetime.fromisoformat(delivery["next_attempt_at"]) + timedelta(milliseconds=1)
@@ -691,8 +536,8 @@ def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
 
     frozen_clock.move_to(moment + timedelta(days=1))
     assert signpost.notifications.deliver_due() == 0  # the dead letter waits for a replay
-    assert http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=other_gp).status_code == 404
-    replayed = http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=gp)
+    assert http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=other_gp_headers).status_code == 404
+    replayed = http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=gp_headers)
     assert replayed.status_code == 202, replayed.json
     assert (replayed.json["status"], replayed.json["attempts"]) == ("pending", 0)
     receiver.mode = "up"
@@ -701,7 +546,7 @@ def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
     assert [r.answered for r in arrived] == [503] * (len(RETRY_DELAYS) + 1) + [204]
     assert {r.webhook_id for r in arrived} == {arrived[0].webhook_id}
     assert arrived[-1].payload["type"] == "referral.routed" and arrived[-1].verified_by == (0,)
-    [delivery] = deliveries(http, gp, hook["id"])
+    [delivery] = deliveries(http, gp_headers, hook["id"])
     assert (delivery["status"], delivery["attempts"]) == ("delivered", 1)
 
 
@@ -710,14 +555,14 @@ def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
     [("120", 120), (format_datetime(START + timedelta(minutes=10), usegmt=True), 600)],
     ids=["delay-seconds", "http-date"],
 )
-def test_retry_after_is_honoured(signpost, http, pathway, receiver, gp, retry_after, seconds):
+def test_retry_after_is_honoured(signpost, http, pathway, receiver, gp_headers, retry_after, seconds):
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"), events=["referral.received"])
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"), events=["referral.received"])
         receiver.expect("/gp", hook["secret"])
-        submit(http, gp)
+        submit(http, gp_headers)
         receiver.mode, receiver.retry_after = "down", retry_after
         assert signpost.notifications.deliver_due() == 1
-    [delivery] = deliveries(http, gp, hook["id"])
+    [delivery] = deliveries(http, gp_headers, hook["id"])
     assert datetime.fromisoformat(delivery["next_attempt_at"]) == START + timedelta(seconds=seconds)
     receiver.mode = "up"
     with at((seconds - 1) / 60):
@@ -728,58 +573,58 @@ def test_retry_after_is_honoured(signpost, http, pathway, receiver, gp, retry_af
 
 
 def test_an_endpoint_that_answers_410_gone_disables_its_subscription(
-    signpost, http, pathway, receiver, gp, team
+    signpost, http, pathway, receiver, gp_headers, nursing_team_headers
 ):
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"))
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
         receiver.expect("/gp", hook["secret"])
-        referral = submit(http, gp)
+        referral = submit(http, gp_headers)
         receiver.mode = "gone"
         assert signpost.notifications.deliver_due() == 1
-        subscription = http.get(f"/api/v1/subscriptions/{hook['id']}", headers=gp).json
+        subscription = http.get(f"/api/v1/subscriptions/{hook['id']}", headers=gp_headers).json
         assert (subscription["status"], subscription["disabled_reason"]) == (
             "disabled",
             "the endpoint answered 410 Gone",
         )
-        assert [(d["status"], d["attempts"]) for d in deliveries(http, gp, hook["id"])] == [
+        assert [(d["status"], d["attempts"]) for d in deliveries(http, gp_headers, hook["id"])] == [
             ("disabled", 1),
             ("disabled", 0),
             ("disabled", 0),
         ]
-        act(http, gp, team, referral, "accept", {})
+        act(http, gp_headers, nursing_team_headers, referral, "accept", {})
         assert signpost.notifications.deliver_due() == 0
-        after = http.get(f"/api/v1/subscriptions/{hook['id']}", headers=gp).json
+        after = http.get(f"/api/v1/subscriptions/{hook['id']}", headers=gp_headers).json
         assert after["last_event_number"] == 3  # nothing more is numbered for it
-        first = deliveries(http, gp, hook["id"])[0]["id"]
-        assert http.post(f"/api/v1/deliveries/{first}/replay", headers=gp).status_code == 422
+        first = deliveries(http, gp_headers, hook["id"])[0]["id"]
+        assert http.post(f"/api/v1/deliveries/{first}/replay", headers=gp_headers).status_code == 422
     assert [r.answered for r in receiver.received()] == [410]
 
 
 def test_unsubscribing_stops_deliveries_and_a_subscription_hears_only_the_events_it_asked_for(
-    signpost, http, pathway, receiver, gp, team
+    signpost, http, pathway, receiver, gp_headers, nursing_team_headers
 ):
     with at(0):
-        referral = submit(http, gp)
+        referral = submit(http, gp_headers)
         wanted = subscribe(
             http,
-            gp,
+            gp_headers,
             referral_id=referral["id"],
             url=receiver.url("/wanted"),
             events=["referral.visit_scheduled"],
         )
-        leaving = subscribe(http, gp, referral_id=referral["id"], url=receiver.url("/leaving"))
+        leaving = subscribe(http, gp_headers, referral_id=referral["id"], url=receiver.url("/leaving"))
         receiver.expect("/wanted", wanted["secret"])
         receiver.expect("/leaving", leaving["secret"])
         assert (wanted["referral_id"], wanted["all_referrals"]) == (referral["id"], False)
     with at(31):
         signpost.olas.attend_due()  # a warning, which only /leaving wants
-        assert http.delete(f"/api/v1/subscriptions/{leaving['id']}", headers=gp).status_code == 204
-        act(http, gp, team, referral, "accept", {"window": "Fri 09:00-10:00"})
+        assert http.delete(f"/api/v1/subscriptions/{leaving['id']}", headers=gp_headers).status_code == 204
+        act(http, gp_headers, nursing_team_headers, referral, "accept", {"window": "Fri 09:00-10:00"})
         signpost.notifications.deliver_due()
     [booked] = receiver.accepted("/wanted")
     assert (booked.payload["type"], booked.number) == ("referral.visit_scheduled", 1)
     assert receiver.received("/leaving") == []
-    assert [d["status"] for d in deliveries(http, gp, leaving["id"])] == ["disabled"]
+    assert [d["status"] for d in deliveries(http, gp_headers, leaving["id"])] == ["disabled"]
 
     for body, problem in [
         ({"url": receiver.url("/x"), "email": "a@b.example"}, "not both"),
@@ -787,7 +632,7 @@ def test_unsubscribing_stops_deliveries_and_a_subscription_hears_only_the_events
         ({"url": receiver.url("/x"), "events": ["referral.lost"]}, "unknown event type"),
         ({"email": "not-an-address"}, "not an email address"),
     ]:
-        refused = http.post("/api/v1/subscriptions", json=body, headers=gp)
+        refused = http.post("/api/v1/subscriptions", json=body, headers=gp_headers)
         assert refused.status_code == 422 and problem in refused.json["detail"], refused.json
 
 
@@ -795,23 +640,23 @@ def test_unsubscribing_stops_deliveries_and_a_subscription_hears_only_the_events
 
 
 def test_a_referrer_cannot_subscribe_to_or_read_another_organisations_notifications(
-    signpost, http, pathway, receiver, gp, other_gp
+    signpost, http, pathway, receiver, gp_headers, other_gp_headers
 ):
     with at(0):
-        own = subscribe(http, gp, url=receiver.url("/gp"))
+        own = subscribe(http, gp_headers, url=receiver.url("/gp"))
         receiver.expect("/gp", own["secret"])
         snooping = subscribe(
-            http, other_gp, url=receiver.url("/other")
+            http, other_gp_headers, url=receiver.url("/other")
         )  # all of the other practice's referrals
         receiver.expect("/other", snooping["secret"])
-        referral = submit(http, gp)
+        referral = submit(http, gp_headers)
         signpost.notifications.deliver_due()
-        delivery = deliveries(http, gp, own["id"])[0]["id"]
+        delivery = deliveries(http, gp_headers, own["id"])[0]["id"]
 
     refused = http.post(
         "/api/v1/subscriptions",
         json={"referral_id": referral["id"], "url": receiver.url("/other")},
-        headers=other_gp,
+        headers=other_gp_headers,
     )
     assert refused.status_code == 404, refused.json  # another organisation's referral reads as absent
     for path in (
@@ -819,21 +664,21 @@ def test_a_referrer_cannot_subscribe_to_or_read_another_organisations_notificati
         f"/api/v1/subscriptions/{own['id']}/events?since=0",
         f"/api/v1/subscriptions/{own['id']}/deliveries",
     ):
-        assert http.get(path, headers=other_gp).status_code == 404, path
+        assert http.get(path, headers=other_gp_headers).status_code == 404, path
     assert (
-        http.post(f"/api/v1/subscriptions/{own['id']}/rotate-secret", json={}, headers=other_gp).status_code
+        http.post(f"/api/v1/subscriptions/{own['id']}/rotate-secret", json={}, headers=other_gp_headers).status_code
         == 404
     )
-    assert http.post(f"/api/v1/deliveries/{delivery}/replay", headers=other_gp).status_code == 404
-    assert http.delete(f"/api/v1/subscriptions/{own['id']}", headers=other_gp).status_code == 404
-    assert http.get(f"/api/v1/referrals/{referral['id']}/deliveries", headers=other_gp).status_code == 404
-    assert [s["id"] for s in http.get("/api/v1/subscriptions", headers=other_gp).json] == [snooping["id"]]
+    assert http.post(f"/api/v1/deliveries/{delivery}/replay", headers=other_gp_headers).status_code == 404
+    assert http.delete(f"/api/v1/subscriptions/{own['id']}", headers=other_gp_headers).status_code == 404
+    assert http.get(f"/api/v1/referrals/{referral['id']}/deliveries", headers=other_gp_headers).status_code == 404
+    assert [s["id"] for s in http.get("/api/v1/subscriptions", headers=other_gp_headers).json] == [snooping["id"]]
     assert receiver.received("/other") == []
     assert numbers(receiver.accepted("/gp")) == [1, 2, 3]
 
 
 def test_webhook_urls_reaching_private_addresses_are_refused_before_any_connection(
-    signpost, strict, http, pathway, receiver, gp
+    signpost, strict, http, pathway, receiver, gp_headers
 ):
     from api import create_app
 
@@ -847,38 +692,38 @@ def test_webhook_urls_reaching_private_addresses_are_refused_before_any_connecti
         ("https://localhost/hooks", "non-public address"),
         ("ftp://example.org/hooks", "absolute https URL"),
     ]:
-        refused = production.post("/api/v1/subscriptions", json={"url": url}, headers=gp)
+        refused = production.post("/api/v1/subscriptions", json={"url": url}, headers=gp_headers)
         assert refused.status_code == 422 and problem in refused.json["detail"], (url, refused.json)
     refused = production.post(
-        "/api/v1/referrals", json={**REFERRAL, "notify": {"url": receiver.url("/gp")}}, headers=gp
+        "/api/v1/referrals", json={**REFERRAL, "notify": {"url": receiver.url("/gp")}}, headers=gp_headers
     )
     assert refused.status_code == 422
-    open_referrals = production.get(f"/api/v1/referrals?subject={NHS_NUMBER}", headers=gp)
+    open_referrals = production.get(f"/api/v1/referrals?subject={NHS_NUMBER}", headers=gp_headers)
     assert open_referrals.json == []  # nothing was started either
 
     # Checked again when sending: a subscription made where private addresses were allowed is not sent.
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"), events=["referral.received"])
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"), events=["referral.received"])
         receiver.expect("/gp", hook["secret"])
-        submit(http, gp)
+        submit(http, gp_headers)
         assert strict.notifications.deliver_due() == 1
-    [delivery] = deliveries(http, gp, hook["id"])
+    [delivery] = deliveries(http, gp_headers, hook["id"])
     assert delivery["status"] == "pending" and "must use https" in delivery["last_error"]
     assert receiver.received() == []
 
 
 def test_a_one_off_notify_address_given_at_submission_hears_the_referral_from_its_receipt(
-    signpost, http, pathway, receiver, mailbox, gp, other_gp
+    signpost, http, pathway, receiver, mailbox, gp_headers, other_gp_headers
 ):
     with at(0):
-        headers = {**gp, "Idempotency-Key": "gp-2026-11-23-001"}
+        headers = {**gp_headers, "Idempotency-Key": "gp-2026-11-23-001"}
         body = {**REFERRAL, "notify": {"url": receiver.url("/once")}}
         referral = http.post("/api/v1/referrals", json=body, headers=headers).json
         again = http.post("/api/v1/referrals", json=body, headers=headers)
         assert again.headers["Idempotent-Replayed"] == "true" and again.json["id"] == referral["id"]
         one_off = referral["notification_subscription"]
         receiver.expect("/once", one_off["secret"])
-        emailed = submit(http, gp, notify={"email": "duty-gp@city-gp.example", "events": ["referral.routed"]})
+        emailed = submit(http, gp_headers, notify={"email": "duty-gp@city-gp.example", "events": ["referral.routed"]})
         signpost.notifications.deliver_due()
 
     arrived = receiver.received("/once")
@@ -889,27 +734,27 @@ def test_a_one_off_notify_address_given_at_submission_hears_the_referral_from_it
         ("referral.routed", 3),
     ]
     assert {r.payload["data"]["referral_id"] for r in arrived} == {referral["id"]}
-    subscriptions = http.get("/api/v1/subscriptions", headers=gp).json
+    subscriptions = http.get("/api/v1/subscriptions", headers=gp_headers).json
     assert sorted((s["referral_id"], s["channel"]) for s in subscriptions) == sorted(
         [(referral["id"], "webhook"), (emailed["id"], "email")]
     )  # the replayed request made no second subscription
     [message] = mailbox.updates("duty-gp@city-gp.example")
     assert subject(message) == f"Referral {emailed['reference']}: Sent to City community nursing"
-    assert http.get(f"/api/v1/subscriptions/{one_off['id']}", headers=other_gp).status_code == 404
+    assert http.get(f"/api/v1/subscriptions/{one_off['id']}", headers=other_gp_headers).status_code == 404
 
 
 def test_rotating_the_secret_signs_with_both_secrets_during_the_grace_period(
-    signpost, http, pathway, receiver, gp, team
+    signpost, http, pathway, receiver, gp_headers, nursing_team_headers
 ):
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"))
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
         old = hook["secret"]
         receiver.expect("/gp", old)
-        referral = submit(http, gp)
+        referral = submit(http, gp_headers)
         signpost.notifications.deliver_due()
     with at(20):
         rotated = http.post(
-            f"/api/v1/subscriptions/{hook['id']}/rotate-secret", json={"grace_seconds": 3600}, headers=gp
+            f"/api/v1/subscriptions/{hook['id']}/rotate-secret", json={"grace_seconds": 3600}, headers=gp_headers
         )
         assert rotated.status_code == 200, rotated.json
         new = rotated.json["secret"]
@@ -919,7 +764,7 @@ def test_rotating_the_secret_signs_with_both_secrets_during_the_grace_period(
         signpost.olas.attend_due()
         signpost.notifications.deliver_due()
     with at(20 + 61):  # the grace period is over
-        act(http, gp, team, referral, "accept", {})
+        act(http, gp_headers, nursing_team_headers, referral, "accept", {})
         signpost.notifications.deliver_due()
 
     arrived = receiver.received("/gp")
@@ -933,29 +778,29 @@ def test_rotating_the_secret_signs_with_both_secrets_during_the_grace_period(
     assert [r.payload["type"] for r in arrived[3:]] == ["ola.warning", "referral.accepted"]
 
 
-def test_a_redirect_is_not_followed(signpost, http, pathway, receiver, gp):
+def test_a_redirect_is_not_followed(signpost, http, pathway, receiver, gp_headers):
     """Following it would let a receiver point the sender at an address the URL check never saw."""
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp"), events=["referral.received"])
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp"), events=["referral.received"])
         receiver.expect("/gp", hook["secret"])
         receiver.expect("/elsewhere", hook["secret"])
         receiver.mode, receiver.redirect_to = "moved", receiver.url("/elsewhere")
-        submit(http, gp)
+        submit(http, gp_headers)
         assert signpost.notifications.deliver_due() == 1
     assert [(r.path, r.answered) for r in receiver.received()] == [("/gp", 307)]
-    [delivery] = deliveries(http, gp, hook["id"])
+    [delivery] = deliveries(http, gp_headers, hook["id"])
     assert (delivery["status"], delivery["last_status_code"]) == ("pending", 307)
 
 
 def test_a_line_break_in_a_visit_window_neither_injects_a_header_nor_stops_other_deliveries(
-    signpost, http, pathway, mailbox, gp, team
+    signpost, http, pathway, mailbox, gp_headers, nursing_team_headers
 ):
     with at(0):
-        subscribe(http, gp, email="referrals@city-gp.example")
-        odd, plain = submit(http, gp), submit(http, gp)
+        subscribe(http, gp_headers, email="referrals@city-gp.example")
+        odd, plain = submit(http, gp_headers), submit(http, gp_headers)
         signpost.notifications.deliver_due()
-        act(http, gp, team, odd, "accept", {"window": "Tue 14:00-16:00\r\nBcc: someone@example.org"})
-        act(http, gp, team, plain, "accept", {"window": "Wed 09:00-11:00"})
+        act(http, gp_headers, nursing_team_headers, odd, "accept", {"window": "Tue 14:00-16:00\r\nBcc: someone@example.org"})
+        act(http, gp_headers, nursing_team_headers, plain, "accept", {"window": "Wed 09:00-11:00"})
         assert signpost.notifications.deliver_due() == 4
     booked = [m for m in mailbox.messages if "Visit booked" in subject(m)]
     assert [subject(m) for m in booked] == [
@@ -966,7 +811,7 @@ def test_a_line_break_in_a_visit_window_neither_injects_a_header_nor_stops_other
     assert all(m["Bcc"] is None for m in mailbox.messages)
     assert mailbox.recipients == [["referrals@city-gp.example"]] * 10  # five milestones of each referral
     for address in ("gp@city.example\r\nBcc: someone@example.org", "gp@city.example someone@example.org"):
-        refused = http.post("/api/v1/subscriptions", json={"email": address}, headers=gp)
+        refused = http.post("/api/v1/subscriptions", json={"email": address}, headers=gp_headers)
         assert refused.status_code == 422, refused.json
 
 
@@ -974,25 +819,24 @@ def test_a_line_break_in_a_visit_window_neither_injects_a_header_nor_stops_other
 
 
 def test_every_notification_sent_is_in_the_audit_trail_with_what_the_far_side_answered(
-    signpost, http, pathway, receiver, mailbox, gp, token_for
+    signpost, http, pathway, receiver, mailbox, gp_headers, auditor_headers
 ):
     closed_port = free_port()
     with at(0):
-        hook = subscribe(http, gp, url=receiver.url("/gp?token=in-the-query"), events=["referral.received"])
+        hook = subscribe(http, gp_headers, url=receiver.url("/gp?token=in-the-query"), events=["referral.received"])
         receiver.expect("/gp?token=in-the-query", hook["secret"])
         unreachable = subscribe(
-            http, gp, url=f"http://127.0.0.1:{closed_port}/hook", events=["referral.received"]
+            http, gp_headers, url=f"http://127.0.0.1:{closed_port}/hook", events=["referral.received"]
         )
-        mail = subscribe(http, gp, email="referrals@city-gp.example", events=["referral.received"])
+        mail = subscribe(http, gp_headers, email="referrals@city-gp.example", events=["referral.received"])
         mailbox.refusing = True
-        referral = submit(http, gp)
+        referral = submit(http, gp_headers)
         assert signpost.notifications.deliver_due() == 3
     with at(1):
         mailbox.refusing = False
         assert signpost.notifications.deliver_due() == 2  # the email and the unreachable webhook, retried
 
-    auditor = token_for("auditor", organisation="information-governance")
-    trail = http.get("/api/v1/audit", query_string={"referral": referral["id"]}, headers=auditor)
+    trail = http.get("/api/v1/audit", query_string={"referral": referral["id"]}, headers=auditor_headers)
     assert trail.status_code == 200, trail.json
     sent = [
         (r["resource"], r["resource_id"], r["outcome"], r["organisation"])

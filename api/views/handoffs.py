@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
 from api.engine_access import signpost
+from api.idempotency import IDEMPOTENCY_HEADER, idempotency_key
 from api.schemas import HandoffActionSchema, HandoffSchema
 
 blp = Blueprint(
@@ -32,13 +33,7 @@ ACTION_HEADERS = [
         "schema": {"type": "string"},
         "description": "the hand-off's ETag as last read; a stale one is refused with 412",
     },
-    {
-        "name": "Idempotency-Key",
-        "in": "header",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": "repeat the request safely (X-Request-ID is used when this is absent)",
-    },
+    IDEMPOTENCY_HEADER,
 ]
 
 
@@ -58,13 +53,12 @@ def get_handoff(handoff_id: str):
 @blp.doc(parameters=ACTION_HEADERS)
 @blp.response(200, HandoffSchema)
 def act_on_handoff(body: dict, handoff_id: str, action: str):
-    key = request.headers.get("Idempotency-Key") or request.headers.get("X-Request-ID") or None
     handoff = signpost().handoffs.act(
         handoff_id,
         action,
         body,
         current_client(),
         if_match=request.headers.get("If-Match"),
-        idempotency_key=key,
+        idempotency_key=idempotency_key(),
     )
     return handoff, 200, {"ETag": handoff["etag"]}

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import url_for
 from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
 from api.engine_access import signpost
+from api.idempotency import IDEMPOTENCY_HEADER, idempotency_key
 from api.schemas import (
     CancelSchema,
     EventSchema,
@@ -25,15 +26,6 @@ blp = Blueprint(
     description="Referrals: a pathway started for one person, and where it has got to",
 )
 
-IDEMPOTENCY_HEADER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "maxLength": 200},
-    "description": "repeat a request safely: the same key returns the original response; the same key with a "
-    "different body is a 409",
-}
-
 
 @blp.route("", methods=["POST"])
 @requires("referrer", "operator")
@@ -41,8 +33,9 @@ IDEMPOTENCY_HEADER = {
 @blp.doc(parameters=[IDEMPOTENCY_HEADER])
 @blp.response(201, ReferralSchema)
 def start_referral(body: dict):
-    key = request.headers.get("Idempotency-Key") or request.headers.get("X-Request-ID") or None
-    referral, replayed = signpost().referrals.start(current_client(), idempotency_key=key, **body)
+    referral, replayed = signpost().referrals.start(
+        current_client(), idempotency_key=idempotency_key(), **body
+    )
     headers = {"Location": url_for("referrals.get_referral", referral_id=referral["id"])}
     if replayed:
         headers["Idempotent-Replayed"] = "true"

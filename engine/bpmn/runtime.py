@@ -1,7 +1,8 @@
 """Running instances: start, step, complete user tasks, deliver messages, fire timers, describe.
 
 SpiffWorkflow never fires a timer by itself: after every step ``describe`` reports the due times of the
-waiting timers, the store indexes them, and the ticker calls ``fire_due_timers`` when one is due.
+waiting timers, the store indexes them, and the ticker (``engine.pathways.timers``) calls ``fire_due_timers``
+when one is due.
 """
 
 from __future__ import annotations

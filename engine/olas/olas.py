@@ -21,8 +21,9 @@ from engine.olas.obligation_clocks import (
     services_named,
 )
 from engine.olas.terms import Ola, ola_as_dict, parse_olas
+from engine.pathways.changes import Change
 from engine.pathways.events import ENGINE_ACTOR, instance_event
-from engine.pathways.instances import Change, Instances
+from engine.pathways.instances import Instances
 from engine.store import olas as ola_store
 from engine.store import services as service_store
 from engine.store.db import Database

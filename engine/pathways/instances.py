@@ -11,69 +11,30 @@ nothing after it, marked as an *incident* naming the task and the error. ``retry
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine import clock
-from engine.bpmn import CompiledPathway, Runtime, Snapshot, Wait
+from engine.bpmn import CompiledPathway, Runtime
 from engine.errors import (
     Conflict,
     InstanceBusy,
     InvalidInput,
     NoMatchingWait,
     NotFound,
-    SignpostError,
     StepFailed,
     TaskNotReady,
 )
 from engine.metrics import Metrics
+from engine.pathways.changes import Apply, Change, Outcome, Report
 from engine.pathways.definitions import PathwayCache
 from engine.pathways.events import ENGINE_ACTOR, instance_event
+from engine.pathways.indexes import NEW_INSTANCE, Indexed, indexed_before, write_indexes
 from engine.pathways.pipeline import StepPipeline
 from engine.store import instances as instance_store
 from engine.store.db import Connection, Database
 
 FINISHED = ("completed", "cancelled")
-
-
-@dataclass
-class Change:
-    """What an input did to a workflow: the events it logs and the user task it closed, if any."""
-
-    events: list[dict] = field(default_factory=list)
-    completed_task_id: str | None = None
-    # What the input answers its caller (e.g. the hand-off after a transition).
-    result: dict | None = None
-    # End the instance here instead of running it on (a cancelled referral).
-    cancel: bool = False
-
-
-# An input: it changes the loaded workflow (None when the instance has finished and the caller allowed
-# that) and may write through the connection, inside the instance's transaction, at the change's time.
-Apply = Callable[[object | None, Connection, datetime], Change]
-
-
-@dataclass
-class Outcome:
-    instance_id: str
-    status: str
-    incident: str | None = None
-    # What the caller's ``report`` made of the instance inside the same transaction (saves a round trip).
-    report: dict | None = None
-    result: dict | None = None
-
-
-Report = Callable[[Connection, str], dict]
-
-
-@dataclass(frozen=True)
-class _Indexed:
-    """What the store holds for an instance besides its row: the waits and the open user tasks."""
-
-    waits: list[Wait]
-    open_task_ids: frozenset[str]
 
 
 class _RunFailed(Exception):
@@ -138,9 +99,7 @@ class Instances:
                 now=now,
             )
         # A new instance has no waits or user tasks in the store yet: nothing to read or delete first.
-        return self._save(
-            conn, row, workflow, Change(events=[started, *events]), now, indexed=_Indexed([], frozenset())
-        )
+        return self._save(conn, row, workflow, Change(events=[started, *events]), now, indexed=NEW_INSTANCE)
 
     # ---- changing ----------------------------------------------------------------------------------
 
@@ -223,31 +182,6 @@ class Instances:
             self.advance(instance_id, deliver, actor=actor, report=report) for instance_id in instance_ids
         ]
 
-    def fire_due_timers(self, instance_id: str, *, skip_locked: bool = False) -> Outcome:
-        """Fire the timers of an instance that are due. With ``skip_locked`` (workers sharing PostgreSQL)
-        an instance another process is changing raises InstanceBusy at once instead of waiting for it."""
-
-        def fire(workflow, _conn, now) -> Change:
-            timers = [w for w in self._runtime.describe(workflow).waits if w.kind == "timer"]
-            if not any(w.due_at <= now for w in timers):
-                # The caller saw a due timer before taking the lock, and another process has fired it (or
-                # moved the instance past it) since: saving now would report a timer fired twice.
-                raise NoMatchingWait(f"instance {instance_id} has no timer due any more")
-            before = {w.name for w in timers}
-            self._runtime.fire_due_timers(workflow)
-            after = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
-            return Change(
-                events=[
-                    instance_event("timer_fired", ENGINE_ACTOR, now, detail={"timer": name})
-                    for name in sorted(before - after)
-                ]
-            )
-
-        try:
-            return self.advance(instance_id, fire, actor=ENGINE_ACTOR, skip_locked=skip_locked)
-        except StepFailed as failure:
-            return self.record_incident(instance_id, failure)
-
     def retry(
         self, instance_id: str, actor: str, data: dict | None = None, report: Report | None = None
     ) -> Outcome:
@@ -287,7 +221,7 @@ class Instances:
                 row, workflow = self._lock_and_load(
                     conn, instance_id, resuming=resuming, finished_too=finished_too, skip_locked=skip_locked
                 )
-                indexed = None if workflow is None or resuming else self._indexed(workflow)
+                indexed = None if workflow is None or resuming else indexed_before(self._runtime, workflow)
                 change = apply(workflow, conn, now)
                 if workflow is None:
                     self._pipeline.record(conn, instance_id, change.events, now)
@@ -359,16 +293,6 @@ class Instances:
             raise Conflict(f"instance {instance_id} has no incident to retry (status {row['status']})")
         return row, self._runtime.load(self._pathway_of(row), row["state"], row["serializer_version"])
 
-    def _indexed(self, workflow) -> _Indexed | None:
-        """What the store holds for an instance just loaded that is not in incident: every save of such an
-        instance indexed the waits and ready user tasks of the state it saved, which is the state loaded
-        (claiming a task leaves it open). None if that cannot be told."""
-        try:
-            waits = self._runtime.waits(workflow)
-        except SignpostError:
-            return None
-        return _Indexed(waits, frozenset(t.id for t in self._runtime.ready_user_tasks(workflow)))
-
     def _pathway_of(self, row) -> CompiledPathway:
         return self._pathways.get(row["version_id"])
 
@@ -388,7 +312,7 @@ class Instances:
             for t in result.completed
         ] + call_events
 
-    def _save(self, conn, row, workflow, change: Change, now, *, indexed: _Indexed | None = None) -> Outcome:
+    def _save(self, conn, row, workflow, change: Change, now, *, indexed: Indexed | None = None) -> Outcome:
         """``indexed``: what the store holds for the instance, when known without asking it."""
         snapshot = self._runtime.describe(workflow)
         if change.cancel:
@@ -410,7 +334,7 @@ class Instances:
             incident_error=None,
             completed_at=now if status in FINISHED else None,
         )
-        self._index(conn, row["id"], snapshot, change, now, indexed)
+        write_indexes(conn, row["id"], snapshot, change, now, indexed)
         return Outcome(row["id"], status)
 
     def _save_incident(
@@ -459,51 +383,6 @@ class Instances:
             # Only reachable if a writer skipped the row lock: fencing on lock_version keeps its work out.
             raise Conflict(f"instance {row['id']} was changed concurrently; try again")
         self._pipeline.record(conn, row["id"], change.events, now)
-
-    def _index(
-        self, conn, instance_id: str, snapshot: Snapshot, change: Change, now, indexed: _Indexed | None
-    ) -> None:
-        # Many inputs leave the waits as they were (a hand-off acknowledged, a task claimed): rewrite them
-        # only when they changed, or when what the store holds is not known.
-        if indexed is None or _wait_keys(indexed.waits) != _wait_keys(snapshot.waits):
-            instance_store.replace_waits(
-                conn,
-                instance_id,
-                [{"kind": w.kind, "name": w.name, "due_at": w.due_at} for w in snapshot.waits],
-                had_waits=indexed is None or bool(indexed.waits),
-            )
-        open_ids = (
-            set(indexed.open_task_ids)
-            if indexed is not None
-            else instance_store.ready_task_ids(conn, instance_id)
-        )
-        ready = {t.id: t for t in snapshot.user_tasks}
-        if change.completed_task_id:
-            instance_store.close_user_tasks(
-                conn, [change.completed_task_id], status="completed", at=now, by=change.events[0]["actor"]
-            )
-            open_ids.discard(change.completed_task_id)
-        instance_store.close_user_tasks(conn, open_ids - set(ready), status="cancelled", at=now)
-        instance_store.insert_user_tasks(
-            conn,
-            [
-                {
-                    "id": t.id,
-                    "instance_id": instance_id,
-                    "element_id": t.element_id,
-                    "title": t.title,
-                    "lane": t.lane,
-                    "status": "ready",
-                    "created_at": now,
-                }
-                for task_id, t in ready.items()
-                if task_id not in open_ids
-            ],
-        )
-
-
-def _wait_keys(waits: list[Wait]) -> Counter:
-    return Counter((w.kind, w.name, w.due_at) for w in waits)
 
 
 def _reported(conn: Connection, outcome: Outcome, report: Report | None) -> Outcome:

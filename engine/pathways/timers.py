@@ -12,8 +12,11 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine import clock
-from engine.errors import Conflict, InstanceBusy, NotFound
+from engine.bpmn import Runtime
+from engine.errors import Conflict, InstanceBusy, NoMatchingWait, NotFound, StepFailed
 from engine.metrics import Metrics
+from engine.pathways.changes import Change, Outcome
+from engine.pathways.events import ENGINE_ACTOR, instance_event
 from engine.pathways.instances import Instances
 from engine.store import instances as instance_store
 from engine.store.db import Database
@@ -22,9 +25,17 @@ log = logging.getLogger(__name__)
 
 
 class Timers:
-    def __init__(self, database: Database, instances: Instances, metrics: Metrics, batch_size: int = 200):
+    def __init__(
+        self,
+        database: Database,
+        instances: Instances,
+        runtime: Runtime,
+        metrics: Metrics,
+        batch_size: int = 200,
+    ):
         self._database = database
         self._instances = instances
+        self._runtime = runtime
         self._metrics = metrics
         self._batch_size = batch_size
 
@@ -41,7 +52,7 @@ class Timers:
             advanced = 0
             for instance_id, due_at in due:
                 try:
-                    self._instances.fire_due_timers(instance_id, skip_locked=True)
+                    self.fire(instance_id, skip_locked=True)
                 except InstanceBusy:
                     continue  # another worker holds it; it fires there, or here on the next tick
                 except (NotFound, Conflict) as skipped:
@@ -58,6 +69,32 @@ class Timers:
             # A short batch means nothing more is due; a batch of busy instances means others are at work.
             if len(due) < self._batch_size or advanced == 0:
                 return fired
+
+    def fire(self, instance_id: str, *, skip_locked: bool = False) -> Outcome:
+        """Fire the timers of an instance that are due. With ``skip_locked`` (workers sharing PostgreSQL)
+        an instance another process is changing raises InstanceBusy at once instead of waiting for it. A
+        step after the timer that fails makes the instance an incident."""
+
+        def fire(workflow, _conn, now) -> Change:
+            timers = [w for w in self._runtime.describe(workflow).waits if w.kind == "timer"]
+            if not any(w.due_at <= now for w in timers):
+                # The caller saw a due timer before taking the lock, and another process has fired it (or
+                # moved the instance past it) since: saving now would report a timer fired twice.
+                raise NoMatchingWait(f"instance {instance_id} has no timer due any more")
+            before = {w.name for w in timers}
+            self._runtime.fire_due_timers(workflow)
+            after = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
+            return Change(
+                events=[
+                    instance_event("timer_fired", ENGINE_ACTOR, now, detail={"timer": name})
+                    for name in sorted(before - after)
+                ]
+            )
+
+        try:
+            return self._instances.advance(instance_id, fire, actor=ENGINE_ACTOR, skip_locked=skip_locked)
+        except StepFailed as failure:
+            return self._instances.record_incident(instance_id, failure)
 
 
 class Ticker:

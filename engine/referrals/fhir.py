@@ -23,6 +23,7 @@ from engine.governance.access import sees_referral
 from engine.governance.clients import Client
 from engine.referrals.nhs_number import VERIFICATION_CODES
 from engine.referrals.views import referral_view
+from engine.routing.handoffs import services_named_by
 from engine.store import handoffs as handoff_store
 from engine.store import olas as ola_store
 from engine.store import referrals as referral_store
@@ -92,7 +93,7 @@ class FhirViews:
             referral = (
                 referral_store.referral(conn, handoff["referral_id"]) if handoff["referral_id"] else None
             )
-            services = service_store.services_by_id(conn, _services_named([handoff]))
+            services = service_store.services_by_id(conn, services_named_by([handoff]))
             target = services.get(handoff["to_service"])
             if not (referral is not None and sees_referral(viewer, referral)) and not _acts_for(
                 viewer, target
@@ -113,7 +114,7 @@ class FhirViews:
         with self._database.read() as conn:
             referral = referral_store.referral(conn, referral_id)
             handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"]) if referral else []
-            services = service_store.services_by_id(conn, _services_named(handoffs))
+            services = service_store.services_by_id(conn, services_named_by(handoffs))
             clocks = ola_store.clocks_of_instance(conn, referral["instance_id"]) if referral else []
         if referral is not None and not sees_referral(viewer, referral):
             handoffs = [h for h in handoffs if _acts_for(viewer, services.get(h["to_service"]))]
@@ -323,12 +324,4 @@ def _acts_for(viewer: Client, service) -> bool:
     """Whether ``viewer`` may read a hand-off routed to ``service`` (the rule of ``Handoffs.get``)."""
     return (
         "service" in viewer.roles and service is not None and service["organisation"] == viewer.organisation
-    )
-
-
-def _services_named(handoffs) -> set[str]:
-    return (
-        {h["to_service"] for h in handoffs}
-        | {h["owner"] for h in handoffs if h["owner"]}
-        | {h["from_service"] for h in handoffs if h["from_service"]}
     )

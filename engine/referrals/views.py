@@ -8,7 +8,7 @@ from datetime import datetime
 
 from engine import clock
 from engine.olas.obligation_clocks import CalendarBook, clock_view
-from engine.routing.handoffs import handoff_view
+from engine.routing.handoffs import handoff_view, services_named_by
 from engine.routing.transitions import OPEN
 from engine.store import handoffs as handoff_store
 from engine.store import instances as instance_store
@@ -30,7 +30,7 @@ def referral_view(conn, referral, now: datetime | None = None) -> dict:
     waits = instance_store.waits_of(conn, instance_id)
     tasks = instance_store.open_tasks_of_instance(conn, instance_id)
     handoffs = handoff_store.handoffs_of_instance(conn, instance_id)
-    names = service_store.service_names(conn, _services_named(handoffs))
+    names = service_store.service_names(conn, services_named_by(handoffs))
     status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))
     now = now or clock.now()
     book = CalendarBook(conn)
@@ -69,7 +69,7 @@ def referral_view(conn, referral, now: datetime | None = None) -> dict:
 def timeline(conn, referral) -> list[dict]:
     events = instance_store.events_of(conn, referral["instance_id"])
     handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"])
-    names = service_store.service_names(conn, _services_named(handoffs))
+    names = service_store.service_names(conn, services_named_by(handoffs))
     return [
         {"at": e["at"].isoformat(), "what": _describe(e, names), "kind": e["kind"], "by": e["actor"]}
         for e in events
@@ -128,14 +128,6 @@ def _owner(handoff, names: dict[str, str]) -> str:
         return POINT_OF_ACCESS
     return names.get(
         handoff["owner"], POINT_OF_ACCESS if handoff["status"] == "rejected" else handoff["owner"]
-    )
-
-
-def _services_named(handoffs) -> set[str]:
-    return (
-        {h["to_service"] for h in handoffs}
-        | {h["owner"] for h in handoffs}
-        | {h["from_service"] for h in handoffs if h["from_service"]}
     )
 
 

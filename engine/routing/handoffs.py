@@ -12,8 +12,9 @@ from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Precondi
 from engine.governance.access import operates, visible_referral
 from engine.governance.clients import Client
 from engine.governance.idempotency import KeyedRequest, answer_once
+from engine.pathways.changes import Change
 from engine.pathways.events import instance_event
-from engine.pathways.instances import Change, Instances
+from engine.pathways.instances import Instances
 from engine.routing.routes import log_transition, new_handoff, open_handoff, routing_problem
 from engine.routing.transitions import (
     CANCEL,
@@ -272,6 +273,15 @@ def _message_payload(changed: dict, body: dict) -> dict:
 def _handoff_event(transition: Transition, current, actor: str, payload: dict, now) -> dict:
     detail = {**payload, "from_status": current["status"]}
     return instance_event(transition.message.replace(".", "_"), actor, now, detail=detail)
+
+
+def services_named_by(handoffs) -> set[str]:
+    """Every service the hand-offs name: where each is routed, who holds it, who sent it."""
+    return (
+        {h["to_service"] for h in handoffs}
+        | {h["owner"] for h in handoffs if h["owner"]}
+        | {h["from_service"] for h in handoffs if h["from_service"]}
+    )
 
 
 def etag(row) -> str:
