@@ -14,6 +14,7 @@ from engine.governance.oidc import OidcConfig, OidcVerifier
 from engine.governance.rate_limits import RateLimits, check_storage_url, parse_limit
 from engine.metrics import Metrics
 from engine.notifications.channels import EmailChannel, SmtpSettings, WebhookChannel
+from engine.notifications.deliveries import Deliverer
 from engine.notifications.notifications import Notifications
 from engine.notifications.secrets_at_rest import box_for
 from engine.olas.olas import Olas
@@ -108,25 +109,20 @@ def build(settings: Settings) -> Signpost:
     pathways = PathwayCache(database)
     definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes, OPERATIONS)
     instances = Instances(database, runtime, pathways, StepPipeline(routes=record_routes), metrics=metrics)
-    notifications = Notifications(
+    deliverer = Deliverer(
         database,
         WebhookChannel(allow_private=settings.webhook_allow_private),
-        EmailChannel(
-            SmtpSettings(
-                settings.smtp_host,
-                settings.smtp_port,
-                settings.smtp_starttls,
-                settings.smtp_username,
-                settings.smtp_password,
-                settings.smtp_sender,
-            )
-        )
-        if settings.smtp_host
-        else None,
+        _email_channel(settings),
         secret_box=secret_box,
-        allow_private_urls=settings.webhook_allow_private,
         public_url=settings.public_url,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )
+    notifications = Notifications(
+        database,
+        deliverer,
+        secret_box=secret_box,
+        allow_private_urls=settings.webhook_allow_private,
+        email_enabled=bool(settings.smtp_host),
     )
     return Signpost(
         settings=settings,
@@ -152,6 +148,21 @@ def build(settings: Settings) -> Signpost:
         rate_limits=_rate_limits(settings, metrics),
         personal_data=PersonalData(database, timedelta(days=settings.retention_days)),
         oidc=_oidc_verifier(settings),
+    )
+
+
+def _email_channel(settings: Settings) -> EmailChannel | None:
+    if not settings.smtp_host:
+        return None  # email subscriptions are refused
+    return EmailChannel(
+        SmtpSettings(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_starttls,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_sender,
+        )
     )
 
 

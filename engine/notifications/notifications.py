@@ -16,12 +16,10 @@ from engine.errors import InvalidInput, NotFound, SecretUnreadable
 from engine.governance.access import visible_referral
 from engine.governance.clients import Client
 from engine.notifications.channels import (
-    EmailChannel,
-    WebhookChannel,
     check_webhook_url,
     new_secret,
 )
-from engine.notifications.deliveries import LEASE, Deliverer
+from engine.notifications.deliveries import Deliverer
 from engine.notifications.milestones import EVENT_TYPES
 from engine.notifications.secrets_at_rest import SecretBox
 from engine.store import notifications as notification_store
@@ -36,28 +34,17 @@ class Notifications:
     def __init__(
         self,
         database: Database,
-        webhooks: WebhookChannel,
-        email: EmailChannel | None,
+        deliverer: Deliverer,
         *,
         secret_box: SecretBox,
         allow_private_urls: bool,
-        public_url: str,
-        batch_size: int = 50,
-        lease: timedelta = LEASE,
+        email_enabled: bool,
     ):
         self._database = database
-        self._email = email
+        self._deliverer = deliverer
         self._box = secret_box
         self._allow_private = allow_private_urls
-        self._deliverer = Deliverer(
-            database,
-            webhooks,
-            email,
-            secret_box=secret_box,
-            public_url=public_url,
-            batch_size=batch_size,
-            lease=lease,
-        )
+        self._email_enabled = email_enabled
 
     def deliver_due(self) -> int:
         """Send every delivery that is due; returns how many attempts were made (``Deliverer``)."""
@@ -81,7 +68,7 @@ class Notifications:
         if (url is None) == (email is None):
             raise InvalidInput("give either 'url' (a webhook) or 'email', not both")
         if email is not None and (
-            self._email is None
+            not self._email_enabled
             or "@" not in email
             or len(email) > 320
             or not email.isprintable()
@@ -89,7 +76,7 @@ class Notifications:
         ):
             raise InvalidInput(
                 "email notifications need a valid address and a configured SMTP server"
-                if self._email is None
+                if not self._email_enabled
                 else f"{email!r} is not an email address"
             )
         if url is not None:
