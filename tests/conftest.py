@@ -18,6 +18,10 @@ from engine.store.migrate import upgrade
 from engine.store.tables import metadata
 from engine.system import build
 
+# The personas tests act as (``gp``, ``gp_headers``, ...) and the webhook ``receiver``. What the test
+# modules share lives in tests/support/: they import from there, never from one another.
+pytest_plugins = ["tests.support.personas", "tests.support.webhooks"]
+
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"
 SOPS = ROOT / "sops"
@@ -128,7 +132,8 @@ def http(app):
 
 @pytest.fixture
 def token_for(signpost):
-    """Create a client with ``roles`` in ``organisation`` and return its bearer header."""
+    """Create a client with ``roles`` in ``organisation`` and return its bearer header: for a client no
+    persona of tests/support/personas.py is (another organisation, a second client of the same kind)."""
 
     def make(*roles: str, organisation: str = "city-gp-practice") -> dict[str, str]:
         _client, token = signpost.clients.create(

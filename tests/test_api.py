@@ -25,59 +25,43 @@ def upload(*names: str, key: str | None = None) -> dict:
 
 
 @pytest.fixture
-def designer(token_for):
-    return token_for("designer", organisation="signpost-design")
-
-
-@pytest.fixture
-def referrer(token_for):
-    return token_for("referrer", organisation="city-gp-practice")
-
-
-@pytest.fixture
-def operator(token_for):
-    return token_for("operator", organisation="leicestershire-partnership-nhs-trust")
-
-
-@pytest.fixture
-def nursing_team(token_for):
-    return token_for("service", organisation="leicestershire-partnership-nhs-trust")
-
-
-@pytest.fixture
-def deployed(http, designer, directory):
+def deployed(http, designer_headers, directory):
     response = http.post(
         "/api/v1/definitions",
         data=upload(*NURSING_FILES),
-        headers=designer,
+        headers=designer_headers,
         content_type="multipart/form-data",
     )
     assert response.status_code == 201, response.json
     return response.json
 
 
-def test_deploy_returns_a_numbered_version_and_identical_content_returns_it_again(http, designer, deployed):
+def test_deploy_returns_a_numbered_version_and_identical_content_returns_it_again(
+    http, designer_headers, deployed
+):
     assert deployed["key"] == "community_nursing_referral"
     assert deployed["number"] == 1
     assert sorted(f["filename"] for f in deployed["files"]) == sorted(NURSING_FILES)
     again = http.post(
         "/api/v1/definitions",
         data=upload(*NURSING_FILES),
-        headers=designer,
+        headers=designer_headers,
         content_type="multipart/form-data",
     )
     assert again.status_code == 200
     assert (again.json["number"], again.json["created"]) == (1, False)
 
-    listing = http.get("/api/v1/definitions", headers=designer).json
+    listing = http.get("/api/v1/definitions", headers=designer_headers).json
     assert [(d["key"], d["latest"]) for d in listing] == [("community_nursing_referral", 1)]
-    version = http.get("/api/v1/definitions/community_nursing_referral/versions/1", headers=designer).json
+    version = http.get(
+        "/api/v1/definitions/community_nursing_referral/versions/1", headers=designer_headers
+    ).json
     assert {f["filename"] for f in version["files"]} == set(NURSING_FILES)
     assert all(f["content"].lstrip().startswith("<?xml") for f in version["files"])
 
 
-def test_referral_lifecycle_over_http(http, deployed, referrer, operator, nursing_team):
-    started = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer)
+def test_referral_lifecycle_over_http(http, deployed, gp_headers, operator_headers, nursing_team_headers):
+    started = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=gp_headers)
     assert started.status_code == 201, started.json
     referral = started.json
     assert started.headers["Location"].endswith(referral["id"])
@@ -87,42 +71,44 @@ def test_referral_lifecycle_over_http(http, deployed, referrer, operator, nursin
     assert referral["status_text"] == "Sent to City community nursing, waiting for them to respond"
 
     queue = http.get(
-        "/api/v1/services/community-nursing-city/handoffs?status=requested", headers=nursing_team
+        "/api/v1/services/community-nursing-city/handoffs?status=requested", headers=nursing_team_headers
     )
     [handoff] = queue.json
     accepted = http.post(
         f"/api/v1/handoffs/{handoff['id']}/accept",
         json={"window": "Tue 14:00-16:00"},
-        headers={**nursing_team, "If-Match": handoff["etag"]},
+        headers={**nursing_team_headers, "If-Match": handoff["etag"]},
     )
     assert accepted.status_code == 200, accepted.json
     assert accepted.headers["ETag"] == accepted.json["etag"] != handoff["etag"]
-    status = http.get(f"/api/v1/referrals/{referral['id']}", headers=referrer).json
+    status = http.get(f"/api/v1/referrals/{referral['id']}", headers=gp_headers).json
     assert status["status_text"] == "Accepted by City community nursing — visit booked Tue 14:00-16:00"
 
     completed = http.post(
-        f"/api/v1/handoffs/{handoff['id']}/complete", json={"outcome": "seen"}, headers=nursing_team
+        f"/api/v1/handoffs/{handoff['id']}/complete", json={"outcome": "seen"}, headers=nursing_team_headers
     )
     assert completed.json["status"] == "completed"
 
-    status = http.get(f"/api/v1/referrals/{referral['id']}", headers=referrer).json
+    status = http.get(f"/api/v1/referrals/{referral['id']}", headers=gp_headers).json
     assert status["status"] == "completed"
-    events = http.get(f"/api/v1/referrals/{referral['id']}/events", headers=operator).json
+    events = http.get(f"/api/v1/referrals/{referral['id']}/events", headers=operator_headers).json
     assert events[0]["kind"] == "started"
     assert "handoff_accepted" in [e["kind"] for e in events]
 
 
-def test_operator_claims_and_completes_a_task_over_http(http, deployed, referrer, operator, token_for):
+def test_operator_claims_and_completes_a_task_over_http(
+    http, deployed, gp_headers, operator_headers, token_for
+):
     incomplete = {**COMPLETE_REFERRAL, "data": {**COMPLETE_REFERRAL["data"], "clinical_need": None}}
-    referral = http.post("/api/v1/referrals", json=incomplete, headers=referrer).json
-    tasks = http.get(f"/api/v1/tasks?referral={referral['id']}", headers=operator).json
+    referral = http.post("/api/v1/referrals", json=incomplete, headers=gp_headers).json
+    tasks = http.get(f"/api/v1/tasks?referral={referral['id']}", headers=operator_headers).json
     assert [t["element_id"] for t in tasks] == ["complete_missing_information"]
     by_lane = http.get(
-        "/api/v1/tasks", query_string={"lane": "Point of access operator"}, headers=operator
+        "/api/v1/tasks", query_string={"lane": "Point of access operator"}, headers=operator_headers
     ).json
     assert [t["id"] for t in by_lane] == [tasks[0]["id"]]
 
-    claimed = http.post(f"/api/v1/tasks/{tasks[0]['id']}/claim", headers=operator)
+    claimed = http.post(f"/api/v1/tasks/{tasks[0]['id']}/claim", headers=operator_headers)
     assert claimed.status_code == 200 and claimed.json["status"] == "claimed"
     other_operator = token_for("operator", organisation="leicestershire-partnership-nhs-trust")
     stolen = http.post(f"/api/v1/tasks/{tasks[0]['id']}/complete", json={"data": {}}, headers=other_operator)
@@ -132,17 +118,17 @@ def test_operator_claims_and_completes_a_task_over_http(http, deployed, referrer
     done = http.post(
         f"/api/v1/tasks/{tasks[0]['id']}/complete",
         json={"data": {"clinical_need": "catheter"}},
-        headers=operator,
+        headers=operator_headers,
     )
     assert done.status_code == 200, done.json
     assert done.json["data"]["priority"] == "routine"
-    assert http.get(f"/api/v1/tasks?referral={referral['id']}", headers=operator).json == []
+    assert http.get(f"/api/v1/tasks?referral={referral['id']}", headers=operator_headers).json == []
 
 
 def test_idempotent_start_replays_the_original_and_refuses_a_different_body(
-    http, deployed, referrer, signpost
+    http, deployed, gp_headers, signpost
 ):
-    headers = {**referrer, "Idempotency-Key": "gp-msg-0001"}
+    headers = {**gp_headers, "Idempotency-Key": "gp-msg-0001"}
     first = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=headers)
     replay = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=headers)
     assert first.status_code == replay.status_code == 201
@@ -158,8 +144,8 @@ def test_idempotent_start_replays_the_original_and_refuses_a_different_body(
         assert conn.exec_driver_sql("SELECT count(*) FROM referrals").scalar() == 1
 
 
-def test_concurrent_idempotent_starts_create_one_referral(http, app, deployed, referrer, signpost):
-    headers = {**referrer, "Idempotency-Key": "same-key"}
+def test_concurrent_idempotent_starts_create_one_referral(http, app, deployed, gp_headers, signpost):
+    headers = {**gp_headers, "Idempotency-Key": "same-key"}
     responses = []
 
     def post():
@@ -177,8 +163,8 @@ def test_concurrent_idempotent_starts_create_one_referral(http, app, deployed, r
         assert conn.exec_driver_sql("SELECT count(*) FROM referrals").scalar() == 1
 
 
-def test_a_referrer_cannot_read_another_organisations_referral(http, deployed, referrer, token_for):
-    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+def test_a_referrer_cannot_read_another_organisations_referral(http, deployed, gp_headers, token_for):
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=gp_headers).json
     other = token_for("referrer", organisation="county-gp-practice")
     response = http.get(f"/api/v1/referrals/{referral['id']}", headers=other)
     assert response.status_code == 404
@@ -195,11 +181,11 @@ def test_requests_without_a_valid_token_are_refused(http, headers, status):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_role_without_permission_gets_403(http, referrer):
+def test_a_role_without_permission_gets_403(http, gp_headers):
     response = http.post(
         "/api/v1/definitions",
         data=upload(*NURSING_FILES),
-        headers=referrer,
+        headers=gp_headers,
         content_type="multipart/form-data",
     )
     assert response.status_code == 403
@@ -217,9 +203,9 @@ def test_a_role_without_permission_gets_403(http, referrer):
     ],
 )
 def test_bad_referrals_get_a_clear_problem_and_store_nothing(
-    http, deployed, referrer, signpost, body, fragment
+    http, deployed, gp_headers, signpost, body, fragment
 ):
-    response = http.post("/api/v1/referrals", json=body, headers=referrer)
+    response = http.post("/api/v1/referrals", json=body, headers=gp_headers)
     assert response.status_code in (404, 422), response.json
     assert response.content_type == "application/problem+json"
     assert fragment in response.json["detail"]
@@ -228,19 +214,19 @@ def test_bad_referrals_get_a_clear_problem_and_store_nothing(
 
 
 def test_a_message_goes_to_the_referral_it_correlates_with_and_one_nobody_waits_for_is_a_409(
-    http, deployed, referrer, operator
+    http, deployed, gp_headers, operator_headers
 ):
-    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=gp_headers).json
     response = http.post(
         "/api/v1/messages",
-        headers=operator,
+        headers=operator_headers,
         json={"name": "handoff.completed", "correlation": {"referral_id": referral["id"]}, "data": {}},
     )
     assert response.status_code == 409
     assert "handoff.completed" in response.json["detail"]
     rejected = http.post(
         "/api/v1/messages",
-        headers=operator,
+        headers=operator_headers,
         json={
             "name": "handoff.rejected",
             "correlation": {"reference": referral["reference"]},
@@ -271,85 +257,88 @@ def test_openapi_document_and_offline_docs_are_served(http):
     assert asset.status_code == 200 and len(asset.data) > 100_000
 
 
-def test_unknown_routes_wrong_methods_and_oversized_bodies_are_problems(http, app, designer, referrer):
-    missing = http.get("/api/v1/nowhere", headers=designer)
+def test_unknown_routes_wrong_methods_and_oversized_bodies_are_problems(
+    http, app, designer_headers, gp_headers
+):
+    missing = http.get("/api/v1/nowhere", headers=designer_headers)
     assert (missing.status_code, missing.content_type) == (404, "application/problem+json")
-    wrong_method = http.delete("/api/v1/referrals", headers=designer)
+    wrong_method = http.delete("/api/v1/referrals", headers=designer_headers)
     assert (wrong_method.status_code, wrong_method.content_type) == (405, "application/problem+json")
     oversized = http.post(
         "/api/v1/referrals",
         data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
-        headers={**referrer, "Content-Type": "application/json"},
+        headers={**gp_headers, "Content-Type": "application/json"},
     )
     assert (oversized.status_code, oversized.content_type) == (413, "application/problem+json")
 
 
-def test_malformed_json_is_a_problem_naming_the_body(http, referrer):
+def test_malformed_json_is_a_problem_naming_the_body(http, gp_headers):
     response = http.post(
-        "/api/v1/referrals", data=b"{not json", headers={**referrer, "Content-Type": "application/json"}
+        "/api/v1/referrals", data=b"{not json", headers={**gp_headers, "Content-Type": "application/json"}
     )
     assert response.status_code in (400, 422)
     assert response.content_type == "application/problem+json"
 
 
-def test_hand_off_problems_have_the_right_status_codes(http, deployed, referrer, nursing_team, token_for):
-    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+def test_hand_off_problems_have_the_right_status_codes(
+    http, deployed, gp_headers, nursing_team_headers, token_for
+):
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=gp_headers).json
     handoff = referral["handoffs"][0]
     url = f"/api/v1/handoffs/{handoff['id']}"
 
-    illegal = http.post(f"{url}/complete", json={"outcome": "x"}, headers=nursing_team)
+    illegal = http.post(f"{url}/complete", json={"outcome": "x"}, headers=nursing_team_headers)
     assert (illegal.status_code, illegal.content_type) == (409, "application/problem+json")
     assert illegal.json["allowed"] == ["acknowledge", "accept", "reject", "request-information", "transfer"]
 
-    missing_reason = http.post(f"{url}/reject", json={}, headers=nursing_team)
+    missing_reason = http.post(f"{url}/reject", json={}, headers=nursing_team_headers)
     assert missing_reason.status_code == 422
     assert "needs 'reason'" in missing_reason.json["detail"]
 
     other_org = token_for("service", organisation="leicester-city-council")
     assert http.post(f"{url}/accept", json={}, headers=other_org).status_code == 403
 
-    stale = {**nursing_team, "If-Match": handoff["etag"]}
+    stale = {**nursing_team_headers, "If-Match": handoff["etag"]}
     assert http.post(f"{url}/acknowledge", json={}, headers=stale).status_code == 200
     refused = http.post(f"{url}/accept", json={}, headers=stale)
     assert refused.status_code == 412
 
-    replayed = {**nursing_team, "X-Request-ID": "service-msg-7"}
+    replayed = {**nursing_team_headers, "X-Request-ID": "service-msg-7"}
     first = http.post(f"{url}/accept", json={"window": "Mon"}, headers=replayed)
     again = http.post(f"{url}/accept", json={"window": "Mon"}, headers=replayed)
     assert first.status_code == again.status_code == 200 and first.json == again.json
 
-    assert http.post(f"{url}/teleport", json={}, headers=nursing_team).status_code == 404
-    assert http.get(url, headers=nursing_team).headers["ETag"] == first.json["etag"]
+    assert http.post(f"{url}/teleport", json={}, headers=nursing_team_headers).status_code == 404
+    assert http.get(url, headers=nursing_team_headers).headers["ETag"] == first.json["etag"]
 
 
-def test_the_referrer_answers_and_cancels_over_http(http, deployed, referrer, nursing_team):
-    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=referrer).json
+def test_the_referrer_answers_and_cancels_over_http(http, deployed, gp_headers, nursing_team_headers):
+    referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=gp_headers).json
     url = f"/api/v1/handoffs/{referral['handoffs'][0]['id']}"
-    http.post(f"{url}/request-information", json={"question": "Any allergies?"}, headers=nursing_team)
+    http.post(f"{url}/request-information", json={"question": "Any allergies?"}, headers=nursing_team_headers)
     answered = http.post(
         f"/api/v1/referrals/{referral['id']}/information",
         json={"answer": {"allergies": "none"}},
-        headers=referrer,
+        headers=gp_headers,
     )
     assert answered.status_code == 200, answered.json
     assert answered.json[0]["status"] == "requested"
 
     cancelled = http.post(
-        f"/api/v1/referrals/{referral['id']}/cancel", json={"reason": "resolved"}, headers=referrer
+        f"/api/v1/referrals/{referral['id']}/cancel", json={"reason": "resolved"}, headers=gp_headers
     )
     assert cancelled.status_code == 200, cancelled.json
     assert cancelled.json["status_text"] == "Cancelled by the referrer"
-    timeline = http.get(f"/api/v1/referrals/{referral['id']}/timeline", headers=referrer).json
+    timeline = http.get(f"/api/v1/referrals/{referral['id']}/timeline", headers=gp_headers).json
     assert timeline[-1]["what"] == "Cancelled by the referrer: resolved"
 
-    listed = http.get("/api/v1/referrals", query_string={"subject": "9434765919"}, headers=referrer)
+    listed = http.get("/api/v1/referrals", query_string={"subject": "9434765919"}, headers=gp_headers)
     assert listed.status_code == 200 and listed.json == []
 
 
-def test_the_service_directory_is_listed_and_admins_change_it(http, directory, token_for):
-    referrer = token_for("referrer")
+def test_the_service_directory_is_listed_and_admins_change_it(http, directory, gp_headers, admin_headers):
     services = http.get(
-        "/api/v1/services", query_string={"accepts": "community-nursing"}, headers=referrer
+        "/api/v1/services", query_string={"accepts": "community-nursing"}, headers=gp_headers
     ).json
     assert "community-nursing-city" in [s["id"] for s in services]
     assert all("community-nursing" in s["accepts"] for s in services)
@@ -361,13 +350,14 @@ def test_the_service_directory_is_listed_and_admins_change_it(http, directory, t
         "calendar": "24x7",
         "delivery": {"mode": "pull"},
     }
-    assert http.put("/api/v1/services/night-nursing", json=entry, headers=referrer).status_code == 403
-    admin = token_for("admin")
-    created = http.put("/api/v1/services/night-nursing", json=entry, headers=admin)
+    assert http.put("/api/v1/services/night-nursing", json=entry, headers=gp_headers).status_code == 403
+    created = http.put("/api/v1/services/night-nursing", json=entry, headers=admin_headers)
     assert created.status_code == 201, created.json
-    bad = http.put("/api/v1/services/night-nursing", json={**entry, "calendar": "lunar"}, headers=admin)
+    bad = http.put(
+        "/api/v1/services/night-nursing", json={**entry, "calendar": "lunar"}, headers=admin_headers
+    )
     assert bad.status_code == 422 and "unknown calendar 'lunar'" in bad.json["detail"]
-    assert http.get("/api/v1/services/night-nursing", headers=referrer).json["calendar"] == "24x7"
+    assert http.get("/api/v1/services/night-nursing", headers=gp_headers).json["calendar"] == "24x7"
 
 
 def test_authentication_comes_before_validation(http):

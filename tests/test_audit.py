@@ -19,21 +19,22 @@ REFERRAL = {
 
 
 @pytest.fixture
-def audited_referral(http, nursing, token_for):
-    gp = token_for("referrer", organisation="city-gp-practice")
-    referral = http.post("/api/v1/referrals", json=REFERRAL, headers=gp).json
-    http.get(f"/api/v1/referrals/{referral['id']}", headers=gp)
+def audited_referral(http, nursing, gp_headers, nursing_team_headers, token_for):
+    referral = http.post("/api/v1/referrals", json=REFERRAL, headers=gp_headers).json
+    http.get(f"/api/v1/referrals/{referral['id']}", headers=gp_headers)
     stranger = token_for("referrer", organisation="county-gp-practice")
     http.get(f"/api/v1/referrals/{referral['id']}", headers=stranger)
-    team = token_for("service", organisation="leicestershire-partnership-nhs-trust")
     handoff_id = referral["handoffs"][0]["id"]
-    http.post(f"/api/v1/handoffs/{handoff_id}/accept", json={"window": "Mon"}, headers=team)
+    http.post(f"/api/v1/handoffs/{handoff_id}/accept", json={"window": "Mon"}, headers=nursing_team_headers)
     return referral
 
 
-def test_reads_and_changes_of_a_referral_are_recorded_for_auditors(http, audited_referral, token_for):
-    auditor = token_for("auditor", organisation="information-governance")
-    trail = http.get("/api/v1/audit", query_string={"referral": audited_referral["id"]}, headers=auditor)
+def test_reads_and_changes_of_a_referral_are_recorded_for_auditors(
+    http, audited_referral, gp_headers, auditor_headers
+):
+    trail = http.get(
+        "/api/v1/audit", query_string={"referral": audited_referral["id"]}, headers=auditor_headers
+    )
     assert trail.status_code == 200, trail.json
     summary = [(r["action"], r["resource"], r["organisation"], r["outcome"]) for r in trail.json]
     assert summary[:3] == [
@@ -48,8 +49,7 @@ def test_reads_and_changes_of_a_referral_are_recorded_for_auditors(http, audited
         for r in trail.json
     )
     assert all(r["source"] == "127.0.0.1" and r["at"] for r in trail.json)
-    referrer = token_for("referrer", organisation="city-gp-practice")
-    refused = http.get("/api/v1/audit", query_string={"referral": audited_referral["id"]}, headers=referrer)
+    refused = http.get("/api/v1/audit", query_string={"referral": audited_referral["id"]}, headers=gp_headers)
     assert refused.status_code == 403
 
 
@@ -105,7 +105,7 @@ def test_the_command_line_verifies_the_trail(database_url, audited_referral, sig
 
 @pytest.mark.parametrize(("hops", "recorded"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
 def test_the_callers_address_comes_from_x_forwarded_for_only_behind_a_configured_proxy(
-    signpost, nursing, token_for, hops, recorded
+    signpost, nursing, gp_headers, auditor_headers, hops, recorded
 ):
     from dataclasses import replace
 
@@ -113,11 +113,9 @@ def test_the_callers_address_comes_from_x_forwarded_for_only_behind_a_configured
 
     signpost.settings = replace(signpost.settings, proxy_hops=hops)
     http = create_app(signpost).test_client()
-    gp = token_for("referrer", organisation="city-gp-practice")
-    forwarded = {**gp, "X-Forwarded-For": "203.0.113.7"}
+    forwarded = {**gp_headers, "X-Forwarded-For": "203.0.113.7"}
     referral = http.post("/api/v1/referrals", json=REFERRAL, headers=forwarded).json
-    auditor = token_for("auditor", organisation="information-governance")
-    trail = http.get("/api/v1/audit", query_string={"referral": referral["id"]}, headers=auditor).json
+    trail = http.get("/api/v1/audit", query_string={"referral": referral["id"]}, headers=auditor_headers).json
     assert [r["source"] for r in trail if r["action"] == "create"] == [recorded]
 
 

@@ -6,7 +6,6 @@ import json
 import logging
 import queue
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, process_env
+from tests.support.net import free_port
 
 SIGNPOST = [sys.executable, "-m", "api.cli"]
 STARTUP_TIMEOUT_SECONDS = 60
@@ -56,12 +56,6 @@ def test_clients_create_refuses_an_unknown_role(database_url, tmp_path):
     result = run(database_url, "clients", "create", "--org", "x", "--role", "superuser", cwd=tmp_path)
     assert result.returncode == 1
     assert "roles must be some of" in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def read_until(process: subprocess.Popen, pattern: str) -> str:

@@ -42,28 +42,20 @@ def test_versions_are_numbered_and_identical_content_is_not_stored_twice(signpos
     assert "x = 1" in stored["files"][0]["content"]
 
 
-def test_running_instances_keep_their_version_and_new_ones_take_the_latest(signpost):
-    referrer = signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
+def test_running_instances_keep_their_version_and_new_ones_take_the_latest(signpost, gp, practice_operator):
     deploy(signpost, samples.source(samples.script_then_user_task("x = 1")))
-    old, _ = signpost.referrals.start(
-        referrer, pathway="sample", version=None, referrer="r", subject=None, data={}
-    )
+    old, _ = signpost.referrals.start(gp, pathway="sample", version=None, referrer="r", subject=None, data={})
     deploy(signpost, samples.source(samples.script_then_user_task("x = 2")))
-    new, _ = signpost.referrals.start(
-        referrer, pathway="sample", version=None, referrer="r", subject=None, data={}
-    )
-    pinned, _ = signpost.referrals.start(
-        referrer, pathway="sample", version=1, referrer="r", subject=None, data={}
-    )
+    new, _ = signpost.referrals.start(gp, pathway="sample", version=None, referrer="r", subject=None, data={})
+    pinned, _ = signpost.referrals.start(gp, pathway="sample", version=1, referrer="r", subject=None, data={})
     assert (old["pathway"]["version"], old["data"]["x"]) == (1, 1)
     assert (new["pathway"]["version"], new["data"]["x"]) == (2, 2)
     assert (pinned["pathway"]["version"], pinned["data"]["x"]) == (1, 1)
-    operator = signpost.clients.create(name="op", organisation="spa", roles={"operator"})[0]
     task_id = old["waiting_for"]["tasks"][0]["id"]
-    assert signpost.referrals.complete_task(task_id, {}, operator)["status"] == "completed"
+    assert signpost.referrals.complete_task(task_id, {}, practice_operator)["status"] == "completed"
 
 
-def test_a_deployment_holding_a_call_activity_and_its_callee(signpost):
+def test_a_deployment_holding_a_call_activity_and_its_callee(signpost, gp):
     callee = samples.script_then_user_task("called = True", process_id="callee")
     caller = samples.process(
         """
@@ -77,9 +69,8 @@ def test_a_deployment_holding_a_call_activity_and_its_callee(signpost):
     )
     version = deploy(signpost, samples.source(caller, "caller.bpmn"), samples.source(callee, "callee.bpmn"))
     assert version.key == "caller"
-    referrer = signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
     started, _ = signpost.referrals.start(
-        referrer, pathway="caller", version=None, referrer="r", subject=None, data={}
+        gp, pathway="caller", version=None, referrer="r", subject=None, data={}
     )
     assert [t["element_id"] for t in started["waiting_for"]["tasks"]] == ["review"]
 

@@ -54,22 +54,7 @@ ISSUE_TYPE |= {"exception", "timeout", "incomplete", "throttled", "informational
 
 
 @pytest.fixture
-def referrer(token_for):
-    return token_for("referrer", organisation="city-gp-practice")
-
-
-@pytest.fixture
-def nursing_team(token_for):
-    return token_for("service", organisation=LPT)
-
-
-@pytest.fixture
-def operator(token_for):
-    return token_for("operator", organisation="leicestershire-partnership-nhs-trust")
-
-
-@pytest.fixture
-def referral(http, nursing, referrer):
+def referral(http, nursing, gp_headers):
     response = http.post(
         "/api/v1/referrals",
         json={
@@ -78,7 +63,7 @@ def referral(http, nursing, referrer):
             "subject": NHS_NUMBER,
             "data": ROUTINE,
         },
-        headers=referrer,
+        headers=gp_headers,
     )
     assert response.status_code == 201, response.json
     return response.json
@@ -159,9 +144,9 @@ def service_request(http, headers, referral_id) -> dict:
 
 
 def test_a_new_referral_reads_as_an_active_service_request_with_a_requested_task(
-    http, referral, referrer, nursing_team
+    http, referral, gp_headers, nursing_team_headers
 ):
-    request = service_request(http, referrer, referral["id"])
+    request = service_request(http, gp_headers, referral["id"])
     assert request["id"] == referral["id"]
     assert request["identifier"] == [{"system": fhir.REFERENCE_SYSTEM, "value": referral["reference"]}]
     assert (request["status"], request["intent"]) == ("active", "order")
@@ -192,7 +177,7 @@ def test_a_new_referral_reads_as_an_active_service_request_with_a_requested_task
     assert request["note"][0]["text"] == referral["status_text"]
 
     [handoff] = referral["handoffs"]
-    task = get_task(http, nursing_team, handoff["id"])
+    task = get_task(http, nursing_team_headers, handoff["id"])
     assert task["id"] == handoff["id"]
     assert (task["status"], task["intent"]) == ("requested", "order")
     assert "businessStatus" not in task
@@ -222,18 +207,24 @@ def test_a_new_referral_reads_as_an_active_service_request_with_a_requested_task
 
 
 def test_the_views_follow_a_hand_off_through_information_acceptance_and_completion(
-    http, referral, referrer, nursing_team, operator, frozen_clock
+    http, referral, gp_headers, nursing_team_headers, operator_headers, frozen_clock
 ):
     handoff_id = referral["handoffs"][0]["id"]
     frozen_clock.move_to(START + timedelta(hours=1))
-    act(http, nursing_team, handoff_id, "acknowledge")
-    received = get_task(http, nursing_team, handoff_id)
+    act(http, nursing_team_headers, handoff_id, "acknowledge")
+    received = get_task(http, nursing_team_headers, handoff_id)
     assert (received["status"], received["meta"]["versionId"]) == ("received", "2")
     assert received["lastModified"] == "2026-11-23T10:00:00.000Z"
     assert received["authoredOn"] == "2026-11-23T09:00:00.000Z"
 
-    act(http, nursing_team, handoff_id, "request-information", {"question": "Is the patient diabetic?"})
-    held = get_task(http, nursing_team, handoff_id)
+    act(
+        http,
+        nursing_team_headers,
+        handoff_id,
+        "request-information",
+        {"question": "Is the patient diabetic?"},
+    )
+    held = get_task(http, nursing_team_headers, handoff_id)
     assert held["status"] == "on-hold"
     assert held["businessStatus"] == {"text": "waiting for information from the referrer"}
     assert held["owner"] == {
@@ -242,7 +233,7 @@ def test_the_views_follow_a_hand_off_through_information_acceptance_and_completi
         "display": "referrer C81001",
     }
     assert parameters(held, "output") == {"question": "Is the patient diabetic?"}
-    on_hold = service_request(http, referrer, referral["id"])
+    on_hold = service_request(http, gp_headers, referral["id"])
     assert on_hold["status"] == "on-hold"
     assert on_hold["note"][0]["text"] == (
         "City community nursing has asked the referrer for more information: Is the patient diabetic?"
@@ -251,55 +242,57 @@ def test_the_views_follow_a_hand_off_through_information_acceptance_and_completi
     answered = http.post(
         f"/api/v1/referrals/{referral['id']}/information",
         json={"answer": {"diabetic": "yes, type 2"}},
-        headers=referrer,
+        headers=gp_headers,
     )
     assert answered.status_code == 200, answered.json
-    resumed = get_task(http, nursing_team, handoff_id)
+    resumed = get_task(http, nursing_team_headers, handoff_id)
     assert (resumed["status"], resumed["businessStatus"]["text"]) == ("received", "information supplied")
     assert resumed["owner"]["identifier"]["value"] == "community-nursing-city"
     assert parameters(resumed, "input")["answer"] == '{"diabetic": "yes, type 2"}'
-    assert service_request(http, referrer, referral["id"])["status"] == "active"
+    assert service_request(http, gp_headers, referral["id"])["status"] == "active"
 
-    act(http, nursing_team, handoff_id, "accept", {"window": "Tue 14:00-16:00"})
-    accepted = get_task(http, nursing_team, handoff_id)
+    act(http, nursing_team_headers, handoff_id, "accept", {"window": "Tue 14:00-16:00"})
+    accepted = get_task(http, nursing_team_headers, handoff_id)
     assert accepted["status"] == "accepted"
     assert accepted["businessStatus"] == {"text": "visit booked Tue 14:00-16:00"}
     assert parameters(accepted, "output") == {
         "question": "Is the patient diabetic?",
         "window": "Tue 14:00-16:00",
     }
-    request = service_request(http, referrer, referral["id"])
+    request = service_request(http, gp_headers, referral["id"])
     assert (request["status"], request["note"][0]["text"]) == (
         "active",
         "Accepted by City community nursing — visit booked Tue 14:00-16:00",
     )
 
-    act(http, nursing_team, handoff_id, "start")
-    assert get_task(http, nursing_team, handoff_id)["status"] == "in-progress"
-    act(http, nursing_team, handoff_id, "complete", {"outcome": "wound dressed"})
-    done = get_task(http, nursing_team, handoff_id)
+    act(http, nursing_team_headers, handoff_id, "start")
+    assert get_task(http, nursing_team_headers, handoff_id)["status"] == "in-progress"
+    act(http, nursing_team_headers, handoff_id, "complete", {"outcome": "wound dressed"})
+    done = get_task(http, nursing_team_headers, handoff_id)
     assert (done["status"], done["businessStatus"]["text"]) == ("completed", "completed")
     assert parameters(done, "output")["outcome"] == "wound dressed"
     assert done["meta"]["versionId"] == "7"
-    completed = service_request(http, referrer, referral["id"])
+    completed = service_request(http, gp_headers, referral["id"])
     assert completed["status"] == "completed"
     assert completed["note"][0]["text"] == "Completed by City community nursing: wound dressed"
 
     # Every reader entitled to the hand-off reads the same Task.
-    assert get_task(http, referrer, handoff_id) == done
-    assert get_task(http, operator, handoff_id) == done
+    assert get_task(http, gp_headers, handoff_id) == done
+    assert get_task(http, operator_headers, handoff_id) == done
 
 
-def test_a_search_by_focus_returns_the_referrals_tasks_in_a_bundle(http, referral, referrer, nursing_team):
+def test_a_search_by_focus_returns_the_referrals_tasks_in_a_bundle(
+    http, referral, gp_headers, nursing_team_headers
+):
     handoff_id = referral["handoffs"][0]["id"]
     act(
         http,
-        nursing_team,
+        nursing_team_headers,
         handoff_id,
         "transfer",
         {"to_service": "urgent-community-response", "reason": "needs a 2-hour response"},
     )
-    response = http.get(f"/fhir/Task?focus=ServiceRequest/{referral['id']}", headers=referrer)
+    response = http.get(f"/fhir/Task?focus=ServiceRequest/{referral['id']}", headers=gp_headers)
     bundle = valid(response, "Bundle")
     assert bundle["total"] == 2
     assert bundle["link"] == [
@@ -310,7 +303,7 @@ def test_a_search_by_focus_returns_the_referrals_tasks_in_a_bundle(http, referra
         f"http://localhost/fhir/Task/{moved['id']}",
         f"http://localhost/fhir/Task/{new['id']}",
     ]
-    assert moved == get_task(http, nursing_team, handoff_id)
+    assert moved == get_task(http, nursing_team_headers, handoff_id)
     assert (moved["status"], moved["businessStatus"]["text"]) == (
         "cancelled",
         "transferred to urgent-community-response",
@@ -321,55 +314,61 @@ def test_a_search_by_focus_returns_the_referrals_tasks_in_a_bundle(http, referra
     # The point of access that routed it stays the requester: a rejection would go back there.
     assert new["requester"]["display"] == "Community Health Single Point of Access"
     assert new["owner"]["identifier"] == {"system": fhir.SERVICE_SYSTEM, "value": "urgent-community-response"}
-    assert service_request(http, referrer, referral["id"])["status"] == "active"
+    assert service_request(http, gp_headers, referral["id"])["status"] == "active"
 
     absolute = http.get(
-        f"/fhir/Task?focus=http://localhost/fhir/ServiceRequest/{referral['id']}", headers=referrer
+        f"/fhir/Task?focus=http://localhost/fhir/ServiceRequest/{referral['id']}", headers=gp_headers
     )
     assert valid(absolute, "Bundle") == bundle
-    unknown = valid(http.get("/fhir/Task?focus=ServiceRequest/no-such-referral", headers=referrer), "Bundle")
+    unknown = valid(
+        http.get("/fhir/Task?focus=ServiceRequest/no-such-referral", headers=gp_headers), "Bundle"
+    )
     assert (unknown["total"], "entry" in unknown) == (0, False)
 
 
-def test_a_cancelled_referral_is_revoked_and_its_task_cancelled(http, referral, referrer, nursing_team):
+def test_a_cancelled_referral_is_revoked_and_its_task_cancelled(
+    http, referral, gp_headers, nursing_team_headers
+):
     handoff_id = referral["handoffs"][0]["id"]
-    act(http, nursing_team, handoff_id, "accept", {"window": "Tue 14:00-16:00"})
+    act(http, nursing_team_headers, handoff_id, "accept", {"window": "Tue 14:00-16:00"})
     cancelled = http.post(
         f"/api/v1/referrals/{referral['id']}/cancel",
         json={"reason": "admitted to hospital"},
-        headers=referrer,
+        headers=gp_headers,
     )
     assert cancelled.status_code == 200, cancelled.json
-    request = service_request(http, referrer, referral["id"])
+    request = service_request(http, gp_headers, referral["id"])
     assert request["status"] == "revoked"
     assert request["note"] == [
         {"text": "Cancelled by the referrer"},
         {"text": "Cancelled by the referrer: admitted to hospital"},
     ]
-    task = get_task(http, nursing_team, handoff_id)
+    task = get_task(http, nursing_team_headers, handoff_id)
     assert (task["status"], task["businessStatus"]["text"]) == ("cancelled", "cancelled by the referrer")
     assert task["statusReason"] == {"text": "admitted to hospital"}
 
 
-def test_a_rejected_task_goes_back_to_the_sender(http, referral, referrer, nursing_team, operator):
+def test_a_rejected_task_goes_back_to_the_sender(
+    http, referral, gp_headers, nursing_team_headers, operator_headers
+):
     handoff_id = referral["handoffs"][0]["id"]
-    act(http, nursing_team, handoff_id, "reject", {"reason": "not housebound"})
-    task = get_task(http, nursing_team, handoff_id)
+    act(http, nursing_team_headers, handoff_id, "reject", {"reason": "not housebound"})
+    task = get_task(http, nursing_team_headers, handoff_id)
     assert task["status"] == "rejected"
     assert task["statusReason"] == {"text": "not housebound"}
     assert task["owner"]["identifier"] == {"system": fhir.SERVICE_SYSTEM, "value": "community-health-spa"}
     # The pathway now waits for the operator to review the rejection: the referral is still open.
-    assert service_request(http, operator, referral["id"])["status"] == "active"
+    assert service_request(http, operator_headers, referral["id"])["status"] == "active"
 
 
-def test_a_referral_with_no_nhs_number_yet_is_still_a_valid_service_request(http, nursing, referrer):
+def test_a_referral_with_no_nhs_number_yet_is_still_a_valid_service_request(http, nursing, gp_headers):
     started = http.post(
         "/api/v1/referrals",
         json={"pathway": "community_nursing_referral", "referrer": "C81001", "data": ROUTINE},
-        headers=referrer,
+        headers=gp_headers,
     )
     assert started.status_code == 201, started.json
-    request = service_request(http, referrer, started.json["id"])
+    request = service_request(http, gp_headers, started.json["id"])
     assert request["status"] == "active"
     assert request["subject"] == {
         "type": "Patient",
@@ -378,36 +377,38 @@ def test_a_referral_with_no_nhs_number_yet_is_still_a_valid_service_request(http
     assert request["note"] == [{"text": "Being reviewed by the point of access"}]
     assert "category" not in request  # nothing routed yet
     bundle = valid(
-        http.get(f"/fhir/Task?focus=ServiceRequest/{started.json['id']}", headers=referrer), "Bundle"
+        http.get(f"/fhir/Task?focus=ServiceRequest/{started.json['id']}", headers=gp_headers), "Bundle"
     )
     assert bundle["total"] == 0
 
 
-def test_unknown_ids_are_operation_outcomes_with_404(http, referral, referrer, nursing_team):
-    assert outcome(http.get("/fhir/ServiceRequest/no-such-referral", headers=referrer), 404)["code"] == (
+def test_unknown_ids_are_operation_outcomes_with_404(http, referral, gp_headers, nursing_team_headers):
+    assert outcome(http.get("/fhir/ServiceRequest/no-such-referral", headers=gp_headers), 404)["code"] == (
         "not-found"
     )
-    assert outcome(http.get("/fhir/Task/no-such-hand-off", headers=nursing_team), 404)["code"] == "not-found"
-    assert outcome(http.get("/fhir/Patient/1", headers=referrer), 404)["code"] == "not-found"
+    assert (
+        outcome(http.get("/fhir/Task/no-such-hand-off", headers=nursing_team_headers), 404)["code"]
+        == "not-found"
+    )
+    assert outcome(http.get("/fhir/Patient/1", headers=gp_headers), 404)["code"] == "not-found"
 
 
-def test_authentication_and_roles_are_operation_outcomes(http, referral, token_for):
+def test_authentication_and_roles_are_operation_outcomes(http, referral, designer_headers):
     url = f"/fhir/ServiceRequest/{referral['id']}"
     missing = http.get(url)
     assert outcome(missing, 401)["code"] == "login"
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     assert outcome(http.get(url, headers={"Authorization": "Bearer sp_wrong"}), 401)["code"] == "login"
-    designer = token_for("designer", organisation="city-gp-practice")
-    assert outcome(http.get(url, headers=designer), 403)["code"] == "forbidden"
+    assert outcome(http.get(url, headers=designer_headers), 403)["code"] == "forbidden"
 
 
-def test_bad_searches_and_writes_are_operation_outcomes(http, referral, referrer):
-    assert outcome(http.get("/fhir/Task", headers=referrer), 400)["code"] == "required"
-    assert outcome(http.get("/fhir/Task?focus=Patient/1", headers=referrer), 400)["code"] == "invalid"
+def test_bad_searches_and_writes_are_operation_outcomes(http, referral, gp_headers):
+    assert outcome(http.get("/fhir/Task", headers=gp_headers), 400)["code"] == "required"
+    assert outcome(http.get("/fhir/Task?focus=Patient/1", headers=gp_headers), 400)["code"] == "invalid"
     two = f"/fhir/Task?focus=ServiceRequest/{referral['id']}&focus=ServiceRequest/x"
-    assert outcome(http.get(two, headers=referrer), 400)["code"] == "not-supported"
+    assert outcome(http.get(two, headers=gp_headers), 400)["code"] == "not-supported"
     handoff_id = referral["handoffs"][0]["id"]
-    written = http.put(f"/fhir/Task/{handoff_id}", json={"resourceType": "Task"}, headers=referrer)
+    written = http.put(f"/fhir/Task/{handoff_id}", json={"resourceType": "Task"}, headers=gp_headers)
     assert outcome(written, 405)["code"] == "not-supported"
     assert written.headers["Allow"] == "GET, HEAD, OPTIONS"
 
@@ -421,7 +422,9 @@ def test_another_organisations_referrer_sees_nothing_of_the_referral(http, refer
     assert valid(search, "Bundle")["total"] == 0
 
 
-def test_a_service_sees_only_what_was_routed_to_its_organisation(http, referral, nursing_team, token_for):
+def test_a_service_sees_only_what_was_routed_to_its_organisation(
+    http, referral, nursing_team_headers, token_for
+):
     """Another organisation's service gets 403 for a Task, as GET /api/v1/handoffs/{id} answers for the
     same id (a 404 here would hide nothing that answer shows), and 404 for the ServiceRequest and an
     empty search, as for any referral it was never sent."""
@@ -434,14 +437,16 @@ def test_a_service_sees_only_what_was_routed_to_its_organisation(http, referral,
     assert valid(search, "Bundle")["total"] == 0
 
     # The receiving organisation reads the referral its hand-off focuses on, and its hand-offs.
-    assert service_request(http, nursing_team, referral["id"])["id"] == referral["id"]
+    assert service_request(http, nursing_team_headers, referral["id"])["id"] == referral["id"]
     ours = valid(
-        http.get(f"/fhir/Task?focus=ServiceRequest/{referral['id']}", headers=nursing_team), "Bundle"
+        http.get(f"/fhir/Task?focus=ServiceRequest/{referral['id']}", headers=nursing_team_headers), "Bundle"
     )
     assert [e["resource"]["id"] for e in ours["entry"]] == [handoff_id]
 
 
-def test_a_task_shows_when_the_receiver_must_act_by(http, signpost, nursing, referrer, nursing_team):
+def test_a_task_shows_when_the_receiver_must_act_by(
+    http, signpost, nursing, gp_headers, nursing_team_headers
+):
     signpost.olas.load_terms((SOPS / "olas.toml").read_text(), "sops/olas.toml", "tests")
     body = {
         "pathway": "community_nursing_referral",
@@ -449,7 +454,7 @@ def test_a_task_shows_when_the_receiver_must_act_by(http, signpost, nursing, ref
         "subject": NHS_NUMBER,
         "data": ROUTINE,
     }
-    referral = http.post("/api/v1/referrals", json=body, headers=referrer).json
-    task = get_task(http, nursing_team, referral["handoffs"][0]["id"])
+    referral = http.post("/api/v1/referrals", json=body, headers=gp_headers).json
+    task = get_task(http, nursing_team_headers, referral["handoffs"][0]["id"])
     # The acknowledge clock (1 business hour on the 8-to-8 calendar) is the receiver's soonest obligation.
     assert task["restriction"] == {"period": {"end": "2026-11-23T10:00:00.000Z"}}

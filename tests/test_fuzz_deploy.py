@@ -53,11 +53,6 @@ FUZZ = settings(
 
 
 @pytest.fixture
-def designer(token_for):
-    return token_for("designer", organisation="signpost-design")
-
-
-@pytest.fixture
 def listener():
     """An HTTP port on this machine that records every connection: an external entity, DTD or XInclude that
     were fetched would show up here."""
@@ -124,7 +119,7 @@ def assert_clean_problem(response, statuses=(422,)) -> dict:
     return body
 
 
-def assert_refused_everywhere(signpost, http, designer, files: list[tuple[str, bytes]]) -> None:
+def assert_refused_everywhere(signpost, http, designer_headers, files: list[tuple[str, bytes]]) -> None:
     """Refused by the engine and over HTTP, with nothing stored by either."""
     before = stored(signpost)
     started = time.monotonic()
@@ -133,14 +128,14 @@ def assert_refused_everywhere(signpost, http, designer, files: list[tuple[str, b
     assert time.monotonic() - started < SECONDS_PER_DEPLOY, "deploying must not hang"
     assert refused.value.problems and refused.value.message
     assert stored(signpost) == before
-    assert_clean_problem(post(http, designer, files))
+    assert_clean_problem(post(http, designer_headers, files))
     assert stored(signpost) == before
 
 
-def assert_deployed_or_refused(signpost, http, designer, files: list[tuple[str, bytes]]) -> None:
+def assert_deployed_or_refused(signpost, http, designer_headers, files: list[tuple[str, bytes]]) -> None:
     """Mutants may still be valid: then they are stored whole, otherwise not at all."""
     before = stored(signpost)
-    response = post(http, designer, files)
+    response = post(http, designer_headers, files)
     if response.status_code == 201:
         assert stored(signpost)[1:] == (before[1] + 1, before[2] + len(files))
         assert response.get_json()["created"] is True
@@ -297,21 +292,21 @@ hostile_xml = st.one_of(
     document=hostile_xml, alongside_dmn=st.booleans(), filename=st.sampled_from(["x.bpmn", "x.dmn", "x.xml"])
 )
 def test_hostile_xml_is_refused_cleanly_and_stores_nothing(
-    signpost, http, designer, listener, secret_file, document, alongside_dmn, filename
+    signpost, http, designer_headers, listener, secret_file, document, alongside_dmn, filename
 ):
     listener_url, connections = listener
     files = [(filename, document.content(listener_url, secret_file))]
     if alongside_dmn:
         files.append(("community_nursing_triage.dmn", NURSING_DMN))
-    assert_refused_everywhere(signpost, http, designer, files)
+    assert_refused_everywhere(signpost, http, designer_headers, files)
     assert connections == [], "nothing may be fetched while parsing"
 
 
-def test_the_real_pathway_in_utf16_is_refused_naming_the_encoding(signpost, http, designer):
+def test_the_real_pathway_in_utf16_is_refused_naming_the_encoding(signpost, http, designer_headers):
     text = NURSING_BPMN.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
     files = [("nursing.bpmn", text.encode("utf-16")), ("triage.dmn", NURSING_DMN)]
-    assert_refused_everywhere(signpost, http, designer, files)
-    assert "UTF-8" in post(http, designer, files).get_json()["detail"]
+    assert_refused_everywhere(signpost, http, designer_headers, files)
+    assert "UTF-8" in post(http, designer_headers, files).get_json()["detail"]
 
 
 # ---- Mutations of the real pathway ------------------------------------------------------------------------
@@ -412,14 +407,16 @@ mutation_steps = st.lists(
 @settings(FUZZ, max_examples=60)
 @given(steps=mutation_steps, mutate_dmn=st.booleans())
 def test_mutants_of_the_real_pathway_are_deployed_whole_or_refused_cleanly(
-    signpost, http, designer, steps, mutate_dmn
+    signpost, http, designer_headers, steps, mutate_dmn
 ):
     bpmn, dmn = (
         (NURSING_BPMN, mutate(NURSING_DMN, steps))
         if mutate_dmn
         else (mutate(NURSING_BPMN, steps), NURSING_DMN)
     )
-    assert_deployed_or_refused(signpost, http, designer, [("nursing.bpmn", bpmn), ("triage.dmn", dmn)])
+    assert_deployed_or_refused(
+        signpost, http, designer_headers, [("nursing.bpmn", bpmn), ("triage.dmn", dmn)]
+    )
 
 
 # ---- Hostile expressions in otherwise valid files ---------------------------------------------------------
@@ -549,26 +546,28 @@ def in_valid_bpmn(expression: str, where: str) -> list[tuple[str, bytes]]:
     wrapper=st.sampled_from(["{}", "1 if {} else 2", "[{} for _ in range(3)]", "({})", "str({})"]),
 )
 def test_hostile_expressions_are_refused_wherever_they_stand(
-    signpost, http, designer, expression, where, wrapper
+    signpost, http, designer_headers, expression, where, wrapper
 ):
     hostile = expression if where == "script" and "\n" in expression else wrapper.replace("{}", expression)
     if where == "script":
         hostile = f"x = {hostile}"
-    assert_refused_everywhere(signpost, http, designer, in_valid_bpmn(hostile, where))
+    assert_refused_everywhere(signpost, http, designer_headers, in_valid_bpmn(hostile, where))
 
 
 @FUZZ
 @given(script=st.sampled_from(REFUSED_SCRIPTS))
-def test_hostile_scripts_are_refused(signpost, http, designer, script):
-    assert_refused_everywhere(signpost, http, designer, in_valid_bpmn(script, "script"))
+def test_hostile_scripts_are_refused(signpost, http, designer_headers, script):
+    assert_refused_everywhere(signpost, http, designer_headers, in_valid_bpmn(script, "script"))
 
 
 @FUZZ
 @given(expression=st.sampled_from(REFUSED_AS_TIMERS))
-def test_expensive_timer_expressions_are_refused_within_the_time_limit(signpost, http, designer, expression):
+def test_expensive_timer_expressions_are_refused_within_the_time_limit(
+    signpost, http, designer_headers, expression
+):
     files = in_valid_bpmn(expression, "timer")
-    assert_refused_everywhere(signpost, http, designer, files)
-    detail = post(http, designer, files).get_json()["detail"]
+    assert_refused_everywhere(signpost, http, designer_headers, files)
+    detail = post(http, designer_headers, files).get_json()["detail"]
     assert "wait" in detail, "the problem names the timer's element"
 
 
@@ -585,13 +584,12 @@ def test_expensive_timer_expressions_are_refused_within_the_time_limit(signpost,
     ],
     ids=["while-true", "power", "repeat", "computed-width", "quadratic-sum", "straight-line", "division"],
 )
-def test_scripts_that_only_fail_when_run_stop_the_referral_within_the_time_limit(signpost, script):
+def test_scripts_that_only_fail_when_run_stop_the_referral_within_the_time_limit(signpost, gp, script):
     """A script is checked, not run, at deploy; run, it must fail fast into an incident, not hang."""
     signpost.definitions.deploy([samples.source(samples.script_then_user_task(script))], "tests")
-    client, _token = signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})
     started = time.monotonic()
     referral, _ = signpost.referrals.start(
-        client, pathway="sample", version=None, referrer="C81001", subject=None, data={}
+        gp, pathway="sample", version=None, referrer="C81001", subject=None, data={}
     )
     assert time.monotonic() - started < SECONDS_PER_DEPLOY
     assert referral["status"] == "incident"
@@ -602,16 +600,16 @@ def test_scripts_that_only_fail_when_run_stop_the_referral_within_the_time_limit
 
 
 def test_a_file_over_the_upload_limit_is_refused_and_a_request_over_the_body_limit_is_413(
-    signpost, http, app, designer
+    signpost, http, app, designer_headers
 ):
     limit = signpost.settings.max_upload_bytes
     too_big_file = bpmn_root(f"<bpmn:documentation>{'A' * limit}</bpmn:documentation>").encode()
-    assert_refused_everywhere(signpost, http, designer, [("big.bpmn", too_big_file)])
-    assert "limit" in post(http, designer, [("big.bpmn", too_big_file)]).get_json()["detail"]
+    assert_refused_everywhere(signpost, http, designer_headers, [("big.bpmn", too_big_file)])
+    assert "limit" in post(http, designer_headers, [("big.bpmn", too_big_file)]).get_json()["detail"]
 
     before = stored(signpost)
     body_limit = app.config["MAX_CONTENT_LENGTH"]
-    response = post(http, designer, [("huge.bpmn", b" " * (body_limit + 1))])
+    response = post(http, designer_headers, [("huge.bpmn", b" " * (body_limit + 1))])
     assert_clean_problem(response, statuses=(413,))
     assert stored(signpost) == before
 
@@ -624,14 +622,14 @@ def test_a_file_over_the_upload_limit_is_refused_and_a_request_over_the_body_lim
         st.text(st.characters(categories=("L", "N")), max_size=40).map(lambda name: name + "\x00.bpmn"),
     )
 )
-def test_file_names_that_cannot_be_stored_are_refused(signpost, http, designer, filename):
+def test_file_names_that_cannot_be_stored_are_refused(signpost, http, designer_headers, filename):
     files = [(filename, samples.script_then_user_task().encode())]
     before = stored(signpost)
     with pytest.raises(DefinitionInvalid, match="file name"):
         signpost.definitions.deploy([SourceFile(name, content) for name, content in files], "tests")
     assert stored(signpost) == before
     # Over HTTP a NUL is refused with the rest of the request's values (400); a long name like any other.
-    assert_clean_problem(post(http, designer, files), statuses=(400, 422))
+    assert_clean_problem(post(http, designer_headers, files), statuses=(400, 422))
     assert stored(signpost) == before
 
 
@@ -642,23 +640,25 @@ def test_file_names_that_cannot_be_stored_are_refused(signpost, http, designer, 
     element=st.sampled_from(["process", "userTask", "lane", "message"]),
 )
 def test_ids_and_names_too_long_to_store_are_refused_at_deploy(
-    signpost, http, designer, attribute, length, element
+    signpost, http, designer_headers, attribute, length, element
 ):
     """A name that deploys but does not fit the run-time tables would fail every referral reaching it."""
     root = etree.fromstring(NURSING_BPMN)
     target = root.find(f".//{{{BPMN_NS}}}{element}")
     target.set(attribute, "n" * length)
     bpmn = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    assert_refused_everywhere(signpost, http, designer, [("nursing.bpmn", bpmn), ("triage.dmn", NURSING_DMN)])
+    assert_refused_everywhere(
+        signpost, http, designer_headers, [("nursing.bpmn", bpmn), ("triage.dmn", NURSING_DMN)]
+    )
 
 
 @FUZZ
 @given(key=st.text(min_size=1, max_size=500).filter(lambda key: key != "community_nursing_referral"))
-def test_a_key_naming_no_process_in_the_files_is_refused(signpost, http, designer, key):
+def test_a_key_naming_no_process_in_the_files_is_refused(signpost, http, designer_headers, key):
     files = [("nursing.bpmn", NURSING_BPMN), ("triage.dmn", NURSING_DMN)]
     before = stored(signpost)
     with pytest.raises(DefinitionInvalid, match="no executable process"):
         signpost.definitions.deploy([SourceFile(name, content) for name, content in files], "tests", key=key)
     # Over HTTP a NUL is refused with the rest of the request's values (400).
-    assert_clean_problem(post(http, designer, files, key=key), statuses=(400, 422))
+    assert_clean_problem(post(http, designer_headers, files, key=key), statuses=(400, 422))
     assert stored(signpost) == before

@@ -45,20 +45,10 @@ PATH_TO = {
 
 
 @pytest.fixture
-def team(signpost):
-    return signpost.clients.create(name="lpt system", organisation=LPT, roles={"service"})[0]
-
-
-@pytest.fixture
 def city_council(signpost):
     return signpost.clients.create(
         name="city system", organisation="leicester-city-council", roles={"service"}
     )[0]
-
-
-@pytest.fixture
-def gp(signpost):
-    return signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[0]
 
 
 @pytest.fixture
@@ -86,26 +76,26 @@ def spa_operator(signpost):
     )[0]
 
 
-def bring_to(signpost, handoff_id, status, team):
+def bring_to(signpost, handoff_id, status, nursing_team):
     for action in PATH_TO[status]:
-        signpost.handoffs.act(handoff_id, action, BODIES[action], team)
-    return signpost.handoffs.get(handoff_id, team)
+        signpost.handoffs.act(handoff_id, action, BODIES[action], nursing_team)
+    return signpost.handoffs.get(handoff_id, nursing_team)
 
 
 @pytest.mark.parametrize("status", list(PATH_TO))
-def test_each_status_allows_exactly_its_actions(signpost, referral, gp, team, status):
-    handoff = bring_to(signpost, the_handoff(signpost, referral, gp)["id"], status, team)
+def test_each_status_allows_exactly_its_actions(signpost, referral, gp, nursing_team, status):
+    handoff = bring_to(signpost, the_handoff(signpost, referral, gp)["id"], status, nursing_team)
     assert handoff["status"] == status
     for action, transition in SERVICE_TRANSITIONS.items():
         if status in transition.allowed_from:
             continue
         with pytest.raises(IllegalTransition) as refused:
-            signpost.handoffs.act(handoff["id"], action, BODIES[action], team)
+            signpost.handoffs.act(handoff["id"], action, BODIES[action], nursing_team)
         assert refused.value.allowed == [
             a for a, t in SERVICE_TRANSITIONS.items() if status in t.allowed_from
         ]
         assert f"cannot {action} a hand-off that is {status}" in refused.value.message
-    assert signpost.handoffs.get(handoff["id"], team)["version"] == handoff["version"]
+    assert signpost.handoffs.get(handoff["id"], nursing_team)["version"] == handoff["version"]
 
 
 @pytest.mark.parametrize(
@@ -142,21 +132,21 @@ def test_each_status_allows_exactly_its_actions(signpost, referral, gp, team, st
     ],
 )
 def test_legal_transitions_record_status_owner_and_business_status(
-    signpost, referral, gp, team, actions, status, business_status, owner
+    signpost, referral, gp, nursing_team, actions, status, business_status, owner
 ):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
     for action in actions:
-        after = signpost.handoffs.act(handoff_id, action, BODIES[action], team)
+        after = signpost.handoffs.act(handoff_id, action, BODIES[action], nursing_team)
     assert (after["status"], after["business_status"], after["owner"]) == (status, business_status, owner)
     assert after["version"] == 1 + len(actions)
     kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], spa_operator(signpost))]
     assert len([k for k in kinds if k.startswith("handoff_") and k != "handoff_requested"]) == len(actions)
 
 
-def test_an_information_request_pauses_until_the_referrer_answers(signpost, referral, gp, team):
+def test_an_information_request_pauses_until_the_referrer_answers(signpost, referral, gp, nursing_team):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
-    signpost.handoffs.act(handoff_id, "acknowledge", {}, team)
-    signpost.handoffs.act(handoff_id, "request-information", BODIES["request-information"], team)
+    signpost.handoffs.act(handoff_id, "acknowledge", {}, nursing_team)
+    signpost.handoffs.act(handoff_id, "request-information", BODIES["request-information"], nursing_team)
     waiting = signpost.referrals.get(referral["id"], gp)
     assert waiting["status_text"] == (
         "City community nursing has asked the referrer for more information: Is the patient diabetic?"
@@ -165,14 +155,14 @@ def test_an_information_request_pauses_until_the_referrer_answers(signpost, refe
 
     [answered] = signpost.handoffs.supply_information(referral["id"], {"diabetic": "yes, type 2"}, gp)
     assert (answered["status"], answered["owner"]) == ("received", "community-nursing-city")
-    assert signpost.handoffs.get(handoff_id, team)["answer"] == {"diabetic": "yes, type 2"}
+    assert signpost.handoffs.get(handoff_id, nursing_team)["answer"] == {"diabetic": "yes, type 2"}
     with pytest.raises(Conflict, match="no outstanding information request"):
         signpost.handoffs.supply_information(referral["id"], {"again": "?"}, gp)
 
 
-def test_a_transfer_cancels_this_hand_off_and_routes_a_new_one(signpost, referral, gp, team):
+def test_a_transfer_cancels_this_hand_off_and_routes_a_new_one(signpost, referral, gp, nursing_team):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
-    moved = signpost.handoffs.act(handoff_id, "transfer", BODIES["transfer"], team)
+    moved = signpost.handoffs.act(handoff_id, "transfer", BODIES["transfer"], nursing_team)
     assert (moved["status"], moved["business_status"]) == (
         "cancelled",
         "transferred to urgent-community-response",
@@ -186,7 +176,7 @@ def test_a_transfer_cancels_this_hand_off_and_routes_a_new_one(signpost, referra
     )
     assert new["payload"] == old["payload"]
     assert view["status_text"] == "Sent to Urgent Community Response, waiting for them to respond"
-    accepted = signpost.handoffs.act(new["id"], "accept", {"window": "today 10:00-12:00"}, team)
+    accepted = signpost.handoffs.act(new["id"], "accept", {"window": "today 10:00-12:00"}, nursing_team)
     assert accepted["status"] == "accepted"
     assert signpost.referrals.get(referral["id"], gp)["waiting_for"]["messages"] == ["handoff.completed"]
 
@@ -199,11 +189,13 @@ def test_a_transfer_cancels_this_hand_off_and_routes_a_new_one(signpost, referra
         ({"to_service": "community-nursing-city", "reason": "x"}, "already holds it"),
     ],
 )
-def test_a_transfer_to_a_service_that_cannot_take_it_is_refused(signpost, referral, gp, team, body, fragment):
+def test_a_transfer_to_a_service_that_cannot_take_it_is_refused(
+    signpost, referral, gp, nursing_team, body, fragment
+):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
     with pytest.raises(InvalidInput, match=fragment):
-        signpost.handoffs.act(handoff_id, "transfer", body, team)
-    assert signpost.handoffs.get(handoff_id, team)["version"] == 1
+        signpost.handoffs.act(handoff_id, "transfer", body, nursing_team)
+    assert signpost.handoffs.get(handoff_id, nursing_team)["version"] == 1
     assert len(signpost.referrals.get(referral["id"], gp)["handoffs"]) == 1
 
 
@@ -218,11 +210,13 @@ def test_a_transfer_to_a_service_that_cannot_take_it_is_refused(signpost, referr
         ("acknowledge", {"outcome": "x"}, "unknown: outcome"),
     ],
 )
-def test_missing_or_unexpected_fields_are_refused(signpost, referral, gp, team, action, body, fragment):
+def test_missing_or_unexpected_fields_are_refused(
+    signpost, referral, gp, nursing_team, action, body, fragment
+):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
     with pytest.raises(InvalidInput, match=fragment):
-        signpost.handoffs.act(handoff_id, action, body, team)
-    assert signpost.handoffs.get(handoff_id, team)["version"] == 1
+        signpost.handoffs.act(handoff_id, action, body, nursing_team)
+    assert signpost.handoffs.get(handoff_id, nursing_team)["version"] == 1
 
 
 def test_a_service_cannot_act_on_or_read_another_organisations_hand_offs(
@@ -238,42 +232,46 @@ def test_a_service_cannot_act_on_or_read_another_organisations_hand_offs(
     assert signpost.handoffs.queue("city-duty-social-work", city_council, None) == []
 
 
-def test_a_stale_etag_is_refused_and_a_current_one_accepted(signpost, referral, gp, team):
+def test_a_stale_etag_is_refused_and_a_current_one_accepted(signpost, referral, gp, nursing_team):
     handoff = the_handoff(signpost, referral, gp)
-    signpost.handoffs.act(handoff["id"], "acknowledge", {}, team, if_match=handoff["etag"])
+    signpost.handoffs.act(handoff["id"], "acknowledge", {}, nursing_team, if_match=handoff["etag"])
     with pytest.raises(PreconditionFailed, match="read it again"):
-        signpost.handoffs.act(handoff["id"], "accept", {}, team, if_match=handoff["etag"])
-    current = signpost.handoffs.get(handoff["id"], team)
+        signpost.handoffs.act(handoff["id"], "accept", {}, nursing_team, if_match=handoff["etag"])
+    current = signpost.handoffs.get(handoff["id"], nursing_team)
     assert current["status"] == "received"
     assert (
-        signpost.handoffs.act(handoff["id"], "accept", {}, team, if_match=current["etag"])["status"]
+        signpost.handoffs.act(handoff["id"], "accept", {}, nursing_team, if_match=current["etag"])["status"]
         == "accepted"
     )
 
 
 def test_an_idempotency_key_replays_the_first_answer_and_refuses_a_different_body(
-    signpost, referral, gp, team
+    signpost, referral, gp, nursing_team
 ):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
-    first = signpost.handoffs.act(handoff_id, "accept", {"window": "Mon"}, team, idempotency_key="msg-1")
-    again = signpost.handoffs.act(handoff_id, "accept", {"window": "Mon"}, team, idempotency_key="msg-1")
+    first = signpost.handoffs.act(
+        handoff_id, "accept", {"window": "Mon"}, nursing_team, idempotency_key="msg-1"
+    )
+    again = signpost.handoffs.act(
+        handoff_id, "accept", {"window": "Mon"}, nursing_team, idempotency_key="msg-1"
+    )
     assert again == first
     with pytest.raises(IdempotencyConflict):
-        signpost.handoffs.act(handoff_id, "accept", {"window": "Tue"}, team, idempotency_key="msg-1")
+        signpost.handoffs.act(handoff_id, "accept", {"window": "Tue"}, nursing_team, idempotency_key="msg-1")
     kinds = [e["kind"] for e in signpost.referrals.events(referral["id"], spa_operator(signpost))]
     assert kinds.count("handoff_accepted") == 1
 
 
-def test_the_referrer_may_cancel_until_a_service_starts(signpost, nursing, referral, gp, team):
+def test_the_referrer_may_cancel_until_a_service_starts(signpost, nursing, referral, gp, nursing_team):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
-    signpost.handoffs.act(handoff_id, "accept", {}, team)
+    signpost.handoffs.act(handoff_id, "accept", {}, nursing_team)
     signpost.handoffs.cancel(referral["id"], "patient moved away", gp)
     cancelled = signpost.referrals.get(referral["id"], gp)
     assert (cancelled["status"], cancelled["status_text"]) == ("cancelled", "Cancelled by the referrer")
     assert cancelled["handoffs"][0]["status"] == "cancelled"
     assert cancelled["waiting_for"] == {"tasks": [], "messages": [], "timers": []}
     with pytest.raises(IllegalTransition):
-        signpost.handoffs.act(handoff_id, "start", {}, team)
+        signpost.handoffs.act(handoff_id, "start", {}, nursing_team)
 
     second, _ = signpost.referrals.start(
         gp,
@@ -284,8 +282,8 @@ def test_the_referrer_may_cancel_until_a_service_starts(signpost, nursing, refer
         data=ROUTINE,
     )
     second_handoff = the_handoff(signpost, second, gp)["id"]
-    signpost.handoffs.act(second_handoff, "accept", {}, team)
-    signpost.handoffs.act(second_handoff, "start", {}, team)
+    signpost.handoffs.act(second_handoff, "accept", {}, nursing_team)
+    signpost.handoffs.act(second_handoff, "start", {}, nursing_team)
     with pytest.raises(Conflict, match="already started"):
         signpost.handoffs.cancel(second["id"], "changed my mind", gp)
     assert signpost.referrals.get(second["id"], gp)["status"] == "waiting"
@@ -299,7 +297,7 @@ def test_only_the_referring_organisation_may_cancel_or_answer(signpost, referral
         signpost.handoffs.supply_information(referral["id"], {"x": 1}, stranger)
 
 
-def test_the_status_reads_correctly_to_the_referrer_at_every_step(signpost, referral, gp, team):
+def test_the_status_reads_correctly_to_the_referrer_at_every_step(signpost, referral, gp, nursing_team):
     def status():
         view = signpost.referrals.get(referral["id"], gp)
         return view["status_text"], view["owner"]
@@ -309,16 +307,16 @@ def test_the_status_reads_correctly_to_the_referrer_at_every_step(signpost, refe
         "Sent to City community nursing, waiting for them to respond",
         "City community nursing",
     )
-    signpost.handoffs.act(handoff_id, "acknowledge", {}, team)
+    signpost.handoffs.act(handoff_id, "acknowledge", {}, nursing_team)
     assert status() == (
         "Received by City community nursing, waiting for their decision",
         "City community nursing",
     )
-    signpost.handoffs.act(handoff_id, "accept", {"window": "Tue 14:00-16:00"}, team)
+    signpost.handoffs.act(handoff_id, "accept", {"window": "Tue 14:00-16:00"}, nursing_team)
     assert status()[0] == "Accepted by City community nursing — visit booked Tue 14:00-16:00"
-    signpost.handoffs.act(handoff_id, "start", {}, team)
+    signpost.handoffs.act(handoff_id, "start", {}, nursing_team)
     assert status()[0] == "City community nursing has started — visit booked Tue 14:00-16:00"
-    signpost.handoffs.act(handoff_id, "complete", {"outcome": "wound dressed"}, team)
+    signpost.handoffs.act(handoff_id, "complete", {"outcome": "wound dressed"}, nursing_team)
     assert status() == ("Completed by City community nursing: wound dressed", "nobody")
     timeline = [entry["what"] for entry in signpost.referrals.timeline(referral["id"], gp)]
     assert timeline == [
@@ -332,9 +330,9 @@ def test_the_status_reads_correctly_to_the_referrer_at_every_step(signpost, refe
     ]
 
 
-def test_a_rejection_reads_as_back_with_the_point_of_access(signpost, referral, gp, team):
+def test_a_rejection_reads_as_back_with_the_point_of_access(signpost, referral, gp, nursing_team):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
-    signpost.handoffs.act(handoff_id, "reject", {"reason": "not housebound"}, team)
+    signpost.handoffs.act(handoff_id, "reject", {"reason": "not housebound"}, nursing_team)
     view = signpost.referrals.get(referral["id"], gp)
     assert (
         view["status_text"] == "Declined by City community nursing: not housebound — back with "
@@ -343,7 +341,7 @@ def test_a_rejection_reads_as_back_with_the_point_of_access(signpost, referral, 
     assert [t["element_id"] for t in view["waiting_for"]["tasks"]] == ["review_rejection"]
 
 
-def test_open_referrals_are_found_by_nhs_number(signpost, nursing, referral, gp, team):
+def test_open_referrals_are_found_by_nhs_number(signpost, nursing, referral, gp, nursing_team):
     operator = spa_operator(signpost)
     assert [r["id"] for r in signpost.referrals.open_for_subject("943 476 5919", operator)] == [
         referral["id"]
@@ -351,8 +349,8 @@ def test_open_referrals_are_found_by_nhs_number(signpost, nursing, referral, gp,
     stranger = signpost.clients.create(name="other gp", organisation="county-gp", roles={"referrer"})[0]
     assert signpost.referrals.open_for_subject("9434765919", stranger) == []
     handoff_id = the_handoff(signpost, referral, gp)["id"]
-    signpost.handoffs.act(handoff_id, "accept", {}, team)
-    signpost.handoffs.act(handoff_id, "complete", {"outcome": "done"}, team)
+    signpost.handoffs.act(handoff_id, "accept", {}, nursing_team)
+    signpost.handoffs.act(handoff_id, "complete", {"outcome": "done"}, nursing_team)
     assert signpost.referrals.open_for_subject("9434765919", operator) == []
     with pytest.raises(InvalidInput, match="NHS number"):
         signpost.referrals.open_for_subject("123", operator)
@@ -401,7 +399,7 @@ def test_a_service_task_must_name_a_known_operation_with_its_parameters(signpost
         signpost.definitions.deploy([samples.source(no_type)], "tests")
 
 
-def test_acting_on_a_hand_off_of_a_referral_in_incident_is_refused(signpost, referral, gp, team):
+def test_acting_on_a_hand_off_of_a_referral_in_incident_is_refused(signpost, referral, gp, nursing_team):
     handoff_id = the_handoff(signpost, referral, gp)["id"]
     with signpost.database.write() as conn:
         conn.execute(
@@ -412,5 +410,5 @@ def test_acting_on_a_hand_off_of_a_referral_in_incident_is_refused(signpost, ref
             {"id": signpost.referrals.instance_id(referral["id"])},
         )
     with pytest.raises(Conflict, match="stopped by an incident"):
-        signpost.handoffs.act(handoff_id, "accept", {}, team)
-    assert signpost.handoffs.get(handoff_id, team)["status"] == "requested"
+        signpost.handoffs.act(handoff_id, "accept", {}, nursing_team)
+    assert signpost.handoffs.get(handoff_id, nursing_team)["status"] == "requested"

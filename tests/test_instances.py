@@ -94,7 +94,9 @@ def test_concurrent_completions_of_one_task_let_exactly_one_win(signpost, gp, pr
     def complete(n: int):
         barrier.wait()
         try:
-            results.append(("ok", signpost.referrals.complete_task(task["id"], {"winner": n}, practice_operator)))
+            results.append(
+                ("ok", signpost.referrals.complete_task(task["id"], {"winner": n}, practice_operator))
+            )
         except (TaskNotReady, Conflict) as lost:
             results.append(("lost", lost))
 

@@ -145,11 +145,15 @@ def submit(http, gp_headers, **extra) -> dict:
     return response.json
 
 
-def act(http, gp_headers, nursing_team_headers, referral: dict, action: str, body: dict | None = None) -> None:
+def act(
+    http, gp_headers, nursing_team_headers, referral: dict, action: str, body: dict | None = None
+) -> None:
     """The nursing team's system does ``action`` to the referral's open hand-off."""
     handoffs = http.get(f"/api/v1/referrals/{referral['id']}", headers=gp_headers).json["handoffs"]
     [handoff] = [h for h in handoffs if h["status"] not in ("rejected", "completed", "transferred")]
-    response = http.post(f"/api/v1/handoffs/{handoff['id']}/{action}", json=body or {}, headers=nursing_team_headers)
+    response = http.post(
+        f"/api/v1/handoffs/{handoff['id']}/{action}", json=body or {}, headers=nursing_team_headers
+    )
     assert response.status_code == 200, response.json
 
 
@@ -244,7 +248,9 @@ def test_a_referrer_hears_every_milestone_of_the_journey_signed_and_in_order_by_
     assert [d["status"] for d in deliveries(http, gp_headers, mail["id"])] == ["delivered"] * len(JOURNEY)
 
 
-def test_payloads_and_emails_carry_no_clinical_text(signpost, http, pathway, receiver, mailbox, gp_headers, nursing_team_headers):
+def test_payloads_and_emails_carry_no_clinical_text(
+    signpost, http, pathway, receiver, mailbox, gp_headers, nursing_team_headers
+):
     question = "Is the ulcer on the left leg infected?"
     answer = {"infection": "Yes: cellulitis, started on flucloxacillin"}
     reason = "Patient is known to be violent towards lone workers"
@@ -254,7 +260,11 @@ def test_payloads_and_emails_carry_no_clinical_text(signpost, http, pathway, rec
         hook = subscribe(http, gp_headers, url=receiver.url("/gp"))
         receiver.expect("/gp", hook["secret"])
         subscribe(http, gp_headers, email="referrals@city-gp.example")
-        rejected, completed, withdrawn = submit(http, gp_headers), submit(http, gp_headers), submit(http, gp_headers)
+        rejected, completed, withdrawn = (
+            submit(http, gp_headers),
+            submit(http, gp_headers),
+            submit(http, gp_headers),
+        )
     with at(10):
         act(http, gp_headers, nursing_team_headers, rejected, "request-information", {"question": question})
         supplied = http.post(
@@ -536,7 +546,9 @@ def test_a_delivery_that_exhausts_its_retries_is_dead_and_replay_sends_it_again(
 
     frozen_clock.move_to(moment + timedelta(days=1))
     assert signpost.notifications.deliver_due() == 0  # the dead letter waits for a replay
-    assert http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=other_gp_headers).status_code == 404
+    assert (
+        http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=other_gp_headers).status_code == 404
+    )
     replayed = http.post(f"/api/v1/deliveries/{delivery['id']}/replay", headers=gp_headers)
     assert replayed.status_code == 202, replayed.json
     assert (replayed.json["status"], replayed.json["attempts"]) == ("pending", 0)
@@ -666,13 +678,20 @@ def test_a_referrer_cannot_subscribe_to_or_read_another_organisations_notificati
     ):
         assert http.get(path, headers=other_gp_headers).status_code == 404, path
     assert (
-        http.post(f"/api/v1/subscriptions/{own['id']}/rotate-secret", json={}, headers=other_gp_headers).status_code
+        http.post(
+            f"/api/v1/subscriptions/{own['id']}/rotate-secret", json={}, headers=other_gp_headers
+        ).status_code
         == 404
     )
     assert http.post(f"/api/v1/deliveries/{delivery}/replay", headers=other_gp_headers).status_code == 404
     assert http.delete(f"/api/v1/subscriptions/{own['id']}", headers=other_gp_headers).status_code == 404
-    assert http.get(f"/api/v1/referrals/{referral['id']}/deliveries", headers=other_gp_headers).status_code == 404
-    assert [s["id"] for s in http.get("/api/v1/subscriptions", headers=other_gp_headers).json] == [snooping["id"]]
+    assert (
+        http.get(f"/api/v1/referrals/{referral['id']}/deliveries", headers=other_gp_headers).status_code
+        == 404
+    )
+    assert [s["id"] for s in http.get("/api/v1/subscriptions", headers=other_gp_headers).json] == [
+        snooping["id"]
+    ]
     assert receiver.received("/other") == []
     assert numbers(receiver.accepted("/gp")) == [1, 2, 3]
 
@@ -723,7 +742,9 @@ def test_a_one_off_notify_address_given_at_submission_hears_the_referral_from_it
         assert again.headers["Idempotent-Replayed"] == "true" and again.json["id"] == referral["id"]
         one_off = referral["notification_subscription"]
         receiver.expect("/once", one_off["secret"])
-        emailed = submit(http, gp_headers, notify={"email": "duty-gp@city-gp.example", "events": ["referral.routed"]})
+        emailed = submit(
+            http, gp_headers, notify={"email": "duty-gp@city-gp.example", "events": ["referral.routed"]}
+        )
         signpost.notifications.deliver_due()
 
     arrived = receiver.received("/once")
@@ -754,7 +775,9 @@ def test_rotating_the_secret_signs_with_both_secrets_during_the_grace_period(
         signpost.notifications.deliver_due()
     with at(20):
         rotated = http.post(
-            f"/api/v1/subscriptions/{hook['id']}/rotate-secret", json={"grace_seconds": 3600}, headers=gp_headers
+            f"/api/v1/subscriptions/{hook['id']}/rotate-secret",
+            json={"grace_seconds": 3600},
+            headers=gp_headers,
         )
         assert rotated.status_code == 200, rotated.json
         new = rotated.json["secret"]
@@ -799,7 +822,14 @@ def test_a_line_break_in_a_visit_window_neither_injects_a_header_nor_stops_other
         subscribe(http, gp_headers, email="referrals@city-gp.example")
         odd, plain = submit(http, gp_headers), submit(http, gp_headers)
         signpost.notifications.deliver_due()
-        act(http, gp_headers, nursing_team_headers, odd, "accept", {"window": "Tue 14:00-16:00\r\nBcc: someone@example.org"})
+        act(
+            http,
+            gp_headers,
+            nursing_team_headers,
+            odd,
+            "accept",
+            {"window": "Tue 14:00-16:00\r\nBcc: someone@example.org"},
+        )
         act(http, gp_headers, nursing_team_headers, plain, "accept", {"window": "Wed 09:00-11:00"})
         assert signpost.notifications.deliver_due() == 4
     booked = [m for m in mailbox.messages if "Visit booked" in subject(m)]
@@ -823,7 +853,9 @@ def test_every_notification_sent_is_in_the_audit_trail_with_what_the_far_side_an
 ):
     closed_port = free_port()
     with at(0):
-        hook = subscribe(http, gp_headers, url=receiver.url("/gp?token=in-the-query"), events=["referral.received"])
+        hook = subscribe(
+            http, gp_headers, url=receiver.url("/gp?token=in-the-query"), events=["referral.received"]
+        )
         receiver.expect("/gp?token=in-the-query", hook["secret"])
         unreachable = subscribe(
             http, gp_headers, url=f"http://127.0.0.1:{closed_port}/hook", events=["referral.received"]

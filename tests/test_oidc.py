@@ -1,9 +1,9 @@
 """OpenID Connect bearer JWTs: a token signed by the configured issuer is a client, in the organisation and
 roles its claims name, known by a row of its own that audit records point at and an admin can revoke.
 
-The issuer is real and local: an HTTP server on 127.0.0.1 publishing a discovery document and a JWKS of
-keys made with ``cryptography``; tokens are signed with PyJWT (or by hand, for the forgeries PyJWT will not
-make). Time moves with ``time_machine``.
+The issuer is real and local (tests/support/oidc_issuer.py): an HTTP server on 127.0.0.1 publishing a
+discovery document and a JWKS of keys made with ``cryptography``; tokens are signed with PyJWT (or by hand,
+for the forgeries PyJWT will not make). Time moves with ``time_machine``.
 """
 
 from __future__ import annotations
@@ -12,122 +12,31 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 import sqlalchemy as sa
 import time_machine
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from engine.governance.oidc import KEYS_MAX_AGE, REFETCH_INTERVAL
 from engine.settings import Settings
 from engine.store.tables import api_clients
 from engine.system import build
 from tests.conftest import SECRET_KEYS
+from tests.support.oidc_issuer import AUDIENCE, Issuer
+from tests.support.personas import GP_PRACTICE
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-AUDIENCE = "signpost-api"
-GP_PRACTICE = "city-gp-practice"
 REFERRAL = {
     "pathway": "community_nursing_referral",
     "referrer": "C81001",
     "subject": "9434765919",
     "data": {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
 }
-
-
-class Issuer:
-    """An OpenID Connect issuer: ``/.well-known/openid-configuration`` and ``/jwks`` over real HTTP, and the
-    private keys behind the public ones it publishes."""
-
-    def __init__(self):
-        self.private_keys: dict[str, object] = {}
-        self.published: list[str] = []
-        self.requests: list[str] = []
-        self.discovery_issuer: str | None = None  # what the discovery document claims, when not the truth
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def fetches(self, path: str) -> int:
-        return self.requests.count(path)
-
-    def new_key(self, kid: str, *, kind: str = "RSA", publish: bool = True):
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048) if kind == "RSA" else None
-        key = key or ec.generate_private_key(ec.SECP256R1())
-        self.private_keys[kid] = key
-        if publish:
-            self.published.append(kid)
-        return key
-
-    def jwks(self) -> dict:
-        keys = []
-        for kid in self.published:
-            key = self.private_keys[kid]
-            algorithm = jwt.algorithms.RSAAlgorithm if isinstance(key, rsa.RSAPrivateKey) else None
-            algorithm = algorithm or jwt.algorithms.ECAlgorithm
-            jwk = json.loads(algorithm.to_jwk(key.public_key()))
-            keys.append({**jwk, "kid": kid, "use": "sig"})
-        # Issuers publish encryption keys beside signing keys; they are not to be verified with.
-        return {"keys": [*keys, {"kty": "oct", "kid": "symmetric", "k": "c2VjcmV0"}]}
-
-    def claims(self, **overrides) -> dict:
-        now = int(START.timestamp())
-        claims = {
-            "iss": self.url,
-            "aud": AUDIENCE,
-            "sub": "alice",
-            "name": "Alice Smith",
-            "iat": now,
-            "exp": now + 3600,
-            "signpost_organisation": GP_PRACTICE,
-            "signpost_roles": ["referrer"],
-        }
-        claims.update(overrides)
-        return {name: value for name, value in claims.items() if value is not None}
-
-    def token(self, kid: str = "key-1", *, signing_key=None, algorithm: str | None = None, **claims) -> str:
-        key = signing_key or self.private_keys[kid]
-        algorithm = algorithm or ("RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256")
-        return jwt.encode(self.claims(**claims), key, algorithm=algorithm, headers={"kid": kid})
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                issuer.requests.append(self.path)
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": issuer.discovery_issuer or issuer.url, "jwks_uri": f"{issuer.url}/jwks"}
-                elif self.path == "/jwks":
-                    body = issuer.jwks()
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
 
 
 def b64url(data: bytes) -> str:
@@ -178,7 +87,7 @@ def referral_count(signpost) -> int:
 
 
 def test_a_referrer_signed_in_at_the_issuer_starts_a_referral_and_reads_it_back(
-    http, signpost, issuer, nursing, token_for
+    http, signpost, issuer, nursing, auditor_headers
 ):
     token = issuer.token()
     services = http.get("/api/v1/services", headers=bearer(token))
@@ -207,8 +116,7 @@ def test_a_referrer_signed_in_at_the_issuer_starts_a_referral_and_reads_it_back(
     # One discovery and one JWKS fetch serve every request after the first.
     assert issuer.requests == ["/.well-known/openid-configuration", "/jwks"]
 
-    auditor = token_for("auditor", organisation="information-governance")
-    trail = http.get("/api/v1/audit", query_string={"referral": started.json["id"]}, headers=auditor)
+    trail = http.get("/api/v1/audit", query_string={"referral": started.json["id"]}, headers=auditor_headers)
     assert trail.status_code == 200, trail.json
     by_alice = [r for r in trail.json if r["actor"] == f"client:{client['id']}:Alice Smith"]
     assert [(r["action"], r["organisation"], r["roles"], r["outcome"]) for r in by_alice] == [
@@ -217,7 +125,7 @@ def test_a_referrer_signed_in_at_the_issuer_starts_a_referral_and_reads_it_back(
     ]
 
 
-def test_the_subjects_row_follows_its_latest_token(http, signpost, issuer, token_for):
+def test_the_subjects_row_follows_its_latest_token(http, signpost, issuer, admin_headers):
     assert http.get("/api/v1/services", headers=bearer(issuer.token())).status_code == 200
     moved = issuer.token(
         name=None,
@@ -235,7 +143,7 @@ def test_the_subjects_row_follows_its_latest_token(http, signpost, issuer, token
     assert client["roles"] == ["operator", "service"]
     assert client["service"] == "lpt-community-nursing-spa"
 
-    listed = http.get("/api/v1/clients", headers=token_for("admin", organisation="signpost"))
+    listed = http.get("/api/v1/clients", headers=admin_headers)
     assert listed.status_code == 200
     [entry] = [c for c in listed.json if c["id"] == client["id"]]
     assert entry["external_subject"] == f"{issuer.url} alice"
@@ -419,11 +327,10 @@ def test_a_key_the_issuer_withdraws_stops_being_accepted(http, issuer, frozen_ti
     assert issuer.fetches("/jwks") == 2
 
 
-def test_a_revoked_subject_is_refused_and_stays_revoked(http, signpost, issuer, token_for):
+def test_a_revoked_subject_is_refused_and_stays_revoked(http, signpost, issuer, admin_headers):
     assert http.get("/api/v1/services", headers=bearer(issuer.token())).status_code == 200
     [client] = jwt_clients(signpost)
-    admin = token_for("admin", organisation="signpost")
-    assert http.post(f"/api/v1/clients/{client['id']}/revoke", headers=admin).status_code == 200
+    assert http.post(f"/api/v1/clients/{client['id']}/revoke", headers=admin_headers).status_code == 200
 
     fresh = issuer.token(iat=int(START.timestamp()) + 10, signpost_roles=["referrer", "operator"])
     refused = http.get("/api/v1/services", headers=bearer(fresh))

@@ -13,8 +13,8 @@ from engine.errors import InvalidInput
 from engine.system import build
 from tests import bpmn_samples as samples
 from tests.conftest import SOPS
+from tests.support.personas import LPT, OPERATOR
 
-LPT = "leicestershire-partnership-nhs-trust"
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Europe/London is on GMT: local time = UTC
 ROUTINE = {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False}
 
@@ -22,23 +22,6 @@ ROUTINE = {"clinical_need": "medication", "address_postcode": "LE1 5WW", "houseb
 @pytest.fixture
 def olas(signpost, directory):
     return signpost.olas.load_terms((SOPS / "olas.toml").read_text(), "sops/olas.toml", "tests")
-
-
-@pytest.fixture
-def team(signpost):
-    return signpost.clients.create(name="lpt system", organisation=LPT, roles={"service"})[0]
-
-
-@pytest.fixture
-def gp(signpost):
-    return signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[0]
-
-
-@pytest.fixture
-def manager(signpost):
-    return signpost.clients.create(
-        name="duty manager", organisation="leicestershire-partnership-nhs-trust", roles={"operator"}
-    )[0]
 
 
 def start_referral(signpost, gp, at: datetime) -> dict:
@@ -54,20 +37,15 @@ def start_referral(signpost, gp, at: datetime) -> dict:
     return referral
 
 
-def act(signpost, team, referral, action, body, at: datetime) -> None:
-    handoff_id = signpost.referrals.get(referral["id"], team_reader(signpost))["handoffs"][-1]["id"]
+def act(signpost, nursing_team, referral, action, body, at: datetime) -> None:
+    handoff_id = signpost.referrals.get(referral["id"], OPERATOR.client_in(signpost))["handoffs"][-1]["id"]
     with time_machine.travel(at, tick=False):
-        signpost.handoffs.act(handoff_id, action, body, team)
-
-
-def team_reader(signpost):
-    """An operator at the community health single point of access, which works on nursing referrals."""
-    return signpost.clients.create(name="reader", organisation=LPT, roles={"operator"})[0]
+        signpost.handoffs.act(handoff_id, action, body, nursing_team)
 
 
 def clocks(signpost, referral, at: datetime) -> dict[str, dict]:
     with time_machine.travel(at, tick=False):
-        view = signpost.referrals.get(referral["id"], team_reader(signpost))
+        view = signpost.referrals.get(referral["id"], OPERATOR.client_in(signpost))
     return {c["obligation"]: c for c in view["clocks"]}
 
 
@@ -155,11 +133,18 @@ def test_routing_starts_the_receivers_clocks_on_the_services_calendar(signpost, 
 
 
 def test_an_information_request_pauses_the_receiver_and_starts_the_sender(
-    signpost, nursing, olas, gp, team, frozen_clock
+    signpost, nursing, olas, gp, nursing_team, frozen_clock
 ):
     referral = start_referral(signpost, gp, MONDAY_9)
-    act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
-    act(signpost, team, referral, "request-information", {"question": "Allergies?"}, MONDAY_9 + hours(1))
+    act(signpost, nursing_team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
+    act(
+        signpost,
+        nursing_team,
+        referral,
+        "request-information",
+        {"question": "Allergies?"},
+        MONDAY_9 + hours(1),
+    )
     paused = clocks(signpost, referral, MONDAY_9 + hours(2))
     assert paused["acknowledge"]["state"] == "met"
     assert paused["accept-or-reject"]["state"] == "paused"
@@ -178,7 +163,7 @@ def test_an_information_request_pauses_the_receiver_and_starts_the_sender(
     assert datetime.fromisoformat(resumed["accept-or-reject"]["due_at"]) == MONDAY_9 + hours(6)
 
 
-def test_a_pause_overnight_counts_no_time_outside_opening_hours(signpost, nursing, olas, gp, team):
+def test_a_pause_overnight_counts_no_time_outside_opening_hours(signpost, nursing, olas, gp, nursing_team):
     evening = MONDAY_9 + hours(10)  # 19:00, an hour before the 8-to-8 service closes
     referral = start_referral(signpost, gp, evening)
     due = datetime.fromisoformat(clocks(signpost, referral, evening)["accept-or-reject"]["due_at"])
@@ -186,7 +171,7 @@ def test_a_pause_overnight_counts_no_time_outside_opening_hours(signpost, nursin
 
 
 def test_warnings_at_half_and_three_quarters_then_the_breach(
-    signpost, nursing, olas, gp, manager, frozen_clock
+    signpost, nursing, olas, gp, operator, frozen_clock
 ):
     referral = start_referral(signpost, gp, MONDAY_9)
     assert attend(signpost, MONDAY_9 + hours(0.25)) == 0
@@ -194,7 +179,7 @@ def test_warnings_at_half_and_three_quarters_then_the_breach(
     assert attend(signpost, MONDAY_9 + hours(0.55)) == 0
     assert attend(signpost, MONDAY_9 + hours(2.1)) == 2  # acknowledge 75% + breach; accept-or-reject 50%
     frozen_clock.move_to(MONDAY_9 + hours(2.1))
-    events = signpost.referrals.events(referral["id"], manager)
+    events = signpost.referrals.events(referral["id"], operator)
     warnings = [
         (e["detail"]["obligation"], e["detail"]["threshold"], e["at"])
         for e in events
@@ -210,7 +195,7 @@ def test_warnings_at_half_and_three_quarters_then_the_breach(
         "acknowledge",
         (MONDAY_9 + hours(1)).isoformat(),
     )
-    timeline = [t["what"] for t in signpost.referrals.timeline(referral["id"], manager)]
+    timeline = [t["what"] for t in signpost.referrals.timeline(referral["id"], operator)]
     assert "City community nursing missed its time limit to acknowledge" in timeline
     with signpost.database.read() as conn:
         kinds = [r[0] for r in conn.exec_driver_sql("SELECT event_type FROM milestones ORDER BY id")]
@@ -270,7 +255,7 @@ ESCALATING = samples.process(
 )
 
 
-def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas, gp, manager, frozen_clock):
+def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas, gp, operator, frozen_clock):
     signpost.definitions.deploy([SourceFile("escalating.bpmn", ESCALATING.encode())], "tests")
     frozen_clock.move_to(MONDAY_9)
     referral, _ = signpost.referrals.start(
@@ -284,7 +269,7 @@ def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas,
     )
     attend(signpost, MONDAY_9 + hours(1.5))
     frozen_clock.move_to(MONDAY_9 + hours(1.5))
-    escalated = signpost.referrals.get(referral["id"], manager)
+    escalated = signpost.referrals.get(referral["id"], operator)
     [task] = escalated["waiting_for"]["tasks"]
     assert task["element_id"] == "escalate"
     assert escalated["data"]["breach"]["obligation"] == "acknowledge"
@@ -292,13 +277,15 @@ def test_a_breach_reaches_the_pathway_which_escalates(signpost, directory, olas,
     assert "handoff.accepted" in escalated["waiting_for"]["messages"]  # it still waits for the service
 
 
-def test_duty_managers_list_the_clocks_at_risk(signpost, nursing, olas, gp, manager, team, frozen_clock):
+def test_duty_managers_list_the_clocks_at_risk(
+    signpost, nursing, olas, gp, operator, nursing_team, frozen_clock
+):
     first = start_referral(signpost, gp, MONDAY_9)
     second = start_referral(signpost, gp, MONDAY_9 + hours(2))
-    act(signpost, team, first, "acknowledge", {}, MONDAY_9 + hours(0.5))
+    act(signpost, nursing_team, first, "acknowledge", {}, MONDAY_9 + hours(0.5))
     frozen_clock.move_to(MONDAY_9 + hours(2.5))
-    soon = signpost.olas.at_risk(manager, states=["running"], due_before=MONDAY_9 + hours(4), limit=50)
-    theirs = signpost.olas.at_risk(team, states=["running"], due_before=None, limit=50)
+    soon = signpost.olas.at_risk(operator, states=["running"], due_before=MONDAY_9 + hours(4), limit=50)
+    theirs = signpost.olas.at_risk(nursing_team, states=["running"], due_before=None, limit=50)
     other = signpost.clients.create(name="c", organisation="leicester-city-council", roles={"service"})[0]
     nobody = signpost.olas.at_risk(other, states=["running"], due_before=None, limit=50)
     assert [(c["reference"], c["obligation"]) for c in soon] == [
@@ -308,18 +295,18 @@ def test_duty_managers_list_the_clocks_at_risk(signpost, nursing, olas, gp, mana
     assert len(theirs) == 3 and nobody == []
 
 
-def test_the_report_matches_a_hand_computed_fixture(signpost, nursing, olas, gp, team, manager):
+def test_the_report_matches_a_hand_computed_fixture(signpost, nursing, olas, gp, nursing_team, operator):
     # Three referrals routed at 09:00 on the same Monday to City community nursing (8-to-8 calendar):
     #   A: acknowledged 09:30, accepted 10:00 -> acknowledge met 0.5h, accept-or-reject met 1h
     #   B: acknowledged 09:45, accepted 12:00 -> acknowledge met 0.75h, accept-or-reject met 3h
     #   C: never acknowledged; accepted 15:00 -> acknowledge breached 10:00, accept-or-reject breached 13:00
     a, b, c = (start_referral(signpost, gp, MONDAY_9) for _ in range(3))
-    act(signpost, team, a, "acknowledge", {}, MONDAY_9 + hours(0.5))
-    act(signpost, team, a, "accept", {}, MONDAY_9 + hours(1))
-    act(signpost, team, b, "acknowledge", {}, MONDAY_9 + hours(0.75))
-    act(signpost, team, b, "accept", {}, MONDAY_9 + hours(3))
+    act(signpost, nursing_team, a, "acknowledge", {}, MONDAY_9 + hours(0.5))
+    act(signpost, nursing_team, a, "accept", {}, MONDAY_9 + hours(1))
+    act(signpost, nursing_team, b, "acknowledge", {}, MONDAY_9 + hours(0.75))
+    act(signpost, nursing_team, b, "accept", {}, MONDAY_9 + hours(3))
     attend(signpost, MONDAY_9 + hours(14))
-    act(signpost, team, c, "accept", {}, MONDAY_9 + hours(6))
+    act(signpost, nursing_team, c, "accept", {}, MONDAY_9 + hours(6))
 
     report = signpost.olas.report(MONDAY_9, MONDAY_9 + timedelta(days=1))
     by_obligation = {tuple(r["group"]): r for r in report["obligation"]}
@@ -343,9 +330,10 @@ def test_the_report_matches_a_hand_computed_fixture(signpost, nursing, olas, gp,
     assert signpost.olas.report(MONDAY_9 + timedelta(days=1), MONDAY_9 + timedelta(days=2))["service"] == []
 
 
-def test_a_closure_added_by_an_admin_moves_running_due_times(signpost, nursing, olas, gp, frozen_clock):
+def test_a_closure_added_by_an_admin_moves_running_due_times(
+    signpost, nursing, olas, gp, admin, frozen_clock
+):
     referral = start_referral(signpost, gp, MONDAY_9)
-    admin = signpost.clients.create(name="admin", organisation="signpost", roles={"admin"})[0]
     frozen_clock.move_to(MONDAY_9 + hours(0.5))
     closure = signpost.olas.add_closure(
         "8-to-8-every-day", MONDAY_9 + hours(1), MONDAY_9 + hours(3), "building evacuated", admin
@@ -365,40 +353,41 @@ def test_a_closure_added_by_an_admin_moves_running_due_times(signpost, nursing, 
 
 
 def test_obligations_reports_and_calendars_over_http(
-    http, signpost, nursing, olas, gp, team, token_for, frozen_clock
+    http, signpost, nursing, olas, gp, nursing_team, operator_headers, admin_headers, frozen_clock
 ):
     referral = start_referral(signpost, gp, MONDAY_9)
-    act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
-    operator = token_for("operator", organisation="leicestershire-partnership-nhs-trust")
+    act(signpost, nursing_team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
     frozen_clock.move_to(MONDAY_9 + hours(1))
     listed = http.get(
         "/api/v1/obligations",
         query_string={"due_before": (MONDAY_9 + hours(5)).isoformat()},
-        headers=operator,
+        headers=operator_headers,
     )
     assert listed.status_code == 200, listed.json
     assert [c["obligation"] for c in listed.json] == ["accept-or-reject"]
     assert listed.json[0]["business_seconds_remaining"] == 3 * 3600
     naive = http.get(
-        "/api/v1/obligations", query_string={"due_before": "2026-11-23T10:00:00"}, headers=operator
+        "/api/v1/obligations", query_string={"due_before": "2026-11-23T10:00:00"}, headers=operator_headers
     )
     assert naive.status_code == 422
 
     window = {"from": MONDAY_9.isoformat(), "to": (MONDAY_9 + timedelta(days=1)).isoformat()}
-    report = http.get("/api/v1/reports/ola", query_string=window, headers=operator)
+    report = http.get("/api/v1/reports/ola", query_string=window, headers=operator_headers)
     assert report.status_code == 200
     assert report.json["obligation"][0]["group"] == ["community nursing locality teams", "acknowledge"]
-    as_csv = http.get("/api/v1/reports/ola.csv", query_string=window, headers=operator)
+    as_csv = http.get("/api/v1/reports/ola.csv", query_string=window, headers=operator_headers)
     assert as_csv.content_type.startswith("text/csv")
     lines = as_csv.data.decode().splitlines()
     assert lines[0] == "grouping,group,met,breached,percent_met,median_seconds_to_meet,p90_seconds_to_meet"
     assert "obligation,community nursing locality teams / acknowledge,1,0,100.0,1800,1800" in lines
     backwards = http.get(
-        "/api/v1/reports/ola", query_string={"from": window["to"], "to": window["from"]}, headers=operator
+        "/api/v1/reports/ola",
+        query_string={"from": window["to"], "to": window["from"]},
+        headers=operator_headers,
     )
     assert backwards.status_code == 422
 
-    calendars = {c["name"]: c for c in http.get("/api/v1/calendars", headers=operator).json}
+    calendars = {c["name"]: c for c in http.get("/api/v1/calendars", headers=operator_headers).json}
     assert calendars["office-hours"]["opening"]["monday"] == [["09:00", "17:00"]]
     assert calendars["office-hours"]["opening"]["sunday"] == []
     assert calendars["24x7"]["opening"]["sunday"] == [["00:00", "24:00"]]
@@ -408,11 +397,15 @@ def test_obligations_reports_and_calendars_over_http(
         "reason": "Christmas Eve afternoon",
     }
     assert (
-        http.post("/api/v1/calendars/office-hours/closures", json=body, headers=operator).status_code == 403
+        http.post("/api/v1/calendars/office-hours/closures", json=body, headers=operator_headers).status_code
+        == 403
     )
-    created = http.post("/api/v1/calendars/office-hours/closures", json=body, headers=token_for("admin"))
+    created = http.post("/api/v1/calendars/office-hours/closures", json=body, headers=admin_headers)
     assert created.status_code == 201, created.json
-    assert http.get("/api/v1/calendars", headers=operator).json[2]["closures"][0]["reason"] == body["reason"]
+    assert (
+        http.get("/api/v1/calendars", headers=operator_headers).json[2]["closures"][0]["reason"]
+        == body["reason"]
+    )
 
 
 def test_a_pathway_can_say_what_the_referrer_reads_when_no_service_holds_it(signpost, directory, gp):
@@ -425,10 +418,10 @@ def test_a_pathway_can_say_what_the_referrer_reads_when_no_service_holds_it(sign
 
 
 def test_a_clock_stopped_after_its_due_time_before_any_tick_is_breached_not_met(
-    signpost, nursing, olas, gp, team
+    signpost, nursing, olas, gp, nursing_team
 ):
     referral = start_referral(signpost, gp, MONDAY_9)
-    act(signpost, team, referral, "acknowledge", {}, MONDAY_9 + hours(2))  # no tick ran since 10:00
+    act(signpost, nursing_team, referral, "acknowledge", {}, MONDAY_9 + hours(2))  # no tick ran since 10:00
     ack = clocks(signpost, referral, MONDAY_9 + hours(2))["acknowledge"]
     assert ack["state"] == "breached"
     assert datetime.fromisoformat(ack["breached_at"]) == MONDAY_9 + hours(1)

@@ -22,16 +22,11 @@ from tests.conftest import process_env
 WORKER_TIMEOUT_SECONDS = 60
 
 
-@pytest.fixture
-def referrer(signpost):
-    return signpost.clients.create(name="gp", organisation="spa", roles={"referrer"})[0]
-
-
-def start_waiting_on_a_timer(signpost, referrer) -> dict:
+def start_waiting_on_a_timer(signpost, gp) -> dict:
     """A referral started now, waiting on a 30-minute timer."""
     signpost.definitions.deploy([samples.source(samples.timer_wait('"PT30M"'))], "tests")
     referral, _ = signpost.referrals.start(
-        referrer, pathway="sample", version=None, referrer="r", subject=None, data={}
+        gp, pathway="sample", version=None, referrer="r", subject=None, data={}
     )
     return referral
 
@@ -52,8 +47,8 @@ def test_health_and_readiness_probes(http, settings):
     assert "database is not reachable" in response.json["detail"]
 
 
-def test_metrics_count_fired_timers_their_lateness_and_http_latency(http, signpost, referrer, frozen_clock):
-    start_waiting_on_a_timer(signpost, referrer)
+def test_metrics_count_fired_timers_their_lateness_and_http_latency(http, signpost, gp, frozen_clock):
+    start_waiting_on_a_timer(signpost, gp)
     assert "signpost_timers_due 0.0" in http.get("/metrics").data.decode()  # due in 30 minutes
     frozen_clock.shift(timedelta(minutes=31, seconds=30))
     assert "signpost_timers_due 1.0" in http.get("/metrics").data.decode()
@@ -72,10 +67,8 @@ def test_metrics_count_fired_timers_their_lateness_and_http_latency(http, signpo
     not os.environ.get("SIGNPOST_DATABASE_URL", "").startswith("postgresql"),
     reason="row locks with SKIP LOCKED are PostgreSQL's; SQLite serialises writers instead",
 )
-def test_a_worker_skips_an_instance_another_process_holds_and_fires_it_afterwards(
-    signpost, referrer, frozen_clock
-):
-    referral = start_waiting_on_a_timer(signpost, referrer)
+def test_a_worker_skips_an_instance_another_process_holds_and_fires_it_afterwards(signpost, gp, frozen_clock):
+    referral = start_waiting_on_a_timer(signpost, gp)
     frozen_clock.shift(timedelta(minutes=31))
     instance_id = signpost.referrals.instance_id(referral["id"])
     with signpost.database.engine.connect() as other_process, other_process.begin():
@@ -88,10 +81,10 @@ def test_a_worker_skips_an_instance_another_process_holds_and_fires_it_afterward
 
 
 @pytest.mark.wall_clock
-def test_the_worker_process_fires_a_due_timer(database_url, signpost, referrer, operator_client):
+def test_the_worker_process_fires_a_due_timer(database_url, signpost, gp, practice_operator):
     # Started an hour ago on the clock the worker reads, so its 30-minute timer is due.
     with time_machine.travel(datetime.now(UTC) - timedelta(hours=1), tick=False):
-        referral = start_waiting_on_a_timer(signpost, referrer)
+        referral = start_waiting_on_a_timer(signpost, gp)
     instance_id = signpost.referrals.instance_id(referral["id"])
     env = process_env(database_url, SIGNPOST_TICK_SECONDS="0.2", PYTHONUNBUFFERED="1")
     worker = subprocess.Popen(
@@ -113,10 +106,5 @@ def test_the_worker_process_fires_a_due_timer(database_url, signpost, referrer, 
     finally:
         worker.terminate()
         assert worker.wait(timeout=30) == 0  # SIGTERM ends it cleanly
-    after = signpost.referrals.get(referral["id"], operator_client)
+    after = signpost.referrals.get(referral["id"], practice_operator)
     assert [t["element_id"] for t in after["waiting_for"]["tasks"]] == ["after"]
-
-
-@pytest.fixture
-def operator_client(signpost):
-    return signpost.clients.create(name="op", organisation="spa", roles={"operator"})[0]

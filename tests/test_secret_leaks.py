@@ -6,7 +6,7 @@ password), a user signed in at an OpenID Connect issuer (a bearer JWT) reads alo
 their milestones delivered, the secret is rotated, and an auditor reads the trail. Then everything fails
 once: unknown, forged and expired tokens, broken bodies, a webhook receiver that is down or unreachable, an
 SMTP server that refuses the login, and an engine holding the wrong encryption key. All the while every
-logger writes at DEBUG into the capture. (The issuer is the local one of tests/test_oidc.py.)
+logger writes at DEBUG into the capture. (The issuer is the local one of tests/support/oidc_issuer.py.)
 
 The haystack is every log record (with tracebacks), everything printed, every answer body except the few
 that show a secret to its owner once (a new client's token, a new or rotated webhook secret), the reprs of
@@ -32,8 +32,9 @@ from engine.notifications.secrets_at_rest import new_key
 from engine.settings import Settings
 from engine.store.tables import metadata
 from engine.system import build
-from tests.test_notifications import REFERRAL, Receiver, free_port
-from tests.test_oidc import AUDIENCE, Issuer
+from tests.support.net import free_port
+from tests.support.oidc_issuer import AUDIENCE, Issuer
+from tests.support.referrals import REFERRAL
 
 SMTP_USERNAME = "signpost-relay"
 SMTP_PASSWORD = "smtp-pw-" + secrets.token_urlsafe(16)
@@ -88,13 +89,6 @@ def relay():
     handler.port = controller.port
     yield handler
     controller.stop()
-
-
-@pytest.fixture
-def receiver():
-    endpoint = Receiver()
-    yield endpoint
-    endpoint.close()
 
 
 @pytest.fixture
@@ -158,10 +152,19 @@ class Answers:
 
 
 def test_no_secret_appears_in_logs_error_answers_or_the_database(
-    everything_logged, capfd, signpost, settings, http, nursing, token_for, receiver, relay, issuer
+    everything_logged,
+    capfd,
+    signpost,
+    settings,
+    http,
+    nursing,
+    admin_headers,
+    auditor_headers,
+    receiver,
+    relay,
+    issuer,
 ):
     answers = Answers(http)
-    admin = token_for("admin", organisation="signpost")
     now = int(datetime.now(UTC).timestamp())
     signed_in = issuer.token(iat=now, exp=now + 3600)
     unknown_jwt = jwt_shaped_token()
@@ -173,7 +176,7 @@ def test_no_secret_appears_in_logs_error_answers_or_the_database(
         "POST",
         "/api/v1/clients",
         json={"name": "City GP system", "organisation": "city-gp-practice", "roles": ["referrer"]},
-        headers=admin,
+        headers=admin_headers,
         expect=201,
         shows_a_secret=True,
     )
@@ -224,7 +227,7 @@ def test_no_secret_appears_in_logs_error_answers_or_the_database(
         f"/api/v1/referrals/{second['id']}/deliveries",
     ):
         answers.call("GET", path, headers=gp, expect=200)
-    answers.call("GET", "/api/v1/clients", headers=admin, expect=200)
+    answers.call("GET", "/api/v1/clients", headers=admin_headers, expect=200)
     answers.call("GET", "/api/v1/subscriptions", headers={"Authorization": f"Bearer {signed_in}"}, expect=200)
     answers.call(
         "GET",
@@ -232,8 +235,7 @@ def test_no_secret_appears_in_logs_error_answers_or_the_database(
         headers={"Authorization": f"Bearer {signed_in}"},
         expect=200,
     )
-    auditor = token_for("auditor", organisation="information-governance")
-    answers.call("GET", f"/api/v1/audit?referral={referral['id']}", headers=auditor, expect=200)
+    answers.call("GET", f"/api/v1/audit?referral={referral['id']}", headers=auditor_headers, expect=200)
 
     # ---- failures --------------------------------------------------------------------------------------
     for authorization in (
@@ -272,7 +274,7 @@ def test_no_secret_appears_in_logs_error_answers_or_the_database(
         "POST",
         "/api/v1/clients",
         json={"name": "x", "organisation": "y", "roles": ["root"]},
-        headers=admin,
+        headers=admin_headers,
         expect=422,
     )
     answers.call("GET", "/api/v1/audit?referral=x", headers=gp, expect=403)
@@ -325,8 +327,8 @@ def test_no_secret_appears_in_logs_error_answers_or_the_database(
     whsec_secrets = [hook["secret"], rotated["secret"], one_off_secret, unreachable["secret"]]
     needles = {
         "the new client's token": token,
-        "the admin's token": admin["Authorization"].split()[1],
-        "the auditor's token": auditor["Authorization"].split()[1],
+        "the admin's token": admin_headers["Authorization"].split()[1],
+        "the auditor's token": auditor_headers["Authorization"].split()[1],
         "the OpenID Connect token": signed_in,
         "its signature": signed_in.rsplit(".", 1)[1],
         "an unknown JWT": unknown_jwt,

@@ -1,6 +1,6 @@
 """Webhook secrets are encrypted at rest, deliveries still verify, and `signpost secrets rotate` turns keys.
 
-The far side is the real webhook receiver of tests/test_notifications.py: it checks every signature with the
+The far side is the real webhook receiver of tests/support/webhooks.py: it checks every signature with the
 ``standardwebhooks`` library.
 """
 
@@ -19,7 +19,8 @@ from engine.notifications.secrets_at_rest import KEY_FILE_SUFFIX, new_key
 from engine.settings import Settings
 from engine.system import build
 from tests.conftest import NURSING_FILES, SECRET_KEYS, SOPS, pathway_files, process_env
-from tests.test_notifications import REFERRAL, Receiver
+from tests.support.personas import GP
+from tests.support.referrals import REFERRAL
 
 SECRET_COLUMNS = ("secret", "previous_secret")
 
@@ -32,18 +33,6 @@ def settings(database_url) -> Settings:
         webhook_allow_private=True,
         secret_keys=SECRET_KEYS,
     )
-
-
-@pytest.fixture
-def receiver():
-    endpoint = Receiver()
-    yield endpoint
-    endpoint.close()
-
-
-@pytest.fixture
-def gp(token_for):
-    return token_for("referrer", organisation="city-gp-practice")
 
 
 def system_with(database_url: str, *keys: str):
@@ -81,15 +70,15 @@ def stored_secrets(signpost, subscription_id: str) -> dict[str, str | None]:
     return dict(zip(SECRET_COLUMNS, row, strict=True))
 
 
-def subscribe(http, gp, receiver, path: str) -> dict:
-    response = http.post("/api/v1/subscriptions", json={"url": receiver.url(path)}, headers=gp)
+def subscribe(http, gp_headers, receiver, path: str) -> dict:
+    response = http.post("/api/v1/subscriptions", json={"url": receiver.url(path)}, headers=gp_headers)
     assert response.status_code == 201, response.json
     receiver.expect(path, response.json["secret"])
     return response.json
 
 
-def submit(http, gp, **extra) -> dict:
-    response = http.post("/api/v1/referrals", json={**REFERRAL, **extra}, headers=gp)
+def submit(http, gp_headers, **extra) -> dict:
+    response = http.post("/api/v1/referrals", json={**REFERRAL, **extra}, headers=gp_headers)
     assert response.status_code == 201, response.json
     return response.json
 
@@ -101,36 +90,36 @@ def assert_encrypted(stored: str, secret: str) -> None:
 
 
 def test_the_stored_secret_is_encrypted_and_deliveries_verify_with_standard_webhooks(
-    signpost, http, nursing, receiver, gp
+    signpost, http, nursing, receiver, gp_headers
 ):
-    hook = subscribe(http, gp, receiver, "/gp")
+    hook = subscribe(http, gp_headers, receiver, "/gp")
     assert hook["secret"].startswith("whsec_")
     stored = stored_secrets(signpost, hook["id"])
     assert_encrypted(stored["secret"], hook["secret"])
     assert stored["previous_secret"] is None
-    assert "secret" not in http.get(f"/api/v1/subscriptions/{hook['id']}", headers=gp).json
+    assert "secret" not in http.get(f"/api/v1/subscriptions/{hook['id']}", headers=gp_headers).json
 
-    submit(http, gp)
+    submit(http, gp_headers)
     signpost.notifications.deliver_due()
     assert [r.answered for r in receiver.received("/gp")] == [204, 204, 204]
     assert {r.verified_by for r in receiver.received("/gp")} == {(0,)}
 
-    rotated = http.post(f"/api/v1/subscriptions/{hook['id']}/rotate-secret", json={}, headers=gp)
+    rotated = http.post(f"/api/v1/subscriptions/{hook['id']}/rotate-secret", json={}, headers=gp_headers)
     assert rotated.status_code == 200, rotated.json
     receiver.expect("/gp", hook["secret"], rotated.json["secret"])
     stored = stored_secrets(signpost, hook["id"])
     assert_encrypted(stored["secret"], rotated.json["secret"])
     assert_encrypted(stored["previous_secret"], hook["secret"])
-    submit(http, gp)
+    submit(http, gp_headers)
     signpost.notifications.deliver_due()
     during_grace = receiver.received("/gp")[3:]
     assert [(r.answered, r.verified_by) for r in during_grace] == [(204, (0, 1))] * 3  # both signatures
 
 
 def test_a_one_off_webhook_secret_is_encrypted_in_the_answer_remembered_for_retries(
-    signpost, http, nursing, receiver, gp
+    signpost, http, nursing, receiver, gp_headers
 ):
-    headers = {**gp, "Idempotency-Key": "gp-msg-0001"}
+    headers = {**gp_headers, "Idempotency-Key": "gp-msg-0001"}
     body = {**REFERRAL, "notify": {"url": receiver.url("/one-off")}}
     first = http.post("/api/v1/referrals", json=body, headers=headers)
     assert first.status_code == 201, first.json
@@ -150,15 +139,15 @@ def test_a_one_off_webhook_secret_is_encrypted_in_the_answer_remembered_for_retr
 
 
 def test_secrets_stored_in_the_clear_before_encryption_are_read_and_then_encrypted_by_rotate(
-    signpost, http, nursing, receiver, gp, database_url, tmp_path
+    signpost, http, nursing, receiver, gp_headers, database_url, tmp_path
 ):
-    hook = subscribe(http, gp, receiver, "/gp")
+    hook = subscribe(http, gp_headers, receiver, "/gp")
     with signpost.database.write() as conn:  # as a row written before secrets were encrypted
         conn.execute(
             sa.text("UPDATE subscriptions SET secret = :secret WHERE id = :id"),
             {"secret": hook["secret"], "id": hook["id"]},
         )
-    submit(http, gp)
+    submit(http, gp_headers)
     signpost.notifications.deliver_due()
     assert [r.verified_by for r in receiver.received("/gp")] == [(0,)] * 3
 
@@ -166,19 +155,21 @@ def test_secrets_stored_in_the_clear_before_encryption_are_read_and_then_encrypt
     assert rotate.returncode == 0, rotate.stderr
     assert "1 stored secrets are now encrypted with the first key" in rotate.stdout
     assert_encrypted(stored_secrets(signpost, hook["id"])["secret"], hook["secret"])
-    submit(http, gp)
+    submit(http, gp_headers)
     signpost.notifications.deliver_due()
     assert [r.verified_by for r in receiver.received("/gp")] == [(0,)] * 6
 
 
 def test_the_key_is_rotated_with_the_command_line_and_the_old_key_then_dropped(
-    http, nursing, receiver, gp, database_url, tmp_path, token_for
+    http, nursing, receiver, gp_headers, database_url, tmp_path, auditor_headers
 ):
     old_key, new = SECRET_KEYS[0], new_key()
-    hook = subscribe(http, gp, receiver, "/gp")
-    rotated = http.post(f"/api/v1/subscriptions/{hook['id']}/rotate-secret", json={}, headers=gp)
+    hook = subscribe(http, gp_headers, receiver, "/gp")
+    rotated = http.post(f"/api/v1/subscriptions/{hook['id']}/rotate-secret", json={}, headers=gp_headers)
     receiver.expect("/gp", hook["secret"], rotated.json["secret"])
-    http.post("/api/v1/subscriptions", json={"email": "x@example.org"}, headers=gp)  # no secret: untouched
+    http.post(
+        "/api/v1/subscriptions", json={"email": "x@example.org"}, headers=gp_headers
+    )  # no secret: untouched
 
     result = signpost_command(database_url, "secrets", "rotate", keys=f"{new},{old_key}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -188,7 +179,7 @@ def test_the_key_is_rotated_with_the_command_line_and_the_old_key_then_dropped(
     try:
         stored = stored_secrets(only_new, hook["id"])
         assert_encrypted(stored["secret"], rotated.json["secret"])
-        submit(http, gp)
+        submit(http, gp_headers)
         only_new.notifications.deliver_due()
     finally:
         only_new.close()
@@ -196,24 +187,25 @@ def test_the_key_is_rotated_with_the_command_line_and_the_old_key_then_dropped(
 
     only_old = system_with(database_url, old_key)
     try:
-        submit(http, gp)
+        submit(http, gp_headers)
         assert only_old.notifications.deliver_due() == 1  # the head of the line fails and holds the rest
-        log = http.get(f"/api/v1/subscriptions/{hook['id']}/deliveries", headers=gp).json
+        log = http.get(f"/api/v1/subscriptions/{hook['id']}/deliveries", headers=gp_headers).json
     finally:
         only_old.close()
     [failed] = [d for d in log if d["status"] == "pending" and d["attempts"] == 1]  # retried later
     assert "cannot be decrypted with any of the 1 keys in SIGNPOST_SECRET_KEYS" in failed["last_error"]
     assert len(receiver.received("/gp")) == 3
     # Nothing went out, so the audit trail records no disclosure for that attempt.
-    auditor = token_for("auditor", organisation="information-governance")
-    trail = http.get("/api/v1/audit", query_string={"referral": failed["referral_id"]}, headers=auditor).json
+    trail = http.get(
+        "/api/v1/audit", query_string={"referral": failed["referral_id"]}, headers=auditor_headers
+    ).json
     assert [r["action"] for r in trail if r["action"] == "disclose"] == []
 
 
 def test_rotate_with_a_key_that_decrypts_nothing_fails_clearly_and_changes_nothing(
-    signpost, http, nursing, receiver, gp, database_url, tmp_path
+    signpost, http, nursing, receiver, gp_headers, database_url, tmp_path
 ):
-    hook = subscribe(http, gp, receiver, "/gp")
+    hook = subscribe(http, gp_headers, receiver, "/gp")
     before = stored_secrets(signpost, hook["id"])
     result = signpost_command(database_url, "secrets", "rotate", keys=new_key(), cwd=tmp_path)
     assert result.returncode == 1
@@ -257,15 +249,14 @@ def test_without_keys_a_local_sqlite_database_gets_a_key_file_only_its_owner_can
         first.migrate()
         first.services.load_directory((SOPS / "services.toml").read_text(), "sops/services.toml", "tests")
         first.definitions.deploy(pathway_files(*NURSING_FILES), "tests")
-        _client, token = first.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})
-        gp = {"Authorization": f"Bearer {token}"}
-        hook = subscribe(create_app(first).test_client(), gp, receiver, "/gp")
+        gp_headers = GP.enrol(first).headers
+        hook = subscribe(create_app(first).test_client(), gp_headers, receiver, "/gp")
     finally:
         first.close()
     second = system_with(database_url)  # a restart, or another process: the same key from the same file
     try:
         assert_encrypted(stored_secrets(second, hook["id"])["secret"], hook["secret"])
-        submit(create_app(second).test_client(), gp)
+        submit(create_app(second).test_client(), gp_headers)
         second.notifications.deliver_due()
     finally:
         second.close()

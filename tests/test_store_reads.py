@@ -16,7 +16,6 @@ from engine.store.tables import services
 from tests.conftest import SOPS
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
-LPT = "leicestershire-partnership-nhs-trust"
 CITY = "community-nursing-city"
 WOUND_CARE = {"clinical_need": "wound_care", "address_postcode": "LE1 5WW", "housebound": True}
 
@@ -24,16 +23,6 @@ WOUND_CARE = {"clinical_need": "wound_care", "address_postcode": "LE1 5WW", "hou
 @pytest.fixture
 def olas(signpost, directory):
     return signpost.olas.load_terms((SOPS / "olas.toml").read_text(), "sops/olas.toml", "tests")
-
-
-@pytest.fixture
-def gp(signpost):
-    return signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[0]
-
-
-@pytest.fixture
-def team(signpost):
-    return signpost.clients.create(name="lpt system", organisation=LPT, roles={"service"})[0]
 
 
 def test_the_next_transaction_on_a_connection_reads_the_directory_afresh(signpost, directory, olas):
@@ -80,7 +69,7 @@ def test_a_transaction_reads_back_what_it_wrote(signpost, directory, olas):
 
 
 def test_a_new_referral_and_each_hand_off_action_answer_what_a_fresh_read_returns(
-    signpost, nursing, olas, gp, team
+    signpost, nursing, olas, gp, nursing_team
 ):
     with time_machine.travel(START, tick=False) as traveller:
         referral, _ = signpost.referrals.start(
@@ -103,8 +92,8 @@ def test_a_new_referral_and_each_hand_off_action_answer_what_a_fresh_read_return
             traveller.shift(timedelta(minutes=20))
             if action == "accept":
                 signpost.handoffs.supply_information(referral["id"], {"infected": False}, gp)
-            answer = signpost.handoffs.act(handoff["id"], action, body, team)
-            fresh = signpost.handoffs.get(handoff["id"], team)
+            answer = signpost.handoffs.act(handoff["id"], action, body, nursing_team)
+            fresh = signpost.handoffs.get(handoff["id"], nursing_team)
             assert answer == {k: v for k, v in fresh.items() if k != "transitions"}
             assert fresh["transitions"][-1]["action"] == action
         after = signpost.referrals.get(referral["id"], gp)

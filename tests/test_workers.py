@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url
 from engine.bpmn import SourceFile
 from tests import bpmn_samples as samples
 from tests.conftest import process_env
-from tests.test_cli import free_port
+from tests.support.net import free_port
+from tests.support.personas import GP, PRACTICE_OPERATOR
 
 pytestmark = [
     pytest.mark.skipif(
@@ -459,12 +460,11 @@ def deploy(signpost, bpmn: str) -> None:
 
 
 @pytest.fixture
-def tokens(signpost):
-    referrer = signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[1]
-    # No point of access handles the race pathway, so the submitting organisation's operators work on its
-    # referrals and may message them (a service only those routed to it; these are not routed).
-    operator = signpost.clients.create(name="desk", organisation="city-gp-practice", roles={"operator"})[1]
-    return referrer, operator
+def tokens(enrolled):
+    """The bearer tokens of the GP and of its practice's operator. No point of access handles the race
+    pathway, so the submitting organisation's operators work on its referrals and may message them (a service
+    only those routed to it; these are not routed)."""
+    return enrolled(GP).token, enrolled(PRACTICE_OPERATOR).token
 
 
 def start_workers(fleet: Fleet, count: int) -> list[Process]:

@@ -46,11 +46,6 @@ def point_of_access(signpost):
 
 
 @pytest.fixture
-def referrer(signpost):
-    return signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[0]
-
-
-@pytest.fixture
 def city_council_service(signpost):
     """The system of Leicester City Council's social work teams."""
     return signpost.clients.create(
@@ -74,9 +69,9 @@ def trust_service(signpost):
     )[0]
 
 
-def start(signpost, referrer, **changes):
+def start(signpost, gp, **changes):
     referral, _ = signpost.referrals.start(
-        referrer,
+        gp,
         pathway="adult_social_care_front_door",
         version=None,
         referrer="C81001",
@@ -129,9 +124,9 @@ def ends_reached(signpost, reader, referral) -> list[str]:
     ]
 
 
-def triaged(signpost, referrer, point_of_access, confirmation=None, **changes):
+def triaged(signpost, gp, point_of_access, confirmation=None, **changes):
     """A contact captured, screened and confirmed by the support worker."""
-    referral = start(signpost, referrer, **changes)
+    referral = start(signpost, gp, **changes)
     task = only_task(referral, "confirm_eligibility", "Support worker")
     return complete_task(signpost, point_of_access, task, confirmation or {"triage_notes": "agree"})
 
@@ -140,9 +135,9 @@ def triaged(signpost, referrer, point_of_access, confirmation=None, **changes):
 
 
 def test_prevention_need_is_signposted_to_first_contact_plus_and_the_referrer_reads_why(
-    signpost, front_door, referrer, point_of_access
+    signpost, front_door, gp, point_of_access
 ):
-    referral = start(signpost, referrer, need_type="social_isolation")
+    referral = start(signpost, gp, need_type="social_isolation")
     assert referral["status_text"] == "Being reviewed by the point of access"
     assert (referral["data"]["eligible"], referral["data"]["signpost_to"]) == (False, "First Contact Plus")
     task = only_task(referral, "confirm_eligibility", "Support worker")
@@ -152,7 +147,7 @@ def test_prevention_need_is_signposted_to_first_contact_plus_and_the_referrer_re
     assert closed["handoffs"] == []
     assert ends_reached(signpost, point_of_access, referral) == ["end_signposted"]
 
-    seen_by_referrer = referral_now(signpost, referrer, referral)
+    seen_by_referrer = referral_now(signpost, gp, referral)
     assert seen_by_referrer["status_text"] == "Closed by the point of access"
     assert seen_by_referrer["data"]["signposting_note"] == {
         "to": "C81001",
@@ -163,8 +158,8 @@ def test_prevention_need_is_signposted_to_first_contact_plus_and_the_referrer_re
     assert seen_by_referrer["data"]["triage_notes"] == "lonely, no care need"
 
 
-def test_support_worker_overrides_the_screen_and_signposts(signpost, front_door, referrer, point_of_access):
-    referral = start(signpost, referrer)
+def test_support_worker_overrides_the_screen_and_signposts(signpost, front_door, gp, point_of_access):
+    referral = start(signpost, gp)
     assert referral["data"]["eligible"] is True
     task = only_task(referral, "confirm_eligibility", "Support worker")
 
@@ -192,9 +187,9 @@ def test_support_worker_overrides_the_screen_and_signposts(signpost, front_door,
 
 
 def test_incomplete_contact_goes_to_the_support_worker_until_the_dataset_is_complete(
-    signpost, front_door, referrer, point_of_access
+    signpost, front_door, gp, point_of_access
 ):
-    referral = start(signpost, referrer, age=None, consent_given=None)
+    referral = start(signpost, gp, age=None, consent_given=None)
     task = only_task(referral, "complete_contact_details", "Support worker")
     assert referral["data"]["missing_fields"] == ["age", "consent_given"]
     assert "eligible" not in referral["data"]
@@ -218,11 +213,11 @@ def test_incomplete_contact_goes_to_the_support_worker_until_the_dataset_is_comp
 
 
 def test_open_case_is_warm_transferred_to_the_allocated_worker(
-    signpost, front_door, referrer, point_of_access, city_council_service
+    signpost, front_door, gp, point_of_access, city_council_service
 ):
     transferred = triaged(
         signpost,
-        referrer,
+        gp,
         point_of_access,
         open_case_worker="Priya Shah (SW-1042)",
         address_postcode="LE3 9QP",
@@ -281,19 +276,19 @@ def test_open_case_is_warm_transferred_to_the_allocated_worker(
     [("LE11 3AB", "county-duty-social-work"), ("le15 6ab", "rutland-adult-social-care")],
 )
 def test_warm_transfer_goes_to_the_duty_team_of_the_locality(
-    signpost, front_door, referrer, point_of_access, postcode, team
+    signpost, front_door, gp, point_of_access, postcode, team
 ):
     transferred = triaged(
-        signpost, referrer, point_of_access, open_case_worker="J. Singh", address_postcode=postcode
+        signpost, gp, point_of_access, open_case_worker="J. Singh", address_postcode=postcode
     )
     [handoff] = transferred["handoffs"]
     assert (handoff["to_service"], handoff["payload"]["allocated_worker"]) == (team, "J. Singh")
 
 
 def test_rejected_warm_transfer_goes_back_to_the_support_worker_who_sends_it_to_a_duty_worker(
-    signpost, front_door, referrer, point_of_access, city_council_service
+    signpost, front_door, gp, point_of_access, city_council_service
 ):
-    transferred = triaged(signpost, referrer, point_of_access, open_case_worker="Priya Shah (SW-1042)")
+    transferred = triaged(signpost, gp, point_of_access, open_case_worker="Priya Shah (SW-1042)")
     rejected = service_acts(
         signpost,
         city_council_service,
@@ -336,9 +331,9 @@ def test_rejected_warm_transfer_goes_back_to_the_support_worker_who_sends_it_to_
 
 
 def test_transferred_handoff_rejected_after_acceptance_goes_back_to_the_support_worker(
-    signpost, front_door, referrer, point_of_access, city_council_service, county_council_service
+    signpost, front_door, gp, point_of_access, city_council_service, county_council_service
 ):
-    transferred = triaged(signpost, referrer, point_of_access, open_case_worker="Priya Shah (SW-1042)")
+    transferred = triaged(signpost, gp, point_of_access, open_case_worker="Priya Shah (SW-1042)")
     service_acts(signpost, city_council_service, point_of_access, transferred, "accept")
     moved = service_acts(
         signpost,
@@ -376,9 +371,9 @@ def test_transferred_handoff_rejected_after_acceptance_goes_back_to_the_support_
 
 
 def test_support_worker_signposts_after_urgent_community_response_rejects(
-    signpost, front_door, referrer, point_of_access, trust_service
+    signpost, front_door, gp, point_of_access, trust_service
 ):
-    queued = triaged(signpost, referrer, point_of_access)
+    queued = triaged(signpost, gp, point_of_access)
     duty_task = only_task(queued, "duty_worker_assessment", "Duty worker")
     routed = complete_task(
         signpost,
@@ -419,11 +414,9 @@ def test_support_worker_signposts_after_urgent_community_response_rejects(
 # ---- duty worker assessment --------------------------------------------------------------------------------
 
 
-def test_duty_worker_closes_with_no_further_action(
-    signpost, front_door, referrer, point_of_access, frozen_clock
-):
+def test_duty_worker_closes_with_no_further_action(signpost, front_door, gp, point_of_access, frozen_clock):
     frozen_clock.move_to(START)
-    queued = triaged(signpost, referrer, point_of_access)
+    queued = triaged(signpost, gp, point_of_access)
     duty_task = only_task(queued, "duty_worker_assessment", "Duty worker")
     assert queued["data"]["assessment_due"] == "P1D"
     [timer] = queued["waiting_for"]["timers"]
@@ -457,9 +450,9 @@ def test_duty_worker_closes_with_no_further_action(
     ],
 )
 def test_duty_worker_allocates_a_social_worker(
-    signpost, front_door, referrer, point_of_access, city_council_service, assessment
+    signpost, front_door, gp, point_of_access, city_council_service, assessment
 ):
-    queued = triaged(signpost, referrer, point_of_access, address_postcode="LE4 6AB")
+    queued = triaged(signpost, gp, point_of_access, address_postcode="LE4 6AB")
     duty_task = only_task(queued, "duty_worker_assessment", "Duty worker")
 
     routed = complete_task(signpost, point_of_access, duty_task, assessment)
@@ -497,10 +490,10 @@ def test_duty_worker_allocates_a_social_worker(
 
 
 def test_duty_worker_routes_to_urgent_community_response(
-    signpost, front_door, referrer, point_of_access, trust_service, frozen_clock
+    signpost, front_door, gp, point_of_access, trust_service, frozen_clock
 ):
     frozen_clock.move_to(START)
-    queued = triaged(signpost, referrer, point_of_access, risk_indicators=["falls", "lives_alone"])
+    queued = triaged(signpost, gp, point_of_access, risk_indicators=["falls", "lives_alone"])
     assert queued["data"]["priority"] == "urgent"
     assert queued["data"]["assessment_due"] == "PT4H"
     [timer] = queued["waiting_for"]["timers"]
@@ -539,10 +532,10 @@ def test_duty_worker_routes_to_urgent_community_response(
 
 
 def test_overdue_assessment_escalates_to_the_duty_manager_and_the_assessment_stays_open(
-    signpost, front_door, referrer, point_of_access, frozen_clock
+    signpost, front_door, gp, point_of_access, frozen_clock
 ):
     frozen_clock.move_to(START)
-    queued = triaged(signpost, referrer, point_of_access)
+    queued = triaged(signpost, gp, point_of_access)
     assert signpost.timers.fire_due() == 0
     frozen_clock.move_to(START + timedelta(hours=23, minutes=59))
     assert signpost.timers.fire_due() == 0
@@ -638,9 +631,9 @@ def test_overdue_assessment_escalates_to_the_duty_manager_and_the_assessment_sta
     ],
 )
 def test_screen_suggests_eligibility_priority_and_locality(
-    signpost, front_door, referrer, changes, eligible, priority, signpost_to, duty_team
+    signpost, front_door, gp, changes, eligible, priority, signpost_to, duty_team
 ):
-    data = start(signpost, referrer, **changes)["data"]
+    data = start(signpost, gp, **changes)["data"]
     assert (data["eligible"], data["priority"], data["signpost_to"], data["duty_team"]) == (
         eligible,
         priority,

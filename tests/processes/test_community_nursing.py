@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import stored_instance
+from tests.support.personas import OPERATOR
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -21,22 +22,9 @@ COMPLETE_ROUTINE = {
 }
 
 
-@pytest.fixture
-def operator(signpost):
-    client, _token = signpost.clients.create(
-        name="spa operator", organisation="leicestershire-partnership-nhs-trust", roles={"operator"}
-    )
-    return client
-
-
-@pytest.fixture
-def referrer(signpost):
-    return signpost.clients.create(name="gp", organisation="city-gp-practice", roles={"referrer"})[0]
-
-
-def start(signpost, referrer, data, subject="9434765919"):
+def start(signpost, gp, data, subject="9434765919"):
     referral, _ = signpost.referrals.start(
-        referrer,
+        gp,
         pathway="community_nursing_referral",
         version=None,
         referrer="C81001",
@@ -47,30 +35,17 @@ def start(signpost, referrer, data, subject="9434765919"):
     return referral
 
 
-@pytest.fixture
-def nursing_team(signpost):
-    """The system of the trust that runs the locality nursing teams and the SPA."""
-    return signpost.clients.create(
-        name="lpt nursing", organisation="leicestershire-partnership-nhs-trust", roles={"service"}
-    )[0]
-
-
 def service_acts(signpost, team, referral, action, body=None):
-    """The receiving service does ``action`` to the referral's open hand-off; returns the referral after."""
+    """The receiving service does ``action`` to the referral's open hand-off; returns the referral after, as
+    an operator at the trust reads it."""
     [handoff] = [h for h in handoffs_of(signpost, referral) if h["status"] not in ("rejected", "completed")]
     signpost.handoffs.act(handoff["id"], action, body or {}, team)
     assert_state_round_trips(signpost, referral)
-    return signpost.referrals.get(referral["id"], team_reader(signpost))
+    return signpost.referrals.get(referral["id"], OPERATOR.client_in(signpost))
 
 
 def handoffs_of(signpost, referral):
-    return signpost.referrals.get(referral["id"], team_reader(signpost))["handoffs"]
-
-
-def team_reader(signpost):
-    return signpost.clients.create(
-        name="reader", organisation="leicestershire-partnership-nhs-trust", roles={"operator"}
-    )[0]
+    return signpost.referrals.get(referral["id"], OPERATOR.client_in(signpost))["handoffs"]
 
 
 def complete_task(signpost, operator, task, data):
@@ -95,10 +70,10 @@ def only_task(referral, element_id):
 
 
 def test_complete_routine_referral_is_triaged_routed_accepted_and_completed(
-    signpost, nursing, referrer, operator, nursing_team, frozen_clock
+    signpost, nursing, gp, operator, nursing_team, frozen_clock
 ):
     frozen_clock.move_to(START)
-    referral = start(signpost, referrer, COMPLETE_ROUTINE)
+    referral = start(signpost, gp, COMPLETE_ROUTINE)
     assert referral["status"] == "waiting"
     assert referral["data"]["priority"] == "routine"
     assert referral["data"]["locality_team"] == "community-nursing-city"
@@ -144,9 +119,9 @@ def test_complete_routine_referral_is_triaged_routed_accepted_and_completed(
 
 
 def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
-    signpost, nursing, referrer, operator
+    signpost, nursing, gp, operator
 ):
-    referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "clinical_need": None, "address_postcode": ""})
+    referral = start(signpost, gp, {**COMPLETE_ROUTINE, "clinical_need": None, "address_postcode": ""})
     task = only_task(referral, "complete_missing_information")
     assert task["lane"] == "Point of access operator"
     assert referral["data"]["missing_fields"] == ["clinical_need", "address_postcode"]
@@ -165,10 +140,10 @@ def test_incomplete_referral_goes_to_the_operator_until_the_dataset_is_complete(
 
 
 def test_urgent_referral_escalates_when_acceptance_is_overdue_and_keeps_waiting(
-    signpost, nursing, referrer, operator, nursing_team, frozen_clock
+    signpost, nursing, gp, operator, nursing_team, frozen_clock
 ):
     frozen_clock.move_to(START)
-    referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "clinical_need": "end_of_life"})
+    referral = start(signpost, gp, {**COMPLETE_ROUTINE, "clinical_need": "end_of_life"})
     assert referral["data"]["priority"] == "urgent"
     assert signpost.timers.fire_due() == 0
     frozen_clock.move_to(START + timedelta(hours=1, minutes=59))
@@ -190,10 +165,8 @@ def test_urgent_referral_escalates_when_acceptance_is_overdue_and_keeps_waiting(
     assert kinds.count("timer_fired") == 1
 
 
-def test_rejected_referral_returns_to_the_operator_and_closes(
-    signpost, nursing, referrer, operator, nursing_team
-):
-    referral = start(signpost, referrer, {**COMPLETE_ROUTINE, "address_postcode": "NN1 1AA"})
+def test_rejected_referral_returns_to_the_operator_and_closes(signpost, nursing, gp, operator, nursing_team):
+    referral = start(signpost, gp, {**COMPLETE_ROUTINE, "address_postcode": "NN1 1AA"})
     assert referral["data"]["locality_team"] == "community-health-spa"
     rejected = service_acts(signpost, nursing_team, referral, "reject", {"reason": "out of area"})
     task = only_task(rejected, "review_rejection")
@@ -217,9 +190,9 @@ def test_rejected_referral_returns_to_the_operator_and_closes(
     ],
 )
 def test_triage_decides_priority_and_locality(
-    signpost, nursing, referrer, need, housebound, postcode, priority, team
+    signpost, nursing, gp, need, housebound, postcode, priority, team
 ):
     referral = start(
-        signpost, referrer, {"clinical_need": need, "housebound": housebound, "address_postcode": postcode}
+        signpost, gp, {"clinical_need": need, "housebound": housebound, "address_postcode": postcode}
     )
     assert (referral["data"]["priority"], referral["data"]["locality_team"]) == (priority, team)
