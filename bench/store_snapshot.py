@@ -4,10 +4,10 @@ table: proof that a refactor changed no stored outcome.
 Run it on the code before and after a change, each checkout with its own interpreter and as the working
 directory, and compare the dumps; they must be identical::
 
-    git -C /work/main worktree add /tmp/signpost-old <old commit>    # once, then give it its own .venv
-    SNAPSHOT=/work/main/bench/store_snapshot.py
-    cd /tmp/signpost-old && PYTHONPATH=$PWD .venv/bin/python $SNAPSHOT --out /tmp/old.json
-    cd /work/main && PYTHONPATH=$PWD .venv/bin/python $SNAPSHOT --out /tmp/new.json
+    git worktree add ../signpost-old <old commit>    # once, then give it its own .venv
+    SNAPSHOT=$PWD/bench/store_snapshot.py
+    (cd ../signpost-old && PYTHONPATH=$PWD .venv/bin/python $SNAPSHOT --out /tmp/old.json)
+    PYTHONPATH=$PWD .venv/bin/python $SNAPSHOT --out /tmp/new.json
     diff /tmp/old.json /tmp/new.json && echo identical
     .venv/bin/python $SNAPSHOT --compare /tmp/old.json /tmp/new.json   # the differing rows, table by table
 

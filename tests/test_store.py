@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine.errors import DuplicateKey
+from engine.routing.routes import new_handoff, open_handoff
 from engine.store import api_clients as client_store
 from engine.store import handoffs as handoff_store
 from engine.store.db import Database
@@ -59,3 +60,34 @@ def test_the_ping_answers_only_when_the_database_does(signpost):
             unreachable.ping()
     finally:
         unreachable.dispose()
+
+
+def test_hand_offs_made_at_one_instant_keep_the_order_they_were_made_in(signpost, nursing, gp):
+    """A change reads the time once, so the hand-offs it makes share a time; their ids are random."""
+    referral, _ = signpost.referrals.start(
+        gp,
+        pathway="community_nursing_referral",
+        version=None,
+        referrer="C81001",
+        subject="9434765919",
+        data={"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
+    )
+    [first] = referral["handoffs"]
+    instance_id = signpost.referrals.instance_id(referral["id"])
+    second = new_handoff(
+        id="00000000-0000-4000-8000-000000000000",  # before any other id, in the order of ids
+        instance_id=instance_id,
+        element_id=None,
+        from_service=None,
+        to_service=first["to_service"],
+        referral_type=first["referral_type"],
+        reason=None,
+        payload={},
+        at=START,  # the clock stands still: the same instant as the first
+    )
+    with signpost.database.write() as conn:
+        open_handoff(conn, second, "tests", START, {})
+    with signpost.database.read() as conn:
+        made = handoff_store.handoffs_of_instance(conn, instance_id)
+    assert [h["created_at"] for h in made] == [START, START]
+    assert [h["id"] for h in made] == [first["id"], second["id"]]
