@@ -12,6 +12,7 @@ from api.views import (
     audit,
     clients,
     definitions,
+    external_tasks,
     fhir,
     handoffs,
     messages,
@@ -20,6 +21,7 @@ from api.views import (
     personal_data,
     referrals,
     services,
+    signals,
     tasks,
 )
 from engine.system import Signpost
@@ -67,6 +69,8 @@ def create_app(signpost: Signpost) -> Flask:
         referrals.blp,
         tasks.blp,
         messages.blp,
+        signals.blp,
+        external_tasks.blp,
         services.blp,
         handoffs.blp,
         olas.blp,

@@ -16,6 +16,8 @@ AUDITED_PREFIXES = (
     "/api/v1/handoffs",
     "/api/v1/tasks",
     "/api/v1/messages",
+    "/api/v1/signals",
+    "/api/v1/external-tasks",
     "/api/v1/obligations",
     "/api/v1/reports",
     "/api/v1/subscriptions",

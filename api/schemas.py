@@ -124,10 +124,20 @@ class TimerWaitSchema(Schema):
     due_at = fields.String()
 
 
+class ExternalTaskWaitSchema(Schema):
+    id = fields.String()
+    topic = fields.String()
+    element_id = fields.String()
+    title = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "open, or failed (its failure stopped the referral)"})
+
+
 class WaitingForSchema(Schema):
     tasks = fields.List(fields.Nested(TaskSchema))
     messages = fields.List(fields.String())
+    signals = fields.List(fields.String())
     timers = fields.List(fields.Nested(TimerWaitSchema))
+    external_tasks = fields.List(fields.Nested(ExternalTaskWaitSchema))
 
 
 class IncidentSchema(Schema):
@@ -217,6 +227,18 @@ class MessageSchema(StrictSchema):
 
 class MessageResultSchema(Schema):
     delivered_to = fields.List(fields.Nested(ReferralSchema))
+
+
+class SignalSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class SignalResultSchema(Schema):
+    signal = fields.String()
+    delivered_to = fields.List(
+        fields.Nested(ReferralSchema), metadata={"description": "every referral that caught the signal"}
+    )
 
 
 class HandoffSummarySchema(Schema):
@@ -502,6 +524,7 @@ class NotificationEventSchema(Schema):
 class ProblemLocationSchema(Schema):
     file = fields.String()
     element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
     message = fields.String()
 

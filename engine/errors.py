@@ -6,6 +6,7 @@ SignpostError
 │   └── ExpressionFailed           raised while running
 │       └── ExpressionTimeout      ran past the time bound
 ├── StepFailed                     an automated step of an instance failed (it becomes an incident)
+├── BpmnErrorThrown                a pathway script threw a BPMN error for an error event to catch
 ├── DefinitionInvalid              a deployment failed validation (carries every problem found)
 ├── NotFound                       no such definition, version, referral, task, client…
 ├── Conflict                       the request contradicts the current state
@@ -14,6 +15,7 @@ SignpostError
 │   ├── NoMatchingWait             nothing waits for the message that was sent
 │   ├── IllegalTransition          the hand-off action is not allowed from its status (lists what is)
 │   ├── InstanceBusy               another process holds the instance and the caller would not wait
+│   ├── LeaseLost                  the worker does not hold the external task's lease (expired or never)
 │   └── DuplicateKey               the store already holds a row with that key (a race lost)
 ├── PreconditionFailed             If-Match names a version that is no longer current
 ├── InvalidInput                   well-formed request whose content makes no sense
@@ -68,17 +70,25 @@ class Problem:
     message: str
     element_id: str | None = None
     line: int | None = None
+    element_name: str | None = None  # the element's name in the diagram, as the designer sees it
 
     def describe(self) -> str:
         where = [self.file]
         if self.element_id:
-            where.append(f"element '{self.element_id}'")
+            named = f' "{self.element_name}"' if self.element_name else ""
+            where.append(f"element '{self.element_id}'{named}")
         if self.line:
             where.append(f"line {self.line}")
         return f"{', '.join(where)}: {self.message}"
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "element_id": self.element_id, "line": self.line, "message": self.message}
+        return {
+            "file": self.file,
+            "element_id": self.element_id,
+            "element_name": self.element_name,
+            "line": self.line,
+            "message": self.message,
+        }
 
 
 class StepFailed(SignpostError):
@@ -89,6 +99,16 @@ class StepFailed(SignpostError):
         super().__init__(message)
         self.element_id = element_id
         self.task_name = task_name
+
+
+class BpmnErrorThrown(SignpostError):
+    """A pathway script called ``bpmn_error(code, message)``: the engine throws the BPMN error ``code`` from
+    the script task, for an error boundary event to catch (nothing catching it is a StepFailed)."""
+
+    def __init__(self, code: str, message: str | None = None):
+        super().__init__(f"BPMN error '{code}'" + (f": {message}" if message else ""))
+        self.code = code
+        self.error_message = message
 
 
 class DefinitionInvalid(SignpostError):
@@ -129,6 +149,11 @@ class IllegalTransition(Conflict):
 
 class InstanceBusy(Conflict):
     """Another transaction holds the instance's row lock and the caller asked not to wait."""
+
+
+class LeaseLost(Conflict):
+    """A worker answered for an external task whose lease it does not hold: it never locked the task, its
+    lease expired, or another worker has locked it since."""
 
 
 class DuplicateKey(Conflict):

@@ -19,7 +19,9 @@ from engine.notifications.notifications import Notifications
 from engine.notifications.secrets_at_rest import box_for
 from engine.olas.olas import Olas
 from engine.pathways.definitions import Definitions, PathwayCache
+from engine.pathways.external_tasks import ExternalTasks
 from engine.pathways.instances import Instances
+from engine.pathways.messages import Messages
 from engine.pathways.pipeline import StepPipeline
 from engine.pathways.timers import Timers
 from engine.referrals.personal_data import PersonalData
@@ -55,6 +57,7 @@ class Signpost:
     audit: Audit
     rate_limits: RateLimits
     personal_data: PersonalData
+    external_tasks: ExternalTasks
     # Verifies OpenID Connect bearer JWTs; None when no issuer is configured.
     oidc: OidcVerifier | None = None
     _next_housekeeping: datetime | None = None
@@ -134,6 +137,7 @@ def build(settings: Settings) -> Signpost:
             database,
             definitions,
             instances,
+            Messages(database, instances, runtime),
             notifications,
             approval_required=settings.require_pathway_approval,
         ),
@@ -147,6 +151,7 @@ def build(settings: Settings) -> Signpost:
         audit=Audit(database),
         rate_limits=_rate_limits(settings, metrics),
         personal_data=PersonalData(database, timedelta(days=settings.retention_days)),
+        external_tasks=ExternalTasks(database, instances),
         oidc=_oidc_verifier(settings),
     )
 

@@ -141,3 +141,25 @@ def routing_task(service: str, referral_type: str, incoming: str = "f1", outgoin
       </bpmn:extensionElements>
       <bpmn:incoming>{incoming}</bpmn:incoming><bpmn:outgoing>{outgoing}</bpmn:outgoing>
     </bpmn:serviceTask>"""
+
+
+def external_task(topic: str, process_id: str = "sample") -> str:
+    """start -> external service task 'lookup' on ``topic`` (Signpost's form of the extension) -> end."""
+    return process(
+        f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="lookup" name="Look up">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="signpost.external">
+          <spiffworkflow:parameters>
+            <spiffworkflow:parameter id="topic" type="str" value="'{topic}'"/>
+          </spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="lookup"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="lookup" targetRef="end"/>""",
+        process_id,
+    )

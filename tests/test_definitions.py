@@ -103,7 +103,7 @@ def test_every_problem_is_reported_at_once(signpost):
 @pytest.mark.parametrize(
     ("expression", "fragment"),
     [
-        ("PT48H", 'must be quoted: write "PT48H"'),
+        ("PT48HOURS", "is neither a valid ISO 8601 value"),
         ('"48 hours"', "not a valid ISO 8601"),
         ("12", "must give an ISO 8601 string"),
         ('"2026-12-01T09:00:00"', "without a UTC offset"),
@@ -113,6 +113,13 @@ def test_timer_expressions_must_give_iso_8601(signpost, expression, fragment):
     [problem] = refused(signpost, samples.source(samples.timer_wait(expression))).problems
     assert problem.element_id == "wait"
     assert fragment in problem.message
+
+
+@pytest.mark.parametrize(
+    "value", ["PT48H", "P7D", "2026-12-24T09:00:00Z", '"PT48H"', "iso_duration(hours=2)"]
+)
+def test_bare_iso_8601_timer_values_and_python_expressions_are_both_accepted(signpost, value):
+    assert deploy(signpost, samples.source(samples.timer_wait(value))).created
 
 
 def test_timer_expressions_that_depend_on_data_are_accepted(signpost):

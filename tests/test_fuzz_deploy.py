@@ -10,6 +10,7 @@ nothing stored. Nothing may ever be a server error or expand an entity.
 from __future__ import annotations
 
 import io
+import re
 import socket
 import threading
 import time
@@ -116,7 +117,19 @@ def assert_clean_problem(response, statuses=(422,)) -> dict:
     assert not any(secret in response.get_data() for secret in SECRETS), "nothing may be read from elsewhere"
     if response.status_code == 422 and body.get("type", "").endswith("/definition-invalid"):
         assert body["problems"] and all(p["file"] is not None and p["message"] for p in body["problems"])
+        for problem in body["problems"]:
+            assert_a_sentence(problem["message"])
     return body
+
+
+UNREADABLE = re.compile(
+    r" at 0x[0-9a-f]+|<Element |b'<|b\"<|id \"None\"|tasks of type\s*$|^\w+(Error|Exception)\b"
+)
+
+
+def assert_a_sentence(message: str) -> None:
+    """A problem names what to change: never an object's repr, raw XML or a bare exception name."""
+    assert not UNREADABLE.search(message), message
 
 
 def assert_refused_everywhere(signpost, http, designer_headers, files: list[tuple[str, bytes]]) -> None:

@@ -269,7 +269,13 @@ def test_the_referrer_may_cancel_until_a_service_starts(signpost, nursing, refer
     cancelled = signpost.referrals.get(referral["id"], gp)
     assert (cancelled["status"], cancelled["status_text"]) == ("cancelled", "Cancelled by the referrer")
     assert cancelled["handoffs"][0]["status"] == "cancelled"
-    assert cancelled["waiting_for"] == {"tasks": [], "messages": [], "timers": []}
+    assert cancelled["waiting_for"] == {
+        "tasks": [],
+        "messages": [],
+        "signals": [],
+        "timers": [],
+        "external_tasks": [],
+    }
     with pytest.raises(IllegalTransition):
         signpost.handoffs.act(handoff_id, "start", {}, nursing_team)
 

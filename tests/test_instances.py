@@ -121,6 +121,12 @@ def test_a_timer_fires_once_when_due(signpost, gp, practice_operator, frozen_clo
     assert datetime.fromisoformat(timer["due_at"]) == NOON + timedelta(minutes=30)
     frozen_clock.move_to(NOON + timedelta(minutes=29))
     assert signpost.timers.fire_due() == 0
+    # At the due instant itself SpiffWorkflow does not fire it yet: neither fired nor counted as fired.
+    frozen_clock.move_to(NOON + timedelta(minutes=30))
+    assert signpost.timers.fire_due() == 0
+    assert [e["kind"] for e in signpost.referrals.events(referral["id"], practice_operator)][
+        -1
+    ] != "timer_fired"
     frozen_clock.move_to(NOON + timedelta(minutes=31))
     assert signpost.timers.fire_due() == 1
     assert signpost.timers.fire_due() == 0

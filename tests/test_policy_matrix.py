@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.governance.clients import ROLES
+from tests import bpmn_samples as samples
 from tests.conftest import NURSING_FILES, PROCESSES, SOPS
 
 # The organisations of the scenario: a GP practice refers; its referral is routed to City community nursing,
@@ -40,6 +41,8 @@ REFERRAL = {
     "subject": SUBJECT,
     "data": {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
 }
+# The topic of the scenario's external task, worked by the trust: its point of access operates the referral.
+EXTERNAL_TOPIC = "policy-matrix"
 # Sent by callers who must be refused: the access decision has to come before the body is read.
 UNREADABLE_BODY = {"policy-matrix": "not a field of any request"}
 
@@ -85,6 +88,13 @@ POLICY: dict[str, set[str]] = {
     "POST /api/v1/tasks/<task_id>/claim": {"operator"},
     "POST /api/v1/tasks/<task_id>/complete": {"operator"},
     "POST /api/v1/messages": {"operator", "service"},
+    "POST /api/v1/signals": {"operator", "service"},
+    "GET /api/v1/external-tasks": {"service"},
+    "POST /api/v1/external-tasks/fetch-and-lock": {"service"},
+    "POST /api/v1/external-tasks/<task_id>/complete": {"service"},
+    "POST /api/v1/external-tasks/<task_id>/extend-lease": {"service"},
+    "POST /api/v1/external-tasks/<task_id>/failure": {"service"},
+    "POST /api/v1/external-tasks/<task_id>/bpmn-error": {"service"},
     "GET /api/v1/services": {"designer", "operator", "service", "referrer", "admin"},
     "GET /api/v1/services/<service_id>": {"designer", "operator", "service", "referrer", "admin"},
     "PUT /api/v1/services/<service_id>": {"admin"},
@@ -137,6 +147,13 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /api/v1/services/<service_id>/handoffs": {"service": 403},
     "GET /api/v1/handoffs/<handoff_id>": {"service": 403, "operator": 403},
     "POST /api/v1/handoffs/<handoff_id>/<action>": {"service": 403},
+    # External tasks are worked by the service systems of the organisation operating their referral.
+    "GET /api/v1/external-tasks": {"service": FILTERED},
+    "POST /api/v1/external-tasks/fetch-and-lock": {"service": FILTERED},
+    "POST /api/v1/external-tasks/<task_id>/complete": {"service": 404},
+    "POST /api/v1/external-tasks/<task_id>/extend-lease": {"service": 404},
+    "POST /api/v1/external-tasks/<task_id>/failure": {"service": 404},
+    "POST /api/v1/external-tasks/<task_id>/bpmn-error": {"service": 404},
     "GET /api/v1/obligations": {"service": FILTERED, "operator": FILTERED},
     "POST /api/v1/subscriptions": {"referrer": 404},
     "GET /api/v1/subscriptions": {"referrer": FILTERED},
@@ -216,10 +233,34 @@ CALLS: dict[str, Call] = {
     "POST /api/v1/tasks/<task_id>/complete": Call(
         "/api/v1/tasks/{task}/complete", json={"data": {"clinical_need": "catheter"}}
     ),
+    # Nobody waits for this signal: an allowed caller's broadcast reaches no referral.
+    "POST /api/v1/signals": Call("/api/v1/signals", json={"name": "policy.matrix.probe", "data": {}}),
     # Nobody waits for this message, so an allowed caller gets 409 and no referral changes.
     "POST /api/v1/messages": Call(
         "/api/v1/messages",
         json={"name": "policy.matrix.probe", "correlation": {"referral_id": "{referral}"}, "data": {}},
+    ),
+    "GET /api/v1/external-tasks": Call(
+        "/api/v1/external-tasks", shows=lambda body, ids: ids["external_task"] in _ids_in(body)
+    ),
+    # Answers come before the fetch (routes run in order) from a worker that never locked the task: an
+    # allowed caller gets 409 and the task stays open; the fetch, last, locks it for the home organisation.
+    "POST /api/v1/external-tasks/fetch-and-lock": Call(
+        "/api/v1/external-tasks/fetch-and-lock",
+        json={"worker_id": "matrix", "topics": [EXTERNAL_TOPIC], "max_tasks": 10},
+        shows=lambda body, ids: ids["external_task"] in _ids_in(body),
+    ),
+    "POST /api/v1/external-tasks/<task_id>/complete": Call(
+        "/api/v1/external-tasks/{external_task}/complete", json={"worker_id": "matrix", "data": {}}
+    ),
+    "POST /api/v1/external-tasks/<task_id>/extend-lease": Call(
+        "/api/v1/external-tasks/{external_task}/extend-lease", json={"worker_id": "matrix"}
+    ),
+    "POST /api/v1/external-tasks/<task_id>/failure": Call(
+        "/api/v1/external-tasks/{external_task}/failure", json={"worker_id": "matrix", "error": "probe"}
+    ),
+    "POST /api/v1/external-tasks/<task_id>/bpmn-error": Call(
+        "/api/v1/external-tasks/{external_task}/bpmn-error", json={"worker_id": "matrix", "code": "PROBE"}
     ),
     "GET /api/v1/services": Call("/api/v1/services"),
     "GET /api/v1/services/<service_id>": Call("/api/v1/services/{service}"),
@@ -374,6 +415,17 @@ def scenario(signpost, nursing) -> dict:
     [task] = signpost.referrals.tasks(duty_worker, referral_id=incomplete["id"])
     # Claimed by someone outside the matrix, so that no caller in it completes the task.
     signpost.referrals.claim_task(task["id"], duty_worker)
+    signpost.definitions.deploy([samples.source(samples.external_task(EXTERNAL_TOPIC, "matrix_lookup"))], "t")
+    waiting, _ = signpost.referrals.start(
+        gp,
+        pathway="matrix_lookup",
+        version=None,
+        referrer="C81001",
+        subject=None,
+        data={},
+        point_of_access="community-health-spa",
+    )
+    [external_task] = waiting["waiting_for"]["external_tasks"]
     [delivery, *_] = signpost.notifications.deliveries(gp, subscription_id=subscription["id"])
     later = datetime.now(UTC) + timedelta(days=400)
     closure = signpost.olas.add_closure("office-hours", later, later + timedelta(days=1), "to remove", gp)
@@ -385,6 +437,7 @@ def scenario(signpost, nursing) -> dict:
         "incomplete_referral": incomplete["id"],
         "handoff": handoff["id"],
         "task": task["id"],
+        "external_task": external_task["id"],
         "service": SERVICE_ID,
         "service_body": {k: v for k, v in service.items() if k != "id"},
         "subscription": subscription["id"],

@@ -4,6 +4,8 @@ that parses untrusted XML. Imports only the root modules (errors, clock); result
 types exported here.
 """
 
+from engine.bpmn.external import ExternalTaskView, complete_external_task, throw_bpmn_error
+from engine.bpmn.external import external_tasks as waiting_external_tasks
 from engine.bpmn.operations import Operation, ServiceCall
 from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile
 from engine.bpmn.runtime import RunResult, Runtime, Snapshot, TaskView, Wait
@@ -12,6 +14,7 @@ from engine.bpmn.serialization import STATE_FORMAT
 __all__ = [
     "STATE_FORMAT",
     "CompiledPathway",
+    "ExternalTaskView",
     "Operation",
     "ParsedDeployment",
     "RunResult",
@@ -21,4 +24,7 @@ __all__ = [
     "SourceFile",
     "TaskView",
     "Wait",
+    "complete_external_task",
+    "throw_bpmn_error",
+    "waiting_external_tasks",
 ]

@@ -20,7 +20,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 
+from engine.bpmn.camunda import required_engines
 from engine.bpmn.evaluator import Evaluator
+from engine.bpmn.hints import feel_cell_hint, other_language_hint
 from engine.bpmn.operations import Operation
 from engine.errors import ExpressionError, ExpressionFailed, Problem
 
@@ -43,7 +45,7 @@ def expression_problems(spec, evaluator: Evaluator, operations: Mapping[str, Ope
             if problem:
                 problems.append(Problem(spec.file or "", problem, element_id=element_id))
         for source_id, kind, source in _decision_table_sources(task_spec):
-            problem = _check(evaluator, kind, source, "expression")
+            problem = _feel_cell_problem(kind, source) or _check(evaluator, kind, source, "expression")
             if problem:
                 problems.append(Problem("", problem, element_id=source_id))
     return problems
@@ -101,17 +103,38 @@ def _event_sources(event_definition) -> Iterator[tuple[str, str, str]]:
             yield "correlation expression", prop.retrieval_expression, "expression"
 
 
+def _feel_cell_problem(kind: str, source: str) -> str | None:
+    return feel_cell_hint(source.cell) if isinstance(source, _Cell) else None
+
+
+class _Cell(str):
+    """The test built from one decision table input cell, remembering the cell as written."""
+
+    cell: str
+
+
+def _cell(test: str, text: str) -> _Cell:
+    built = _Cell(test)
+    built.cell = text
+    return built
+
+
 def _decision_table_sources(task_spec) -> Iterator[tuple[str, str, str]]:
     engine = getattr(task_spec, "dmnEngine", None)
     if engine is None:
         return
-    table = engine.decision_table
+    for each in [engine, *required_engines(engine)]:
+        yield from _table_sources(each.decision_table)
+
+
+def _table_sources(table) -> Iterator[tuple[str, str, str]]:
     for rule in table.rules:
         for entry in rule.inputEntries:
             input_expression = entry.input.expression or "None"
             for text in entry.lhs:
                 if text and text.strip() not in ("-", ""):
-                    yield entry.id or rule.id, "decision rule input", _dmn_comparison(input_expression, text)
+                    test = _cell(_dmn_comparison(input_expression, text), text)
+                    yield entry.id or rule.id, "decision rule input", test
         for entry in rule.outputEntries:
             if entry.text and entry.text.strip():
                 yield entry.id or rule.id, "decision rule output", entry.text
@@ -137,6 +160,9 @@ def _parses(cell: str) -> bool:
 
 
 def _check(evaluator: Evaluator, kind: str, source: str, check: str) -> str | None:
+    hint = other_language_hint(kind, source)
+    if hint:
+        return hint
     try:
         if check == "script":
             evaluator.check_script(source)
@@ -158,8 +184,8 @@ def _timer_problem(evaluator: Evaluator, kind: str, source: str, check: str) -> 
     except ExpressionFailed as error:
         if LOOKS_LIKE_BARE_ISO_8601.match(source):
             return (
-                f"{kind} {_shown(source)} is a Python expression, so an ISO 8601 value must be quoted: "
-                f'write "{source.strip()}"'
+                f"{kind} {_shown(source.strip())} is neither a valid ISO 8601 value (e.g. PT48H, P7D, "
+                "2026-12-24T09:00:00Z, R3/PT1H) nor a Python expression that gives one: correct the value"
             )
         if isinstance(error.__cause__, NameError):
             return None  # depends on instance data: checked when the timer starts waiting

@@ -35,7 +35,13 @@ from types import CodeType, ModuleType
 from typing import Any, NamedTuple
 
 from engine.clock import now
-from engine.errors import ExpressionError, ExpressionFailed, ExpressionRejected, ExpressionTimeout
+from engine.errors import (
+    BpmnErrorThrown,
+    ExpressionError,
+    ExpressionFailed,
+    ExpressionRejected,
+    ExpressionTimeout,
+)
 
 CODE_FILENAME = "<pathway>"
 CACHE_SIZE = 4096
@@ -52,6 +58,9 @@ _HUGE_PERCENT_WIDTH = re.compile(rf"%[-+ #0]*(\d{{{MAX_FORMAT_WIDTH_DIGITS + 1},
 _LOG10_2 = math.log10(2)
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 
+# bpmn_error(): an error code as long as a BPMN file can name one; a message short enough for the timeline.
+MAX_ERROR_CODE_LENGTH = 200
+MAX_ERROR_MESSAGE_LENGTH = 2000
 SAFE_BUILTINS = (
     "abs",
     "all",
@@ -530,12 +539,22 @@ def _is_data(value: Any) -> bool:
     return not callable(value) and not isinstance(value, ModuleType)
 
 
+def bpmn_error(code: str, message: str | None = None) -> None:
+    """Throw the BPMN error ``code`` from the running script task, for an error event to catch."""
+    if not isinstance(code, str) or not code.strip() or len(code) > MAX_ERROR_CODE_LENGTH:
+        raise ExpressionFailed(f"bpmn_error() takes an error code of 1 to {MAX_ERROR_CODE_LENGTH} characters")
+    if message is not None and not isinstance(message, str):
+        raise ExpressionFailed("bpmn_error()'s message must be text")
+    raise BpmnErrorThrown(code, message[:MAX_ERROR_MESSAGE_LENGTH] if message else None)
+
+
 class Evaluator:
     """Checks, compiles (once per source text) and runs pathway expressions and scripts.
 
     Builtins are limited to ``SAFE_BUILTINS`` (``sum`` and ``divmod`` guarded against quadratic work), a
     ``range`` capped at ``MAX_RANGE`` items and the helpers ``datetime``, ``date``, ``timedelta``,
-    ``timezone``, ``Decimal``, ``now()`` (aware UTC, from ``engine.clock``) and ``iso_duration()``, plus any
+    ``timezone``, ``Decimal``, ``now()`` (aware UTC, from ``engine.clock``), ``iso_duration()`` and
+    ``bpmn_error()`` (throws a BPMN error from a script task), plus any
     ``helpers`` given here. Data names shadow helpers.
     Everything runs under ``sys.settrace`` and raises ExpressionTimeout past ``time_limit_seconds``.
     """
@@ -555,6 +574,7 @@ class Evaluator:
             Decimal=Decimal,
             now=now,
             iso_duration=iso_duration,
+            bpmn_error=bpmn_error,
         )
         for name, helper in (helpers or {}).items():
             if not name.isidentifier() or _is_private(name):
@@ -609,6 +629,8 @@ class Evaluator:
             if error.line is None:
                 error.line, error.source = _line_in_pathway(error), source
             raise
+        except BpmnErrorThrown:
+            raise  # not a failure: the engine throws it from the task (engine/bpmn/runtime.py)
         except Exception as error:
             raise ExpressionFailed(_describe(error), line=_line_in_pathway(error), source=source) from error
 

@@ -6,6 +6,7 @@ upload), each located by file, element id and line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,12 +14,17 @@ from dataclasses import dataclass, field
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
+from engine.bpmn.camunda import SignpostBpmnParser
 from engine.bpmn.checks import expression_problems
 from engine.bpmn.evaluator import Evaluator
+from engine.bpmn.external import use_external_tasks
+from engine.bpmn.links import join_link_events
 from engine.bpmn.operations import Operation
+from engine.bpmn.problems import bpmn_problems, readable
 from engine.bpmn.serialization import new_serializer
+from engine.bpmn.unsupported import unsupported_constructs
 from engine.bpmn.xml_guard import parse_untrusted_xml
 from engine.errors import DefinitionInvalid, Problem
 
@@ -75,7 +81,14 @@ MALFORMED_INPUT_ERRORS = (ValueError, LookupError, AttributeError, TypeError)
 
 
 def _described(error: Exception) -> str:
-    return str(error) if isinstance(error, SpiffWorkflowException) else f"{type(error).__name__}: {error}"
+    if isinstance(error, SpiffWorkflowException):
+        return readable(str(error))
+    # A bare library error (an IndexError, a KeyError…) means a reference that leads nowhere.
+    return (
+        "an element refers to something that is not there; check that every reference (sourceRef, targetRef, "
+        "attachedToRef, messageRef, calledElement, default, the decision of a business rule task) names an "
+        "element that exists"
+    )
 
 
 # SpiffWorkflow's messages quote the offending expression whole; a problem names it, it does not repeat it.
@@ -122,8 +135,10 @@ class ParsedDeployment:
     ):
         self._evaluator = evaluator
         self._operations = operations or {}
-        self._parser = SpiffBpmnParser(validator=VALIDATOR)
+        self._parser = SignpostBpmnParser(validator=VALIDATOR)
+        use_external_tasks(self._parser)
         self._line_of_id: dict[str, dict[str, int]] = {}
+        self._name_of_id: dict[str, dict[str, str]] = {}
         self.dmn_files: list[str] = []
         self.bpmn_files: list[str] = []
         problems: list[Problem] = []
@@ -155,9 +170,16 @@ class ParsedDeployment:
         self._line_of_id[source.filename] = {
             element.get("id"): element.sourceline for element in root.iter() if element.get("id")
         }
+        self._name_of_id[source.filename] = {
+            element.get("id"): element.get("name") for element in root.iter() if element.get("name")
+        }
         namespace = etree.QName(root).namespace
         try:
             if namespace == BPMN_NAMESPACE:
+                refused = bpmn_problems(source.filename, root) + unsupported_constructs(source.filename, root)
+                refused = refused or join_link_events(source.filename, root)
+                if refused:
+                    return [self._named(problem) for problem in refused]
                 self._parser.add_bpmn_xml(root, source.filename)
                 self.bpmn_files.append(source.filename)
             elif namespace in DMN_NAMESPACES:
@@ -173,14 +195,27 @@ class ParsedDeployment:
             return [Problem(source.filename, f"cannot be parsed: {_cut(_described(error))}")]
         return []
 
+    def _named(self, problem: Problem) -> Problem:
+        """The problem with its element's name, when the element has one and the problem does not say it."""
+        if problem.element_name or not problem.element_id:
+            return problem
+        name = self._name_of_id.get(problem.file, {}).get(problem.element_id)
+        return dataclasses.replace(problem, element_name=name) if name else problem
+
     def _problem_from(self, error: ValidationException, default_file: str) -> Problem:
         filename = error.file_name or default_file
         element_id = error.id or None
         line = error.line_number if isinstance(error.line_number, int) and error.line_number else None
         if line is None and element_id:
             line = self._line_of_id.get(filename, {}).get(element_id)
-        message = str(error.args[0]) if error.args else str(error)
-        return Problem(filename, _cut(message), element_id=element_id, line=line)
+        if element_id is None and line:
+            # A schema problem names only a line: name the element that starts on it.
+            element_id = next((i for i, at in self._line_of_id.get(filename, {}).items() if at == line), None)
+        message = readable(str(error.args[0]) if error.args else str(error))
+        name = getattr(error, "name", None) or None
+        if name is None and element_id:
+            name = self._name_of_id.get(filename, {}).get(element_id)
+        return Problem(filename, _cut(message), element_id=element_id, line=line, element_name=name)
 
     def top_level_process_ids(self) -> list[str]:
         """Executable processes that no other process in the deployment calls."""
@@ -229,5 +264,9 @@ class ParsedDeployment:
                 (name for name, lines in self._line_of_id.items() if problem.element_id in lines), ""
             )
             line = self._line_of_id.get(file, {}).get(problem.element_id)
-            return Problem(file, problem.message, problem.element_id, line)
+            name = self._name_of_id.get(file, {}).get(problem.element_id)
+            return Problem(file, problem.message, problem.element_id, line, name)
+        if problem.element_id and problem.element_name is None:
+            name = self._name_of_id.get(problem.file, {}).get(problem.element_id)
+            return Problem(problem.file, problem.message, problem.element_id, problem.line, name)
         return problem

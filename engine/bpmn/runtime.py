@@ -10,23 +10,41 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    SignalEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.evaluator import Evaluator, RestrictedEnvironment
+from engine.bpmn.external import ExternalTaskView, external_tasks, throw_error_from
 from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
-from engine.errors import ExpressionError, InvalidInput, SignpostError, StepFailed, TaskNotReady
+from engine.errors import (
+    BpmnErrorThrown,
+    ExpressionError,
+    InvalidInput,
+    NoMatchingWait,
+    SignpostError,
+    StepFailed,
+    TaskNotReady,
+)
+
+# A loop in a diagram can throw from the same script again and again: a step stops after this many.
+MAX_SCRIPT_THROWS_PER_RUN = 100
 
 # SpiffWorkflow attaches each task's and workflow's data (a person's details) to its log records whenever
 # these loggers' own level is below INFO — which it is unless set. Pinned here, no log line carries them.
@@ -46,7 +64,9 @@ class TaskView:
 
 @dataclass(frozen=True)
 class Wait:
-    kind: str  # "timer" | "message"
+    """One way an instance can move on without a person: a timer falling due, a message or a signal."""
+
+    kind: str  # "timer" | "message" | "signal"
     name: str
     due_at: datetime | None = None
 
@@ -59,6 +79,8 @@ class Snapshot:
     user_tasks: list[TaskView]
     waits: list[Wait]
     data: dict
+    # Service tasks done by workers outside Signpost (engine/bpmn/external.py) that the instance waits on.
+    external_tasks: list[ExternalTaskView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,7 +132,19 @@ class Runtime:
                 completed.append(_user_task_view(task))
 
         try:
-            workflow.do_engine_steps(did_complete_task=note_completed)
+            for _throw in range(MAX_SCRIPT_THROWS_PER_RUN):
+                try:
+                    workflow.do_engine_steps(did_complete_task=note_completed)
+                    break
+                except WorkflowException as error:
+                    _throw_from_script(workflow, error)
+            else:
+                raise StepFailed(
+                    f"scripts threw more than {MAX_SCRIPT_THROWS_PER_RUN} BPMN errors in one step",
+                    element_id=None,
+                    task_name=None,
+                )
+            _refuse_uncaught_errors(workflow)
             return RunResult(completed, calls)
         except WorkflowException as error:
             raise _step_failed(error) from error
@@ -120,6 +154,7 @@ class Runtime:
     def fire_due_timers(self, workflow: BpmnWorkflow) -> None:
         try:
             workflow.refresh_timers()
+            _refuse_uncaught_errors(workflow)
         except WorkflowException as error:
             raise _step_failed(error) from error
         except Exception as error:  # as in run(): a bad timer value surfaces as a bare Exception
@@ -160,34 +195,52 @@ class Runtime:
         return task
 
     def deliver_message(self, workflow: BpmnWorkflow, name: str, payload: dict) -> int:
-        """Hand a message to every task of this instance waiting for it; returns how many caught it."""
+        """Hand a message to every task of this instance waiting for it; returns how many caught it.
+
+        A message whose definition has BPMN correlation properties carries the keys computed from its
+        payload; one whose keys differ from those the instance holds is not caught (NoMatchingWait)."""
+        return self._deliver(workflow, MessageEventDefinition, name, payload)
+
+    def deliver_signal(self, workflow: BpmnWorkflow, name: str, payload: dict) -> int:
+        """Hand a signal to every task of this instance waiting for it; returns how many caught it."""
+        return self._deliver(workflow, SignalEventDefinition, name, payload)
+
+    def _deliver(self, workflow: BpmnWorkflow, kind: type, name: str, payload: dict) -> int:
         waiting = [
-            task
-            for task in workflow.get_tasks(state=TaskState.WAITING)
-            if isinstance(
-                task.task_spec.event_definition if hasattr(task.task_spec, "event_definition") else None,
-                MessageEventDefinition,
-            )
-            and task.task_spec.event_definition.name == name
+            (task, definition)
+            for task, definition in _waiting_definitions(workflow)
+            if isinstance(definition, kind) and definition.name == name
         ]
         if not waiting:
             return 0
-        definition = waiting[0].task_spec.event_definition
+        definition = waiting[0][1]
+        correlations = {}
+        if getattr(definition, "correlation_properties", None):
+            correlations = _correlations_of(workflow, definition, payload)
         try:
-            workflow.send_event(BpmnEvent(definition, payload=dict(payload)))
+            workflow.send_event(BpmnEvent(definition, payload=dict(payload), correlations=correlations))
         except WorkflowException as error:
+            if correlations:
+                raise NoMatchingWait(
+                    f"the instance waits for {name!r} with other correlation keys than the message's "
+                    f"({_shown_correlations(correlations)})"
+                ) from error
             raise _step_failed(error) from error
         if getattr(definition, "message_var", None) is None:
             # Without a named message variable the payload's fields become task data, so a designer can
             # use them in the next gateway without unpacking anything.
-            for task in waiting:
+            for task, _definition in waiting:
                 if task.state in (TaskState.READY, TaskState.COMPLETED):
                     task.data.update(payload)
         return len(waiting)
 
     def describe(self, workflow: BpmnWorkflow) -> Snapshot:
         return Snapshot(
-            workflow.completed, self.ready_user_tasks(workflow), self.waits(workflow), _plain_data(workflow)
+            workflow.completed,
+            self.ready_user_tasks(workflow),
+            self.waits(workflow),
+            _plain_data(workflow),
+            external_tasks(workflow),
         )
 
     @staticmethod
@@ -197,14 +250,90 @@ class Runtime:
 
     @staticmethod
     def waits(workflow: BpmnWorkflow) -> list[Wait]:
-        """The timers and messages the instance waits for (as ``describe`` reports them)."""
+        """The timers, messages and signals the instance waits for (as ``describe`` reports them): those
+        of each waiting event, and each event of an event-based gateway or a multiple event. Errors and
+        escalations are caught from inside the instance, never sent to it, so they are no wait."""
         waits = []
-        for event in workflow.waiting_events():
-            if event.event_type == MessageEventDefinition.__name__:
-                waits.append(Wait("message", event.name))
-            elif isinstance(event.value, str):
-                waits.append(Wait("timer", event.name or "timer", _due_at(event.value)))
+        for task, definition in _waiting_definitions(workflow):
+            if isinstance(definition, TimerEventDefinition):
+                due = definition.details(task).value
+                if isinstance(due, str):  # None until the timer has started waiting
+                    waits.append(Wait("timer", definition.name or "timer", _due_at(due)))
+            elif isinstance(definition, MessageEventDefinition):
+                waits.append(Wait("message", definition.name))
+            elif isinstance(definition, SignalEventDefinition):
+                waits.append(Wait("signal", definition.name))
         return waits
+
+
+def _waiting_definitions(workflow: BpmnWorkflow):
+    """(task, event definition) for every event the instance waits for, the events of a multiple event
+    (an event-based gateway's, or a start event with several triggers) one by one."""
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MultipleEventDefinition):
+            for inner in definition.event_definitions:
+                yield task, inner
+        else:
+            yield task, definition
+
+
+def _correlations_of(workflow: BpmnWorkflow, definition, payload: dict) -> dict:
+    """The BPMN correlation keys a message's payload gives, computed as the sender's would be."""
+    try:
+        return definition.calculate_correlations(
+            workflow.script_engine, definition.correlation_properties, dict(payload)
+        )
+    except WorkflowException as error:
+        raise InvalidInput(
+            f"the message's data does not give its correlation keys: {error.args[0] if error.args else error}"
+        ) from error
+
+
+def _shown_correlations(correlations: dict) -> str:
+    return "; ".join(
+        f"{key}: " + ", ".join(f"{name}={value!r}" for name, value in sorted(values.items()))
+        for key, values in sorted(correlations.items())
+    )
+
+
+def _throw_from_script(workflow: BpmnWorkflow, error: WorkflowException) -> None:
+    """A script that called ``bpmn_error`` stopped its task: throw the error from it, as from an external
+    task, for the boundary events waiting on it. Any other failure is raised again as it was."""
+    thrown = error.__cause__ or error.__context__
+    task = getattr(error, "task", None)
+    if not isinstance(thrown, BpmnErrorThrown) or task is None:
+        raise error
+    task._set_state(TaskState.STARTED)  # back from ERROR, so that its boundary events can interrupt it
+    throw_error_from(workflow, task, thrown.code, thrown.error_message, {})
+
+
+def _refuse_uncaught_errors(workflow: BpmnWorkflow) -> None:
+    """A BPMN error that nothing in the instance caught stops it: the step fails naming the code.
+
+    SpiffWorkflow keeps every error it sees in the events meant for the outside world, caught or not (an
+    error caught by an event subprocess's start is kept too), so an error counts as caught when a catching
+    event for it has been reached. Errors have no one outside to go to: they are dropped once judged."""
+    errors = [e for e in workflow.bpmn_events if isinstance(e.event_definition, ErrorEventDefinition)]
+    if not errors:
+        return
+    reached = [
+        task
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.COMPLETED)
+        # The catchers: boundary and intermediate events, and event subprocesses (which take over the
+        # definition of their start event); not the error end event that threw it.
+        if not isinstance(task.task_spec, ThrowingEvent)
+        and isinstance(getattr(task.task_spec, "event_definition", None), ErrorEventDefinition)
+    ]
+    for event in errors:
+        if not any(task.task_spec.event_definition.catches(task, event) for task in reached):
+            code = event.event_definition.code or event.event_definition.name
+            raise StepFailed(
+                f"BPMN error '{code}' was thrown and no error event catches it",
+                element_id=None,
+                task_name=None,
+            )
+    workflow.bpmn_events = [e for e in workflow.bpmn_events if e not in errors]
 
 
 def _due_at(value: str) -> datetime:

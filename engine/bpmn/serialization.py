@@ -17,8 +17,27 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_V
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, SequentialMultiInstanceTask
 
+from engine.bpmn.camunda import (
+    CamundaParallelMultiInstanceTask,
+    CamundaSequentialMultiInstanceTask,
+    PassThroughTask,
+    SignpostBusinessRuleTaskConverter,
+)
+from engine.bpmn.external import SERIALIZER_CONFIG as EXTERNAL_TASKS_CONFIG
 from engine.errors import SignpostError
+
+# SpiffWorkflow's Spiff-extension converters, plus Signpost's abstract tasks and required decisions.
+SIGNPOST_CONFIG = {
+    **SPIFF_CONFIG,
+    PassThroughTask: SpiffBpmnTaskConverter,
+    BusinessRuleTask: SignpostBusinessRuleTaskConverter,
+    CamundaParallelMultiInstanceTask: SPIFF_CONFIG[SequentialMultiInstanceTask],
+    CamundaSequentialMultiInstanceTask: SPIFF_CONFIG[SequentialMultiInstanceTask],
+    **EXTERNAL_TASKS_CONFIG,
+}
 
 # Stored with every instance: a state written by another serializer format is refused, not misread.
 STATE_FORMAT = f"spiff-{SPIFF_SERIALIZER_VERSION}/specless-1"
@@ -47,14 +66,14 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
 
 def new_serializer() -> BpmnWorkflowSerializer:
     """SpiffWorkflow's serializer with its Spiff-extension converters (used for specs)."""
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SIGNPOST_CONFIG))
 
 
 class StateCodec:
     """Dumps and loads instance state; one per process, safe to share between threads."""
 
     def __init__(self):
-        config = dict(SPIFF_CONFIG)
+        config = dict(SIGNPOST_CONFIG)
         config[BpmnWorkflow] = SpeclessWorkflowConverter
         self._registry = BpmnWorkflowSerializer.configure(config)
         self._encoder = create_encoder(self._registry)

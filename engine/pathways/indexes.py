@@ -1,6 +1,6 @@
 """What the store keeps of an instance besides its state, so that it can be found without being loaded: its
-waits (timers by due time, messages by name and correlation) and its open user tasks. Written after every
-change, and only as far as they changed."""
+waits (timers by due time, messages by name and correlation), its open user tasks and the external service
+tasks it waits on (for workers to fetch). Written after every change, and only as far as they changed."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.bpmn import Runtime, Snapshot, Wait
+from engine.bpmn import Runtime, Snapshot, Wait, waiting_external_tasks
 from engine.errors import SignpostError
 from engine.pathways.changes import Change
+from engine.store import external_tasks as external_task_store
 from engine.store import instances as instance_store
 from engine.store.db import Connection
 
@@ -21,6 +22,7 @@ class Indexed:
 
     waits: list[Wait]
     open_task_ids: frozenset[str]
+    external_task_ids: frozenset[str] = frozenset()
 
 
 # A new instance has no waits or user tasks in the store yet: nothing to read or delete first.
@@ -35,7 +37,8 @@ def indexed_before(runtime: Runtime, workflow) -> Indexed | None:
         waits = runtime.waits(workflow)
     except SignpostError:
         return None
-    return Indexed(waits, frozenset(t.id for t in runtime.ready_user_tasks(workflow)))
+    external = frozenset(t.id for t in waiting_external_tasks(workflow))
+    return Indexed(waits, frozenset(t.id for t in runtime.ready_user_tasks(workflow)), external)
 
 
 def write_indexes(
@@ -85,7 +88,25 @@ def write_indexes(
             if task_id not in open_ids
         ],
     )
+    _write_external_tasks(conn, instance_id, snapshot, now, indexed)
 
 
 def _wait_keys(waits: list[Wait]) -> Counter:
     return Counter((w.kind, w.name, w.due_at) for w in waits)
+
+
+def _write_external_tasks(
+    conn: Connection, instance_id: str, snapshot: Snapshot, now: datetime, indexed: Indexed | None
+) -> None:
+    """The external tasks the instance waits on, for workers to fetch (engine/pathways/external_tasks.py)."""
+    if indexed is not None and not indexed.external_task_ids and not snapshot.external_tasks:
+        return
+    external_task_store.sync(
+        conn,
+        instance_id,
+        [
+            {"id": t.id, "element_id": t.element_id, "title": t.title, "topic": t.topic}
+            for t in snapshot.external_tasks
+        ],
+        now,
+    )

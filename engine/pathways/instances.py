@@ -11,7 +11,6 @@ nothing after it, marked as an *incident* naming the task and the error. ``retry
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 
 from engine import clock
@@ -19,8 +18,6 @@ from engine.bpmn import CompiledPathway, Runtime
 from engine.errors import (
     Conflict,
     InstanceBusy,
-    InvalidInput,
-    NoMatchingWait,
     NotFound,
     StepFailed,
     TaskNotReady,
@@ -151,36 +148,6 @@ class Instances:
                 ],
             )
             return dict(instance_store.user_task(conn, task_id))
-
-    def deliver_message(
-        self,
-        name: str,
-        correlation: dict[str, str],
-        payload: dict,
-        actor: str,
-        report: Report | None = None,
-        spoken_for: Callable[[Connection, list[str]], list[str]] | None = None,
-    ) -> list[Outcome]:
-        """Deliver a message to every instance matching ``correlation`` that waits for it — with
-        ``spoken_for``, only to those of them it keeps (the sender may speak for those referrals only)."""
-        if not correlation:
-            raise InvalidInput("a message needs at least one correlation value (e.g. referral_id)")
-        with self._database.read() as conn:
-            instance_ids = instance_store.instances_waiting_for_message(conn, name, correlation)
-            if spoken_for is not None:
-                instance_ids = spoken_for(conn, instance_ids)
-        if not instance_ids:
-            raise NoMatchingWait(f"no instance matching {correlation} is waiting for message '{name}'")
-
-        def deliver(workflow, _conn, now) -> Change:
-            if self._runtime.deliver_message(workflow, name, payload) == 0:
-                raise NoMatchingWait(f"the instance is no longer waiting for message '{name}'")
-            detail = {"message": name, "correlation": correlation, "fields": sorted(payload)}
-            return Change(events=[instance_event("message_received", actor, now, detail=detail)])
-
-        return [
-            self.advance(instance_id, deliver, actor=actor, report=report) for instance_id in instance_ids
-        ]
 
     def retry(
         self, instance_id: str, actor: str, data: dict | None = None, report: Report | None = None

@@ -77,7 +77,7 @@ class Timers:
 
         def fire(workflow, _conn, now) -> Change:
             timers = [w for w in self._runtime.describe(workflow).waits if w.kind == "timer"]
-            if not any(w.due_at <= now for w in timers):
+            if not any(w.due_at < now for w in timers):
                 # The caller saw a due timer before taking the lock, and another process has fired it (or
                 # moved the instance past it) since: saving now would report a timer fired twice.
                 raise NoMatchingWait(f"instance {instance_id} has no timer due any more")

@@ -15,6 +15,7 @@ from engine.governance.idempotency import KeyedRequest, answer_once
 from engine.notifications.notifications import Notifications
 from engine.pathways.definitions import Definitions
 from engine.pathways.instances import Instances
+from engine.pathways.messages import Messages
 from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
 from engine.referrals.views import referral_view, task_view, timeline
 from engine.store import handoffs as handoff_store
@@ -24,6 +25,7 @@ from engine.store import services as service_store
 from engine.store.db import Database
 
 START_SCOPE = "referrals.start"
+SIGNAL_SCOPE = "signals.send"
 # Crockford's base32 without I, L, O, U: a reference read out over the phone cannot be misheard as another.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -34,10 +36,12 @@ class Referrals:
         database: Database,
         definitions: Definitions,
         instances: Instances,
+        messages: Messages,
         notifications: Notifications,
         *,
         approval_required: bool = True,
     ):
+        self._messages = messages
         self._approval_required = approval_required
         self._notifications = notifications
         self._database = database
@@ -182,21 +186,38 @@ class Referrals:
     ) -> list[dict]:
         """Deliver a message to the referrals waiting for it; returns them as they are afterwards."""
         _check_data(data)
-
-        def spoken_for(conn, instance_ids: list[str]) -> list[str]:
-            # A service speaks for the referrals routed to its organisation; an operator for those its point
-            # of access works on.
-            found = set()
-            if "service" in client.roles:
-                found.update(handoff_store.routed_to_organisation(conn, instance_ids, client.organisation))
-            if "operator" in client.roles:
-                found.update(referral_store.instances_in_scope(conn, instance_ids, _operator_scope(client)))
-            return [i for i in instance_ids if i in found]
-
-        outcomes = self._instances.deliver_message(
-            name, correlation, data, client.actor, report=self._view_of_instance, spoken_for=spoken_for
+        outcomes = self._messages.deliver_message(
+            name,
+            correlation,
+            data,
+            client.actor,
+            report=self._view_of_instance,
+            spoken_for=_spoken_for_by(client),
         )
         return [outcome.report for outcome in outcomes]
+
+    def send_signal(self, name: str, data: dict, client: Client, idempotency_key: str | None = None) -> dict:
+        """Broadcast a BPMN signal to every referral the client speaks for that waits for it (a signal start
+        event included). Returns ``delivered_to``: those referrals as they are afterwards. Each referral
+        moves on in its own change; the answer is remembered for the key once all of them have, so a retry
+        after a crash reaches those still waiting and no referral twice (a signal, once caught, is no longer
+        waited for)."""
+        _check_data(data)
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput("a signal needs a name")
+        keyed = KeyedRequest.of(client, SIGNAL_SCOPE, idempotency_key, {"name": name, "data": data})
+
+        def broadcast() -> dict:
+            outcomes = self._messages.deliver_signal(
+                name, data, client.actor, report=self._view_of_instance, spoken_for=_spoken_for_by(client)
+            )
+            answer = {"signal": name, "delivered_to": [outcome.report for outcome in outcomes]}
+            with self._database.write() as conn:
+                keyed.remember(conn, 202, answer, clock.now())
+            return answer
+
+        answer, _replayed = answer_once(self._database, keyed, broadcast)
+        return answer
 
     def retry(self, referral_id: str, data: dict, client: Client) -> dict:
         _check_data(data)
@@ -269,6 +290,21 @@ class Referrals:
         if not found:
             raise NotFound(f"no task with id {task_id}")
         return task_view(found[0])
+
+
+def _spoken_for_by(client: Client):
+    """Which of some instances ``client`` may move on by message or signal: a service those routed to its
+    organisation, an operator those its point of access works on."""
+
+    def spoken_for(conn, instance_ids: list[str]) -> list[str]:
+        found = set()
+        if "service" in client.roles:
+            found.update(handoff_store.routed_to_organisation(conn, instance_ids, client.organisation))
+        if "operator" in client.roles:
+            found.update(referral_store.instances_in_scope(conn, instance_ids, _operator_scope(client)))
+        return [i for i in instance_ids if i in found]
+
+    return spoken_for
 
 
 def _operator_scope(operator: Client):

@@ -10,6 +10,7 @@ from engine import clock
 from engine.olas.obligation_clocks import CalendarBook, clock_view
 from engine.routing.handoffs import handoff_view, services_named_by
 from engine.routing.transitions import OPEN
+from engine.store import external_tasks as external_task_store
 from engine.store import handoffs as handoff_store
 from engine.store import instances as instance_store
 from engine.store import olas as ola_store
@@ -20,7 +21,8 @@ from engine.store import services as service_store
 PATHWAY_STATUS_FIELD = "status_for_referrer"
 POINT_OF_ACCESS = "the point of access"
 # Engine-internal events (each automated step) are in the event log, not in a referrer's timeline.
-NOT_IN_TIMELINE = ("step_completed", "task_claimed", "retried")
+# A worker's failed attempt at an external task is retried by the engine: the referrer hears of the outcome.
+NOT_IN_TIMELINE = ("step_completed", "task_claimed", "retried", "external_task_failed")
 
 
 def referral_view(conn, referral, now: datetime | None = None) -> dict:
@@ -55,8 +57,13 @@ def referral_view(conn, referral, now: datetime | None = None) -> dict:
         "waiting_for": {
             "tasks": [task_view(t) for t in tasks],
             "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
+            "signals": sorted({w["name"] for w in waits if w["kind"] == "signal"}),
             "timers": [
                 {"name": w["name"], "due_at": w["due_at"].isoformat()} for w in waits if w["kind"] == "timer"
+            ],
+            "external_tasks": [
+                {k: t[k] for k in ("id", "topic", "element_id", "title", "status")}
+                for t in external_task_store.open_tasks_of_instance(conn, instance_id)
             ],
         },
         "data": json.loads(referral["data"]),
@@ -149,6 +156,8 @@ def _describe(event, names: dict[str, str]) -> str:
         "incident": "Delayed by a problem the point of access is sorting out",
         "timer_fired": f"Time limit reached: {detail.get('timer', 'timer')}",
         "task_completed": f"Point of access completed '{event['task_name']}'",
+        "external_task_completed": f"'{event['task_name']}' done",
+        "external_task_error": f"'{event['task_name']}' could not be done ({detail.get('code', 'error')})",
         "message_received": f"Update received: {detail.get('message', '')}",
         "handoff_requested": f"Sent to {service}",
         "handoff_acknowledged": f"Received by {service}",

@@ -110,11 +110,12 @@ def waits_of(conn: Connection, instance_id: str) -> list[RowMapping]:
 
 
 def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-    """(instance id, its earliest due time) for instances with a timer due by ``now``, most overdue first."""
+    """(instance id, its earliest due time) for instances with a timer due before ``now``, most overdue first
+    (SpiffWorkflow fires a timer once its due time has passed, not at the due instant itself)."""
     earliest = sa.func.min(waits.c.due_at)
     query = (
         sa.select(waits.c.instance_id, earliest)
-        .where(waits.c.kind == "timer", waits.c.due_at <= now)
+        .where(waits.c.kind == "timer", waits.c.due_at < now)
         .group_by(waits.c.instance_id)
         .order_by(earliest)
         .limit(limit)
@@ -123,9 +124,7 @@ def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> li
 
 
 def count_timers_due(conn: Connection, now: datetime) -> int:
-    query = (
-        sa.select(sa.func.count()).select_from(waits).where(waits.c.kind == "timer", waits.c.due_at <= now)
-    )
+    query = sa.select(sa.func.count()).select_from(waits).where(waits.c.kind == "timer", waits.c.due_at < now)
     return conn.execute(query).scalar_one()
 
 
@@ -142,6 +141,11 @@ def instances_waiting_for_message(conn: Connection, name: str, correlation: dict
             alias,
             sa.and_(alias.c.instance_id == waits.c.instance_id, alias.c.key == key, alias.c.value == value),
         )
+    return list(conn.execute(query.distinct()).scalars())
+
+
+def instances_waiting_for_signal(conn: Connection, name: str) -> list[str]:
+    query = sa.select(waits.c.instance_id).where(waits.c.kind == "signal", waits.c.name == name)
     return list(conn.execute(query.distinct()).scalars())
 
 

@@ -434,3 +434,30 @@ audit_head = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("last_id", sa.Integer, nullable=False),
 )
+
+# ---- External service tasks: work a pathway waits on that workers outside Signpost fetch and lock ---------
+
+# One row per external task an instance waits on, rewritten with the instance's other indexes after every
+# change (a finished task's row goes). Workers lock a row for a lease; "failed" marks the task whose failure
+# put the instance in incident (retrying the instance makes it "open" again).
+external_tasks = sa.Table(
+    "external_tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    sa.Column("element_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(500)),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    # The API client (actor) and the worker (its own name for itself) holding the lease, until when.
+    sa.Column("locked_by", sa.String(200)),
+    sa.Column("worker_id", sa.String(200)),
+    sa.Column("lock_expires_at", UTCDateTime),
+    # What the last failure reported: the retries left, and when the work may be fetched again.
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("retries", sa.Integer),
+    sa.Column("available_at", UTCDateTime),
+    sa.Column("error_message", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_external_tasks_topic_status", "topic", "status"),
+)

@@ -431,7 +431,13 @@ def test_duty_worker_closes_with_no_further_action(signpost, front_door, gp, poi
     assert closed["status"] == "completed"
     assert closed["status_text"] == "Closed by the point of access"
     assert closed["handoffs"] == []
-    assert closed["waiting_for"] == {"tasks": [], "messages": [], "timers": []}
+    assert closed["waiting_for"] == {
+        "tasks": [],
+        "messages": [],
+        "signals": [],
+        "timers": [],
+        "external_tasks": [],
+    }
     assert closed["data"]["closure_note"] == {
         "to": "C81001",
         "outcome": "No further action",

@@ -215,7 +215,9 @@ def test_high_acuity_request_is_admitted_and_the_ambulance_confirms_in_time(desk
     assert routed["waiting_for"] == {
         "tasks": [],
         "messages": ["handoff.accepted", "handoff.rejected"],
+        "signals": [],
         "timers": [],
+        "external_tasks": [],
     }
 
     desk.service_acts(GLENFIELD, "acknowledge")
@@ -244,7 +246,13 @@ def test_high_acuity_request_is_admitted_and_the_ambulance_confirms_in_time(desk
     assert desk.fire_timers_at(booked_at + timedelta(minutes=20)) == 0
     done = desk.service_acts(TRANSPORT, "accept", {"window": "09:45-10:15"})
     assert done["status"] == "completed"
-    assert done["waiting_for"] == {"tasks": [], "messages": [], "timers": []}
+    assert done["waiting_for"] == {
+        "tasks": [],
+        "messages": [],
+        "signals": [],
+        "timers": [],
+        "external_tasks": [],
+    }
     assert done["data"]["pickup_window"] == "09:45-10:15"
     assert done["data"]["gp_notification"] == {
         "to": GP_PRACTICE,
@@ -401,7 +409,13 @@ def test_declined_alternative_is_returned_to_the_gp_by_the_clinician(desk):
         desk.clinician,
     )
     assert closed["status"] == "completed"
-    assert closed["waiting_for"] == {"tasks": [], "messages": [], "timers": []}
+    assert closed["waiting_for"] == {
+        "tasks": [],
+        "messages": [],
+        "signals": [],
+        "timers": [],
+        "external_tasks": [],
+    }
     assert closed["data"]["gp_notification"] == {
         "to": GP_PRACTICE,
         "reference": closed["reference"],
