@@ -69,7 +69,8 @@ def _record(response: Response) -> Response:
         source=request.remote_addr,
     )
     try:
-        signpost().audit.record(entry, g.get("client"))
+        # The authenticated caller, also when its roles or rate limit refused the request.
+        signpost().audit.record(entry, g.get("client") or g.get("caller"))
     except Exception:
         # The answer has been computed and the change committed; failing the response now would make the
         # caller retry a change that happened. Log loudly instead.

@@ -55,6 +55,9 @@ def _authenticate_counted() -> Client:
     except NotAuthenticated:
         rate_limits.note(limits.count_failed_authentication(address))
         raise
+    # Who is calling, known before anything refuses it (its roles, its rate limit): the audit trail names the
+    # caller of a refused request too. ``g.client`` is set only once the view's roles allow it.
+    g.caller = client
     rate_limits.refuse_if_over(limits.count_request(client.id), "too many requests from this client")
     return client
 

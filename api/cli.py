@@ -137,10 +137,16 @@ def _serve(signpost: Signpost, args) -> int:
     ticker = Ticker(signpost.tick, signpost.settings.tick_seconds)
     ticker.start()
     base = f"http://{args.host}:{args.port}"
+    # Never the token itself: a terminal's scroll-back, a process supervisor's log or CI output would keep it.
+    where = (
+        "the one in SIGNPOST_ADMIN_TOKEN"
+        if signpost.settings.admin_token
+        else f"in {DEV_TOKEN_FILE.resolve()} (development)"
+    )
     print(
         f"Signpost is serving on {base}\n  API docs:    {base}/api/docs\n"
         f"  OpenAPI:     {base}/api/v1/openapi.json\n"
-        f"  admin token: {token}",
+        f"  admin token: {where}",
         flush=True,
     )
     try:

@@ -3,14 +3,31 @@
 A NUL character has no use in a referral, a pathway or an id, and PostgreSQL text cannot hold one, so a
 query or insert carrying it would fail as a server error. JSON nested deeper than the parser's recursion
 limit would fail the same way.
+
+Numbers JSON does not have are refused too, naming where they are (a JSON pointer): ``NaN``, ``Infinity``
+and ``-Infinity`` (Python's parser accepts them, but no JSON reader, PostgreSQL's included, does), a number
+too large for a float (``1e999``) and an integer outside ±(2**53 - 1), the range every JSON reader holds
+exactly (RFC 7493, I-JSON). That bound also keeps clear of Python's 4,300-digit limit on reading an integer.
+Fields the store keeps in integer columns have tighter bounds of their own (``api/schemas.py``).
 """
 
 from __future__ import annotations
+
+import json
+import math
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
 NUL = "\x00"
+LARGEST_JSON_INTEGER = 2**53 - 1  # I-JSON: integers beyond it are not exchanged exactly
+
+
+class _Unrepresentable:
+    """Stands, in a parsed body, for a number JSON does not have; ``why`` says what it was."""
+
+    def __init__(self, why: str):
+        self.why = why
 
 
 def _refuse_unreadable_input() -> None:
@@ -23,14 +40,68 @@ def _refuse_unreadable_input() -> None:
         places["a form field"] = _names_and_values(request.form)
         places["a file name"] = [f.filename or "" for _name, f in request.files.items(multi=True)]
     if request.is_json:
-        try:
-            body = request.get_json(silent=True)
-        except RecursionError:
-            raise BadRequest("the JSON body is nested too deeply") from None
+        body = _parse_json(request.get_data(cache=True))
+        _refuse_unrepresentable_numbers(body)
         places["the JSON body"] = _strings_in(body)
     for place, values in places.items():
         if any(isinstance(value, str) and NUL in value for value in values):
             raise BadRequest(f"NUL characters are not allowed in request values (found in {place})")
+
+
+def _parse_json(data: bytes):
+    """The body as the views will read it, with each number JSON does not have as an ``_Unrepresentable``
+    (a body that is not JSON at all is the views' to refuse, as before)."""
+    if not data:
+        return None
+    try:
+        return json.loads(
+            data,
+            parse_constant=lambda name: _Unrepresentable(f"{name}, which JSON does not have"),
+            parse_float=_float,
+            parse_int=_integer,
+        )
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+    except ValueError:
+        return None
+
+
+def _float(text: str):
+    number = float(text)
+    return number if math.isfinite(number) else _Unrepresentable(f"{text[:20]}, too large for a number")
+
+
+def _integer(text: str):
+    digits = len(text.lstrip("-"))
+    if digits > len(str(LARGEST_JSON_INTEGER)) or abs(int(text)) > LARGEST_JSON_INTEGER:
+        shown = text if digits <= 20 else f"an integer of {digits} digits"
+        return _Unrepresentable(f"{shown}, outside ±{LARGEST_JSON_INTEGER} (2**53 - 1)")
+    return int(text)
+
+
+def _refuse_unrepresentable_numbers(body) -> None:
+    """Raise ``BadRequest`` naming the first number JSON does not have, by its JSON pointer."""
+    pending = [("", body)]
+    while pending:
+        pointer, item = pending.pop()
+        if isinstance(item, _Unrepresentable):
+            where = f"value at {pointer}" if pointer else "whole value"
+            raise BadRequest(
+                f"the JSON body's {where} is {item.why}: send a finite number within "
+                f"±{LARGEST_JSON_INTEGER}, or a string"
+            )
+        if isinstance(item, dict):
+            children = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        pending.extend((f"{pointer}/{_escaped(key)}", value) for key, value in reversed(list(children)))
+
+
+def _escaped(key) -> str:
+    """A key as a JSON pointer (RFC 6901) writes it."""
+    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _names_and_values(multidict) -> list[str]:

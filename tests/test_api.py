@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from tests import bpmn_samples as samples
 from tests.conftest import NURSING_FILES, PROCESSES
 
 COMPLETE_REFERRAL = {
@@ -213,30 +214,78 @@ def test_bad_referrals_get_a_clear_problem_and_store_nothing(
         assert conn.exec_driver_sql("SELECT count(*) FROM instances").scalar() == 0
 
 
+ANSWER_WAIT = samples.process(
+    """
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:messageEventDefinition messageRef="answer"/></bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end"/>""",
+    "answer_wait",
+).replace("<bpmn:process ", '<bpmn:message id="answer" name="case.answer"/>\n  <bpmn:process ', 1)
+
+
 def test_a_message_goes_to_the_referral_it_correlates_with_and_one_nobody_waits_for_is_a_409(
+    http, designer_headers, gp_headers, practice_operator_headers
+):
+    deployed = http.post(
+        "/api/v1/definitions",
+        data={"files": [(io.BytesIO(ANSWER_WAIT.encode()), "answer_wait.bpmn")]},
+        headers=designer_headers,
+        content_type="multipart/form-data",
+    )
+    assert deployed.status_code == 201, deployed.json
+    referral = http.post(
+        "/api/v1/referrals",
+        json={"pathway": "answer_wait", "referrer": "C81001", "data": {}},
+        headers=gp_headers,
+    ).json
+    nobody = http.post(
+        "/api/v1/messages",
+        headers=practice_operator_headers,
+        json={"name": "case.question", "correlation": {"referral_id": referral["id"]}, "data": {}},
+    )
+    assert nobody.status_code == 409
+    assert "case.question" in nobody.json["detail"]
+    answered = http.post(
+        "/api/v1/messages",
+        headers=practice_operator_headers,
+        json={
+            "name": "case.answer",
+            "correlation": {"reference": referral["reference"]},
+            "data": {"answer": "told by phone"},
+        },
+    )
+    assert answered.status_code == 202, answered.json
+    [after] = answered.json["delivered_to"]
+    assert (after["id"], after["status"], after["data"]["answer"]) == (
+        referral["id"],
+        "completed",
+        "told by phone",
+    )
+
+
+def test_a_hand_off_event_sent_as_a_message_is_refused_with_a_pointer_to_the_action(
     http, deployed, gp_headers, operator_headers
 ):
+    """The README walk-through once sent handoff.accepted as a message: the pathway moved on while the
+    hand-off stayed requested, its OLA clocks kept running and the status text said it was still waiting."""
     referral = http.post("/api/v1/referrals", json=COMPLETE_REFERRAL, headers=gp_headers).json
     response = http.post(
         "/api/v1/messages",
         headers=operator_headers,
-        json={"name": "handoff.completed", "correlation": {"referral_id": referral["id"]}, "data": {}},
-    )
-    assert response.status_code == 409
-    assert "handoff.completed" in response.json["detail"]
-    rejected = http.post(
-        "/api/v1/messages",
-        headers=operator_headers,
         json={
-            "name": "handoff.rejected",
-            "correlation": {"reference": referral["reference"]},
-            "data": {"reason": "told by phone"},
+            "name": "handoff.accepted",
+            "correlation": {"referral_id": referral["id"]},
+            "data": {"window": "Tue 14:00-16:00"},
         },
     )
-    assert rejected.status_code == 202, rejected.json
-    [after] = rejected.json["delivered_to"]
-    assert after["id"] == referral["id"]
-    assert after["data"]["rejection"] == {"reason": "told by phone"}
+    assert (response.status_code, response.content_type) == (422, "application/problem+json")
+    assert "/api/v1/handoffs/{handoff id}/accept" in response.json["detail"]
+    after = http.get(f"/api/v1/referrals/{referral['id']}", headers=gp_headers).json
+    assert after["waiting_for"]["messages"] == ["handoff.accepted", "handoff.rejected"]
+    assert after["handoffs"][0]["status"] == "requested" and after["status_text"] == referral["status_text"]
 
 
 def test_openapi_document_and_offline_docs_are_served(http):

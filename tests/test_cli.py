@@ -102,9 +102,10 @@ def served(database_url, tmp_path):
 
 def test_serve_prints_where_to_go_and_serves_the_deployed_pathway(served):
     base, banner, workdir = served
-    token = re.search(r"admin token: (\S+)", banner).group(1)
+    token = (workdir / "var" / "dev-admin-token").read_text().strip()
     assert f"{base}/api/docs" in banner
-    assert (workdir / "var" / "dev-admin-token").read_text().strip() == token
+    assert f"admin token: in {workdir / 'var' / 'dev-admin-token'}" in banner
+    assert token not in banner  # the banner says where the token is, never the token
     request = urllib.request.Request(
         f"{base}/api/v1/definitions", headers={"Authorization": f"Bearer {token}"}
     )
@@ -127,3 +128,32 @@ def test_the_development_server_logs_requests_without_their_query_strings(caplog
     [line] = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
     assert '"GET /api/v1/referrals HTTP/1.1" 200 512' in line
     assert "9434765919" not in line
+
+
+def test_serve_never_prints_a_production_admin_token(database_url, tmp_path):
+    """A supervisor's log or a terminal's scroll-back keeps whatever a server prints at start-up."""
+    token = "sp_prod_" + "k" * 40
+    port = free_port()
+    env = process_env(database_url, PYTHONUNBUFFERED="1", SIGNPOST_ADMIN_TOKEN=token)
+    process = subprocess.Popen(
+        [*SIGNPOST, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = read_until(process, r"Running on http://127\.0\.0\.1")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/clients", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200  # the token works: it was ensured, just not shown
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # The banner is everything the server printed before it began serving.
+    assert "admin token: the one in SIGNPOST_ADMIN_TOKEN" in banner
+    assert token not in banner and "k" * 40 not in banner
+    assert not (tmp_path / "var" / "dev-admin-token").exists()

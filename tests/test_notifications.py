@@ -704,7 +704,8 @@ def test_webhook_urls_reaching_private_addresses_are_refused_before_any_connecti
     production = create_app(strict).test_client()
     for url, problem in [
         (receiver.url("/gp"), "must use https"),
-        (f"https://127.0.0.1:{receiver.port}/gp", "non-public address (127.0.0.1)"),
+        ("https://127.0.0.1/gp", "non-public address (127.0.0.1)"),
+        (f"https://127.0.0.1:{receiver.port}/gp", "must use port 443"),
         ("https://10.0.0.1/hooks", "non-public address (10.0.0.1)"),
         ("https://169.254.169.254/latest/meta-data", "non-public address"),
         ("https://[::1]/hooks", "non-public address"),

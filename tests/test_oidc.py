@@ -125,7 +125,7 @@ def test_a_referrer_signed_in_at_the_issuer_starts_a_referral_and_reads_it_back(
     ]
 
 
-def test_the_subjects_row_follows_its_latest_token(http, signpost, issuer, admin_headers):
+def test_the_subjects_row_follows_its_latest_token(http, signpost, issuer, directory, admin_headers):
     assert http.get("/api/v1/services", headers=bearer(issuer.token())).status_code == 200
     moved = issuer.token(
         name=None,
@@ -133,7 +133,7 @@ def test_the_subjects_row_follows_its_latest_token(http, signpost, issuer, admin
         signpost_organisation="leicestershire-partnership-nhs-trust",
         # A space-separated string, as some issuers send scopes; roles Signpost does not know are ignored.
         signpost_roles="operator superuser service",
-        signpost_service="lpt-community-nursing-spa",
+        signpost_service="community-health-spa",
     )
     assert http.get("/api/v1/services", headers=bearer(moved)).status_code == 200
 
@@ -141,7 +141,7 @@ def test_the_subjects_row_follows_its_latest_token(http, signpost, issuer, admin
     assert client["name"] == "alice.smith"
     assert client["organisation"] == "leicestershire-partnership-nhs-trust"
     assert client["roles"] == ["operator", "service"]
-    assert client["service"] == "lpt-community-nursing-spa"
+    assert client["service"] == "community-health-spa"
 
     listed = http.get("/api/v1/clients", headers=admin_headers)
     assert listed.status_code == 200
@@ -255,6 +255,17 @@ REFUSALS = {
         "names no organisation in its 'signpost_organisation' claim",
     ),
     "no subject": (lambda issuer: issuer.token(sub=None), timedelta(0), "no 'sub' claim"),
+    # Token clients are refused the same with a 422 (engine.governance.clients._check_point_of_access).
+    "another organisation's point of access": (
+        lambda issuer: issuer.token(signpost_roles=["operator"], signpost_service="community-health-spa"),
+        timedelta(0),
+        "'community-health-spa' is run by leicestershire-partnership-nhs-trust, not by city-gp-practice",
+    ),
+    "a service that is not a point of access": (
+        lambda issuer: issuer.token(signpost_roles=["operator"], signpost_service="community-nursing-city"),
+        timedelta(0),
+        "'community-nursing-city' is not a point of access",
+    ),
 }
 
 
@@ -272,6 +283,44 @@ def test_refused_tokens_are_told_why_and_create_nothing(http, signpost, issuer, 
     assert "alice" not in answer.get_data(as_text=True)  # nothing of the token is echoed back
     assert jwt_clients(signpost) == []
     assert referral_count(signpost) == 0
+
+
+def test_an_operator_token_claiming_another_organisations_point_of_access_reads_nothing(
+    http, signpost, issuer, nursing, gp_headers
+):
+    started = http.post("/api/v1/referrals", json=REFERRAL, headers=gp_headers)
+    assert started.status_code == 201, started.json
+    [handoff] = started.json["handoffs"]
+    # An operator of the city council whose issuer puts the trust's community health SPA in its token.
+    claimed = issuer.token(
+        sub="mallory",
+        signpost_organisation="leicester-city-council",
+        signpost_roles=["operator"],
+        signpost_service="community-health-spa",
+    )
+    for path in (
+        f"/api/v1/referrals/{started.json['id']}",
+        f"/api/v1/handoffs/{handoff['id']}",
+        "/api/v1/tasks",
+    ):
+        answer = http.get(path, headers=bearer(claimed))
+        assert answer.status_code == 401, (path, answer.status_code)
+        assert answer.mimetype == "application/problem+json"
+        detail = answer.json["detail"]
+        assert "run by leicestershire-partnership-nhs-trust, not by leicester-city-council" in detail
+        assert "medication" not in answer.get_data(as_text=True)
+    task = http.get(f"/fhir/Task/{handoff['id']}", headers=bearer(claimed))
+    assert task.status_code == 401 and "medication" not in task.get_data(as_text=True)
+    assert jwt_clients(signpost) == []
+
+    # The trust's own operator, at the point of access working on the referral, is let in.
+    own = issuer.token(
+        sub="olivia",
+        signpost_organisation="leicestershire-partnership-nhs-trust",
+        signpost_roles=["operator"],
+        signpost_service="community-health-spa",
+    )
+    assert http.get(f"/api/v1/handoffs/{handoff['id']}", headers=bearer(own)).status_code == 200
 
 
 def test_a_token_that_never_expires_is_refused(http, signpost, issuer):

@@ -3,10 +3,11 @@
 Every route either declares the roles it allows (``api.auth.requires``; admin is a role like any other)
 or is public by design (PUBLIC). What the code declares must equal the reviewed table POLICY, so widening
 a route's access means changing this file. Then every route is called with every role from the
-organisation that owns the data and from another one, and without a token, against a real referral routed
-to a real service: a role outside the policy gets 403 (401 without a token, whatever the body), an allowed
-role from another organisation gets what WRONG_ORGANISATION says where the data is scoped, and an allowed
-role from the right organisation is never refused. Nothing answers 5xx.
+organisation that owns the data and from another one (and as an operator at another point of access of the
+owning organisation), and without a token, against a real referral routed to a real service: a role outside
+the policy gets 403 (401 without a token, whatever the body), an allowed role from another organisation (or
+that other point of access) gets what WRONG_ORGANISATION says where the data is scoped, and an allowed role
+from the right organisation is never refused. Nothing answers 5xx.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ SERVICE_ORG = "leicestershire-partnership-nhs-trust"
 OTHER_ORG = "leicester-city-council"
 # Any other role's home is SERVICE_ORG too: the trust runs the point of access the referral is worked on at.
 HOME_ORG = {"referrer": REFERRER_ORG, "service": SERVICE_ORG, "operator": SERVICE_ORG}
+# Another point of access the trust runs. An operator tied to it works on none of the scenario's referrals, so
+# it is scoped out as an operator of another organisation is: it gets what WRONG_ORGANISATION says.
+OTHER_POINT_OF_ACCESS = "adult-mental-health-spa"
 
 SERVICE_ID = "community-nursing-city"
 SUBJECT = "9434765919"
@@ -145,7 +149,8 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "POST /api/v1/tasks/<task_id>/claim": {"operator": 404},
     "POST /api/v1/tasks/<task_id>/complete": {"operator": 404},
     "GET /api/v1/services/<service_id>/handoffs": {"service": 403},
-    "GET /api/v1/handoffs/<handoff_id>": {"service": 403, "operator": 403},
+    # An operator reads the hand-offs of referrals its point of access works on; any other is absent.
+    "GET /api/v1/handoffs/<handoff_id>": {"service": 403, "operator": 404},
     "POST /api/v1/handoffs/<handoff_id>/<action>": {"service": 403},
     # External tasks are worked by the service systems of the organisation operating their referral.
     "GET /api/v1/external-tasks": {"service": FILTERED},
@@ -478,13 +483,27 @@ def send(http, route: str, ids: dict, headers: dict, *, readable: bool):
     return http.open(filled(call.path, ids), method=method, **kwargs)
 
 
-def test_every_route_role_and_organisation(http, token_for, scenario):
+def test_every_route_role_and_organisation(http, signpost, token_for, scenario):
     ids = scenario
     callers = [
-        (role, organisation, token_for(role, organisation=organisation))
+        (role, organisation, token_for(role, organisation=organisation), organisation == HOME_ORG.get(role))
         for role in sorted(ROLES)
         for organisation in dict.fromkeys((HOME_ORG.get(role, SERVICE_ORG), OTHER_ORG))
     ]
+    _, elsewhere = signpost.clients.create(
+        name="matrix operator elsewhere",
+        organisation=SERVICE_ORG,
+        roles={"operator"},
+        service=OTHER_POINT_OF_ACCESS,
+    )
+    callers.append(
+        (
+            "operator",
+            f"{SERVICE_ORG} at {OTHER_POINT_OF_ACCESS}",
+            {"Authorization": f"Bearer {elsewhere}"},
+            False,
+        )
+    )
     problems = []
 
     def expect(route: str, who: str, response, wanted: str, ok: bool) -> None:
@@ -495,7 +514,7 @@ def test_every_route_role_and_organisation(http, token_for, scenario):
         allowed = POLICY[route]
         anonymous = send(http, route, ids, {}, readable=False)
         expect(route, "no token", anonymous, "401", anonymous.status_code == 401)
-        for role, organisation, headers in callers:
+        for role, organisation, headers, home in callers:
             who = f"{role} of {organisation}"
             if role not in allowed:
                 response = send(http, route, ids, headers, readable=False)
@@ -507,7 +526,7 @@ def test_every_route_role_and_organisation(http, token_for, scenario):
             shows = CALLS[route].shows
             if refused is not None:
                 expect(route, who, response, str(refused), response.status_code == refused)
-            elif scoped is not None and organisation != HOME_ORG[role]:
+            elif scoped is not None and not home:
                 if scoped == FILTERED:
                     hidden = response.status_code == 200 and not shows(response.get_json(), ids)
                     expect(route, who, response, "200 without the scenario's item", hidden)
@@ -552,5 +571,5 @@ def test_a_service_cannot_answer_for_another_organisations_hand_off_by_message(h
     )
     gp = token_for("referrer", organisation=REFERRER_ORG)
     referral = http.get(f"/api/v1/referrals/{scenario['referral']}", headers=gp).json
-    # Answered as if nothing waited for it: another organisation learns nothing about the referral.
-    assert response.status_code == 409 and "never" not in str(referral["data"])
+    # Refused as any caller's hand-off event is: another organisation learns nothing about the referral.
+    assert response.status_code == 422 and "never" not in str(referral["data"])

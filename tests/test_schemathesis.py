@@ -185,8 +185,15 @@ HOSTILE_REQUESTS = {
     "referral-version-past-any-column": (
         "POST",
         "/api/v1/referrals",
-        {"json": {**ROUTED_REFERRAL, "version": 10**20}},
+        {"json": {**ROUTED_REFERRAL, "version": 2**31}},
         422,
+    ),
+    # Past the integers every JSON reader holds exactly (2**53 - 1): refused with the body, whatever field.
+    "referral-version-past-json-integers": (
+        "POST",
+        "/api/v1/referrals",
+        {"json": {**ROUTED_REFERRAL, "version": 10**20}},
+        400,
     ),
     "negative-audit-limit": ("GET", "/api/v1/audit?referral=x&limit=-1", {}, 422),
     "huge-audit-limit": ("GET", "/api/v1/audit?referral=x&limit=100000000000000000000", {}, 422),

@@ -143,6 +143,13 @@ class Clients:
         organisation, roles and point of access. Revoking the row refuses the subject's further tokens."""
         now = clock.now()
         with self._database.read() as conn:
+            if identity.service is not None:
+                # The issuer vouches for the claims, not for how they fit together: a point of access of
+                # another organisation is refused as a token client's would be (``create``).
+                try:
+                    _check_point_of_access(conn, identity.service, identity.organisation)
+                except InvalidInput as error:
+                    raise NotAuthenticated(f"the token's point of access is refused: {error}") from None
             row = client_store.client_by_external_subject(conn, identity.external_subject)
         if row is None:
             try:

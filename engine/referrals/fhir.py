@@ -24,6 +24,7 @@ from engine.governance.clients import Client
 from engine.referrals.nhs_number import VERIFICATION_CODES
 from engine.referrals.views import referral_view
 from engine.routing.handoffs import services_named_by
+from engine.routing.transitions import OPEN
 from engine.store import handoffs as handoff_store
 from engine.store import olas as ola_store
 from engine.store import referrals as referral_store
@@ -78,8 +79,10 @@ class FhirViews:
                 raise NotFound(f"no ServiceRequest with id {referral_id}")
             handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"])
             services = service_store.services_by_id(conn, {h["to_service"] for h in handoffs})
+            # A service reads the referral while it holds an open hand-off of it; once that is rejected,
+            # transferred or done, only the hand-off's own Task stays readable to it.
             if not sees_referral(viewer, referral) and not any(
-                _acts_for(viewer, services.get(h["to_service"])) for h in handoffs
+                h["status"] in OPEN and _acts_for(viewer, services.get(h["to_service"])) for h in handoffs
             ):
                 raise NotFound(f"no ServiceRequest with id {referral_id}")
             view = referral_view(conn, referral)

@@ -18,6 +18,7 @@ from engine.pathways.instances import Instances
 from engine.pathways.messages import Messages
 from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
 from engine.referrals.views import referral_view, task_view, timeline
+from engine.routing.transitions import OPEN, SERVICE_TRANSITIONS
 from engine.store import handoffs as handoff_store
 from engine.store import instances as instance_store
 from engine.store import referrals as referral_store
@@ -25,6 +26,9 @@ from engine.store import services as service_store
 from engine.store.db import Database
 
 START_SCOPE = "referrals.start"
+HANDOFF_EVENT_PREFIX = "handoff."
+# The hand-off action that delivers each hand-off event to the pathway.
+HANDOFF_EVENT_ACTIONS = {transition.message: action for action, transition in SERVICE_TRANSITIONS.items()}
 SIGNAL_SCOPE = "signals.send"
 # Crockford's base32 without I, L, O, U: a reference read out over the phone cannot be misheard as another.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -184,8 +188,17 @@ class Referrals:
     def deliver_message(
         self, name: str, correlation: dict[str, str], data: dict, client: Client
     ) -> list[dict]:
-        """Deliver a message to the referrals waiting for it; returns them as they are afterwards."""
+        """Deliver a message to the referrals waiting for it; returns them as they are afterwards. A
+        hand-off event (``handoff.*``) is refused: only the hand-off action moves the hand-off, its OLA clocks
+        and the referral's status together with the pathway."""
         _check_data(data)
+        if name.startswith(HANDOFF_EVENT_PREFIX):
+            action = HANDOFF_EVENT_ACTIONS.get(name, "<action>")
+            raise InvalidInput(
+                f"'{name}' is a hand-off event: send it as the hand-off action "
+                f"POST /api/v1/handoffs/{{handoff id}}/{action} (the referral lists its hand-offs), so that "
+                "the hand-off, its OLA clocks and the referral's status move with the pathway"
+            )
         outcomes = self._messages.deliver_message(
             name,
             correlation,
@@ -299,7 +312,9 @@ def _spoken_for_by(client: Client):
     def spoken_for(conn, instance_ids: list[str]) -> list[str]:
         found = set()
         if "service" in client.roles:
-            found.update(handoff_store.routed_to_organisation(conn, instance_ids, client.organisation))
+            found.update(
+                handoff_store.routed_to_organisation(conn, instance_ids, client.organisation, statuses=OPEN)
+            )
         if "operator" in client.roles:
             found.update(referral_store.instances_in_scope(conn, instance_ids, _operator_scope(client)))
         return [i for i in instance_ids if i in found]

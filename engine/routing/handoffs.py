@@ -58,6 +58,10 @@ class Handoffs:
             row, service = self._handoff_and_service(conn, handoff_id)
             referral = referral_store.referral_overview(conn, instance_id=row["instance_id"])
             if referral is None or not operates(client, referral):
+                if "service" not in client.roles:
+                    # An operator reads the hand-offs of the referrals its point of access works on, and
+                    # nothing else: not those of another point of access of its own organisation either.
+                    raise NotFound(f"no hand-off with id {handoff_id}")
                 _check_acts_for(client, service)
             history = [
                 {

@@ -15,14 +15,21 @@ from engine.store.tables import (
 )
 
 
-def routed_to_organisation(conn: Connection, instance_ids: list[str], organisation: str) -> list[str]:
-    """Those of ``instance_ids`` with a hand-off routed to a service of ``organisation``."""
+def routed_to_organisation(
+    conn: Connection, instance_ids: list[str], organisation: str, statuses: Iterable[str]
+) -> list[str]:
+    """Those of ``instance_ids`` with a hand-off in one of ``statuses`` routed to a service of
+    ``organisation``."""
     if not instance_ids:
         return []
     query = (
         sa.select(handoffs.c.instance_id)
         .join(services, services.c.id == handoffs.c.to_service)
-        .where(handoffs.c.instance_id.in_(instance_ids), services.c.organisation == organisation)
+        .where(
+            handoffs.c.instance_id.in_(instance_ids),
+            services.c.organisation == organisation,
+            handoffs.c.status.in_(list(statuses)),
+        )
         .distinct()
     )
     return list(conn.execute(query).scalars())
