@@ -17,6 +17,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, SignpostError
+from engine.governance.clients import CLI_ACTOR
 from engine.notifications.secrets_at_rest import new_key
 from engine.settings import Settings
 from engine.system import Signpost, build
@@ -99,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="a name for the client (defaults to ORG ROLES)")
     create.add_argument("--valid-days", type=int, help="the token expires after this many days")
     create.add_argument("--service", help="for an operator: the point of access (service id) it works at")
+    create.add_argument(
+        "--person",
+        help="the person the client acts for (staff number, email); required for admin, designer, auditor, "
+        "clinical-approver and the platform roles",
+    )
     create.set_defaults(command=_create_client)
     revoke = clients.add_parser("revoke", help="revoke a client's token at once")
     revoke.add_argument("client_id", type=int)
@@ -133,7 +139,9 @@ def _serve(signpost: Signpost, args) -> int:
 
     signpost.migrate()
     token = signpost.settings.admin_token or _development_token(signpost)
-    signpost.clients.ensure(token=token, name="admin", organisation="signpost", roles={"admin"})
+    signpost.clients.ensure(
+        token=token, name="admin", organisation="signpost", roles={"admin", "platform-admin"}
+    )
     ticker = Ticker(signpost.tick, signpost.settings.tick_seconds)
     ticker.start()
     base = f"http://{args.host}:{args.port}"
@@ -233,7 +241,13 @@ def _create_client(signpost: Signpost, args) -> int:
     name = args.name or f"{args.org} {'+'.join(args.role)}"
     valid_for = timedelta(days=args.valid_days) if args.valid_days else None
     client, token = signpost.clients.create(
-        name=name, organisation=args.org, roles=set(args.role), valid_for=valid_for, service=args.service
+        name=name,
+        organisation=args.org,
+        roles=set(args.role),
+        valid_for=valid_for,
+        service=args.service,
+        person=args.person,
+        by=CLI_ACTOR,
     )
     print(
         f"client {client.id} ({client.name}, {client.organisation}, roles {', '.join(sorted(client.roles))})"
@@ -265,7 +279,7 @@ def _new_key(_signpost: None, _args) -> int:
 
 def _revoke_client(signpost: Signpost, args) -> int:
     signpost.migrate()
-    revoked = signpost.clients.revoke(args.client_id)
+    revoked = signpost.clients.revoke(args.client_id, by=CLI_ACTOR)
     print(f"client {revoked['id']} ({revoked['name']}) revoked at {revoked['revoked_at']}")
     return 0
 

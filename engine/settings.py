@@ -21,6 +21,8 @@ class Settings:
     ``SIGNPOST_ADMIN_TOKEN``: when set, an admin client with this bearer token is ensured at start-up.
     ``SIGNPOST_EXPRESSION_TIME_LIMIT``: seconds a pathway expression or script may run (default 1).
     ``SIGNPOST_MAX_UPLOAD_BYTES``: the largest deployment file accepted (default 2 MiB).
+    ``SIGNPOST_MAX_INSTANCE_DATA_BYTES``: the most an instance's data may take as stored JSON (default 4 MiB);
+    a step leaving more makes the instance an incident.
     ``SIGNPOST_TICK_SECONDS``: how often the in-process ticker looks for due timers (default 1).
     ``SIGNPOST_SKIP_PATHWAY_APPROVAL``: let referrals start on versions nobody has clinically approved
     (development and tests only; by default a version needs a clinical-approver's approval first).
@@ -71,6 +73,7 @@ class Settings:
     admin_token: str | None = field(default=None, repr=False)
     expression_time_limit_seconds: float = 1.0
     max_upload_bytes: int = 2 * 1024 * 1024
+    max_instance_data_bytes: int = 4 * 1024 * 1024
     tick_seconds: float = 1.0
     require_pathway_approval: bool = True
     webhook_allow_private: bool = False
@@ -106,6 +109,9 @@ class Settings:
             admin_token=env.get("SIGNPOST_ADMIN_TOKEN") or None,
             expression_time_limit_seconds=_positive_float(env, "SIGNPOST_EXPRESSION_TIME_LIMIT", 1.0),
             max_upload_bytes=int(_positive_float(env, "SIGNPOST_MAX_UPLOAD_BYTES", 2 * 1024 * 1024)),
+            max_instance_data_bytes=int(
+                _positive_float(env, "SIGNPOST_MAX_INSTANCE_DATA_BYTES", 4 * 1024 * 1024)
+            ),
             tick_seconds=_positive_float(env, "SIGNPOST_TICK_SECONDS", 1.0),
             require_pathway_approval=not _flag(env, "SIGNPOST_SKIP_PATHWAY_APPROVAL"),
             webhook_allow_private=_flag(env, "SIGNPOST_WEBHOOK_ALLOW_PRIVATE"),

@@ -71,7 +71,7 @@ class Signpost:
                 token=self.settings.admin_token,
                 name="admin (SIGNPOST_ADMIN_TOKEN)",
                 organisation="signpost",
-                roles={"admin"},
+                roles={"admin", "platform-admin"},
             )
 
     def tick(self) -> None:
@@ -108,7 +108,7 @@ def build(settings: Settings) -> Signpost:
     secret_box = box_for(settings.secret_keys, database)
     evaluator = Evaluator(time_limit_seconds=settings.expression_time_limit_seconds)
     metrics = Metrics()
-    runtime = Runtime(evaluator, OPERATIONS)
+    runtime = Runtime(evaluator, OPERATIONS, max_data_bytes=settings.max_instance_data_bytes)
     pathways = PathwayCache(database)
     definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes, OPERATIONS)
     instances = Instances(database, runtime, pathways, StepPipeline(routes=record_routes), metrics=metrics)

@@ -45,7 +45,7 @@ def test_a_token_expires_and_a_revoked_one_stops_at_once(signpost, frozen_clock)
 
 
 def test_admins_create_list_and_revoke_clients_over_http(http, token_for):
-    admin = token_for("admin", organisation="signpost")
+    admin = token_for("admin", "platform-admin", organisation="signpost")
     created = http.post(
         "/api/v1/clients",
         headers=admin,

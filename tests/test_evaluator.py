@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -384,3 +385,26 @@ def test_ordinary_format_specs_still_work():
         Evaluator().evaluate('f"{x:>6.2f}|{y:04d}" + " %5d" % y', {"x": 3.14159, "y": 7})
         == "  3.14|0007     7"
     )
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "row = [0] * 1000000\nbig = [row] * 25",
+        "row = [0] * 1000000\nbig = 25 * [row]",
+        "row = [0] * 1000000\nbig = [[row]] * 25",
+        "row = [0] * 1000000\nbig = [row]\nbig *= 25",
+        "row = [0] * 100000\nbig = [{'a': row}] * 101",
+    ],
+)
+def test_repeating_a_list_of_lists_counts_what_the_nested_lists_hold(evaluator, script):
+    started = time.monotonic()
+    with pytest.raises(ExpressionFailed, match="the result of '\\*' would hold more than 10,000,000 items"):
+        evaluator.execute(script, {})
+    assert time.monotonic() - started < 0.2  # refused, not allocated (the time bound is 0.2 s)
+
+
+def test_repeating_a_small_list_of_lists_still_works(evaluator):
+    data = {}
+    evaluator.execute("grid = [[0] * 3] * 2\nrows = [['x' * 10] * 4] * 4", data)
+    assert data["grid"] == [[0, 0, 0], [0, 0, 0]] and len(data["rows"]) == 4

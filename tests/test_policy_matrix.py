@@ -31,7 +31,15 @@ REFERRER_ORG = "city-gp-practice"
 SERVICE_ORG = "leicestershire-partnership-nhs-trust"
 OTHER_ORG = "leicester-city-council"
 # Any other role's home is SERVICE_ORG too: the trust runs the point of access the referral is worked on at.
-HOME_ORG = {"referrer": REFERRER_ORG, "service": SERVICE_ORG, "operator": SERVICE_ORG}
+# Auditors and admins act within their organisation: the trust's audit the referral it operates and receives,
+# and its admins manage its clients. The platform roles act in every organisation, their own or another.
+HOME_ORG = {
+    "referrer": REFERRER_ORG,
+    "service": SERVICE_ORG,
+    "operator": SERVICE_ORG,
+    "auditor": SERVICE_ORG,
+    "admin": SERVICE_ORG,
+}
 # Another point of access the trust runs. An operator tied to it works on none of the scenario's referrals, so
 # it is scoped out as an operator of another organisation is: it gets what WRONG_ORGANISATION says.
 OTHER_POINT_OF_ACCESS = "adult-mental-health-spa"
@@ -68,10 +76,11 @@ PUBLIC = {
 }
 
 # The reviewed policy: which roles may call each route. Designers deploy and read definitions, the directory
-# and calendars, never referral data; auditors read the audit trail only; admins manage clients, services
-# and calendars and read no referral data; referrers work on their own organisation's referrals and
-# subscriptions; operators on their point of access's referrals and tasks; services on hand-offs routed to
-# their organisation.
+# and calendars, never referral data; auditors read the audit trail only (of their organisation's referrals;
+# platform auditors every organisation's); admins manage clients (their organisation's; platform admins every
+# organisation's), services and calendars and read no referral data; referrers work on their own
+# organisation's referrals and subscriptions; operators on their point of access's referrals and tasks;
+# services on hand-offs routed to their organisation.
 POLICY: dict[str, set[str]] = {
     "POST /api/v1/definitions": {"designer"},
     "GET /api/v1/definitions": {"designer", "operator", "admin"},
@@ -122,19 +131,20 @@ POLICY: dict[str, set[str]] = {
     "GET /fhir/ServiceRequest/<referral_id>": {"referrer", "operator", "service"},
     "GET /fhir/Task/<handoff_id>": {"referrer", "operator", "service"},
     "GET /fhir/Task": {"referrer", "operator", "service"},
-    "GET /api/v1/audit": {"auditor"},
-    "POST /api/v1/subject-access-requests": {"auditor"},
-    "GET /api/v1/clients": {"admin"},
-    "POST /api/v1/clients": {"admin"},
-    "POST /api/v1/clients/<client_id>/revoke": {"admin"},
+    "GET /api/v1/audit": {"auditor", "platform-auditor"},
+    "POST /api/v1/subject-access-requests": {"auditor", "platform-auditor"},
+    "GET /api/v1/clients": {"admin", "platform-admin"},
+    "POST /api/v1/clients": {"admin", "platform-admin"},
+    "POST /api/v1/clients/<client_id>/revoke": {"admin", "platform-admin"},
 }
 
 FILTERED = "filtered"  # 200, without the other organisation's items
 # What an allowed role from another organisation gets, where the engine scopes the data by organisation.
 # 404 where even the existence of another organisation's referral, task or subscription is withheld; 403
-# where the engine refuses openly. Roles not named are not scoped on that route: admin, designer, auditor,
-# clinical-approver; operators on the OLA reports (figures per service, no referral in them) and on starting
-# a referral; and POST /messages, where nobody waits for the probe, so every allowed caller gets the same 409.
+# where the engine refuses openly. Roles not named are not scoped on that route: designer, clinical-approver,
+# platform-admin and platform-auditor; admin and auditor except on the clients, audit and subject access
+# routes; operators on the OLA reports (figures per service, no referral in them) and on starting a
+# referral; and POST /messages, where nobody waits for the probe, so every allowed caller gets the same 409.
 WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /api/v1/referrals": {"referrer": FILTERED, "operator": FILTERED},
     "POST /api/v1/referrals/search": {"referrer": FILTERED, "operator": FILTERED},
@@ -171,6 +181,12 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /fhir/ServiceRequest/<referral_id>": {"referrer": 404, "service": 404, "operator": 404},
     "GET /fhir/Task/<handoff_id>": {"referrer": 404, "service": 403, "operator": 404},
     "GET /fhir/Task": {"referrer": FILTERED, "service": FILTERED, "operator": FILTERED},
+    # Auditors and admins act within their organisation; the platform roles, not named, act in every one.
+    "GET /api/v1/audit": {"auditor": 404},
+    "POST /api/v1/subject-access-requests": {"auditor": FILTERED},
+    "GET /api/v1/clients": {"admin": FILTERED},
+    "POST /api/v1/clients": {"admin": 403},
+    "POST /api/v1/clients/<client_id>/revoke": {"admin": 404},
 }
 
 # Allowed by the route, refused by the engine: a clinical sign-off needs the clinical-approver role itself.
@@ -321,11 +337,15 @@ CALLS: dict[str, Call] = {
     ),
     "GET /api/v1/audit": Call("/api/v1/audit", query={"referral": "{referral}"}),
     "POST /api/v1/subject-access-requests": Call(
-        "/api/v1/subject-access-requests", json={"subject": SUBJECT}
+        "/api/v1/subject-access-requests",
+        json={"subject": SUBJECT},
+        shows=lambda body, ids: ids["referral"] in {r["referral"]["id"] for r in body.get("referrals", [])},
     ),
-    "GET /api/v1/clients": Call("/api/v1/clients"),
+    "GET /api/v1/clients": Call(
+        "/api/v1/clients", shows=lambda body, ids: ids["spare_client"] in {c["id"] for c in body}
+    ),
     "POST /api/v1/clients": Call(
-        "/api/v1/clients", json={"name": "matrix made", "organisation": OTHER_ORG, "roles": ["referrer"]}
+        "/api/v1/clients", json={"name": "matrix made", "organisation": SERVICE_ORG, "roles": ["referrer"]}
     ),
     "POST /api/v1/clients/<client_id>/revoke": Call("/api/v1/clients/{spare_client}/revoke"),
 }
@@ -452,7 +472,7 @@ def scenario(signpost, nursing) -> dict:
         "closure": closure["id"],
         "closure_starts": (later + timedelta(days=7)).isoformat(),
         "closure_ends": (later + timedelta(days=8)).isoformat(),
-        "spare_client": client("referrer", OTHER_ORG).id,
+        "spare_client": client("referrer", SERVICE_ORG).id,
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import requires
+from api.auth import current_client, requires
 from api.engine_access import signpost
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail, for auditors")
@@ -38,8 +38,8 @@ class AuditRecordSchema(Schema):
 
 
 @blp.route("", methods=["GET"])
-@requires("auditor")
+@requires("auditor", "platform-auditor")
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditRecordSchema(many=True))
 def audit_trail(query: dict):
-    return signpost().audit.trail(query["referral"], query["limit"])
+    return signpost().audit.trail(query["referral"], query["limit"], viewer=current_client())

@@ -40,7 +40,7 @@ class SubjectAccessExportSchema(Schema):
 
 
 @blp.route("", methods=["POST"])
-@requires("auditor")
+@requires("auditor", "platform-auditor")
 @blp.arguments(SubjectAccessRequestSchema)
 @blp.response(200, SubjectAccessExportSchema)
 def subject_access_export(body: dict):

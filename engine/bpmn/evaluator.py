@@ -21,6 +21,7 @@ import ast
 import builtins
 import copy
 import functools
+import itertools
 import math
 import operator
 import re
@@ -245,14 +246,54 @@ def _digits(number: int) -> float:
     return number.bit_length() * _LOG10_2
 
 
+def items_held(value: Any, limit: int = MAX_ITEMS, *, characters: bool = True) -> int:
+    """How much ``value`` holds as data: the items of a list, tuple, set or dict plus what each of them holds
+    (with ``characters``, the characters of each string too), a nested object counted each time it appears
+    (``[row] * 25`` holds 25 rows). Each object is walked once and the count stops just past ``limit``, so
+    this is cheap even for what would be enormous written out. A structure nested deeper than Python's
+    recursion limit raises RecursionError."""
+    return _held(value, {}, limit, characters)
+
+
+def _held(value: Any, seen: dict[int, int], limit: int, characters: bool) -> int:
+    if isinstance(value, str | bytes | bytearray):
+        return len(value) if characters else 0
+    if not isinstance(value, list | tuple | set | frozenset | dict):
+        return 0
+    key = id(value)
+    if key in seen:
+        return seen[key]
+    seen[key] = 0  # a container that holds itself counts once
+    total = len(value)
+    for item in itertools.chain.from_iterable(value.items()) if isinstance(value, dict) else value:
+        total += _held(item, seen, limit, characters)
+        if total > limit:
+            break
+    seen[key] = total
+    return total
+
+
 def _refuse_big_product(left: Any, right: Any) -> None:
     if isinstance(left, int) and isinstance(right, int):
         if _digits(left) + _digits(right) > MAX_INT_DIGITS:
             raise ExpressionFailed(f"the result of '*' would have more than {MAX_INT_DIGITS:,} digits")
         return
     count, sequence = (left, right) if isinstance(left, int) else (right, left)
-    if isinstance(count, int) and isinstance(sequence, _SEQUENCES) and count * len(sequence) > MAX_ITEMS:
+    if not (isinstance(count, int) and isinstance(sequence, _SEQUENCES)) or count <= 0:
+        return
+    if count * len(sequence) > MAX_ITEMS:
         raise ExpressionFailed(f"the result of '*' would have more than {MAX_ITEMS:,} items")
+    # A repeated list of lists holds each nested list ``count`` times: [row] * 25 is 25 rows, not 25 items.
+    try:
+        held = (
+            items_held(sequence, MAX_ITEMS // count + 1, characters=False)
+            if isinstance(sequence, list | tuple)
+            else 0
+        )
+    except RecursionError:
+        raise ExpressionFailed("the operand of '*' is nested too deeply to repeat") from None
+    if count * held > MAX_ITEMS:
+        raise ExpressionFailed(f"the result of '*' would hold more than {MAX_ITEMS:,} items")
 
 
 def _refuse_big_power(base: Any, exponent: Any) -> None:

@@ -7,12 +7,10 @@ when one is due.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
@@ -33,6 +31,7 @@ from engine.bpmn.external import ExternalTaskView, external_tasks, throw_error_f
 from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
+from engine.bpmn.storable import DEFAULT_MAX_DATA_BYTES, dump_after_step, dump_data
 from engine.errors import (
     BpmnErrorThrown,
     ExpressionError,
@@ -94,9 +93,15 @@ class Runtime:
 
     state_format = STATE_FORMAT
 
-    def __init__(self, evaluator: Evaluator, operations: Mapping[str, Operation] | None = None):
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        operations: Mapping[str, Operation] | None = None,
+        max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
+    ):
         self._script_engine = OperationsScriptEngine(RestrictedEnvironment(evaluator), operations or {})
         self._codec = StateCodec()
+        self._max_data_bytes = max_data_bytes
 
     def new_workflow(self, pathway: CompiledPathway, data: dict) -> BpmnWorkflow:
         workflow = BpmnWorkflow(pathway.spec, pathway.subprocess_specs, script_engine=self._script_engine)
@@ -106,10 +111,11 @@ class Runtime:
     def dump(self, workflow: BpmnWorkflow) -> str:
         return self._codec.dump(workflow)
 
-    @staticmethod
-    def dump_data(data: dict) -> str:
-        """Business data as plain JSON for reading (dates as ISO 8601 strings)."""
-        return json.dumps(data, default=_plain_json, separators=(",", ":"))
+    dump_data = staticmethod(dump_data)  # business data as plain JSON, for reading
+
+    def dump_after_step(self, workflow: BpmnWorkflow) -> tuple[str, str]:
+        """State and data to store after steps, or StepFailed (``storable.py``): an incident, not a crash."""
+        return dump_after_step(workflow, _plain_data(workflow), self._codec, self._max_data_bytes)
 
     def load(self, pathway: CompiledPathway, state: str, state_format: str) -> BpmnWorkflow:
         if state_format != STATE_FORMAT:
@@ -355,16 +361,6 @@ def _plain_data(workflow: BpmnWorkflow) -> dict:
     last = workflow.last_task
     data = dict(last.data) if last is not None else dict(workflow.data)
     return data
-
-
-def _plain_json(value):
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return None  # callables and other non-data never leave the engine
 
 
 def _unexpected_step_failure(error: Exception) -> StepFailed:

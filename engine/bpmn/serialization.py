@@ -91,5 +91,14 @@ class StateCodec:
             finally:
                 self._registry._encoder_mode = False
 
+    def dump_value(self, value) -> str:
+        """One value of task data as the state would hold it (raises as ``dump`` would on it)."""
+        with self._dump_lock:
+            self._registry._encoder_mode = True
+            try:
+                return json.dumps(value, cls=self._encoder)
+            finally:
+                self._registry._encoder_mode = False
+
     def load(self, text: str, spec, subprocess_specs) -> BpmnWorkflow:
         return self._registry.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)

@@ -10,11 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine import clock
-from engine.governance.clients import Client
+from engine.errors import NotFound
 from engine.store import audit_log as audit_store
+from engine.store import referrals as referral_store
 from engine.store.db import Database
+
+if TYPE_CHECKING:  # clients audit their own creation and revocation, so this module may not import them
+    from engine.governance.clients import Client
 
 GENESIS = "0" * 64
 CHAINED_FIELDS = (
@@ -103,8 +108,12 @@ class Audit:
                 roles=sorted(client.roles) if client else [],
             )
 
-    def trail(self, referral_id: str, limit: int = 1000) -> list[dict]:
+    def trail(self, referral_id: str, limit: int = 1000, viewer: Client | None = None) -> list[dict]:
+        """A referral's records. A ``viewer`` without the platform-auditor role reads only the trails of
+        referrals its organisation audits (``audits_referral``); any other is not found."""
         with self._database.read() as conn:
+            if viewer is not None and not audits_referral(conn, viewer, referral_id):
+                raise NotFound(f"no referral with id {referral_id}")
             return [
                 record_view(r) for r in audit_store.audit_records(conn, referral_id=referral_id, limit=limit)
             ]
@@ -131,6 +140,15 @@ class Audit:
                 False, count, "the newest records were removed (the chain ends before its recorded head)"
             )
         return Verdict(True, count)
+
+
+def audits_referral(conn, auditor: Client, referral_id: str) -> bool:
+    """Whether ``auditor`` may read a referral's trail and export it: a platform auditor every referral; an
+    auditor those its organisation submitted, operates (runs the point of access of) or was routed a
+    hand-off of (runs a receiving service)."""
+    if "platform-auditor" in auditor.roles:
+        return referral_store.referral_overview(conn, referral_id=referral_id) is not None
+    return referral_store.concerns_organisation(conn, referral_id, auditor.organisation)
 
 
 def record_view(row) -> dict:

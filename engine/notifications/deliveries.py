@@ -79,7 +79,13 @@ class Deliverer:
                     # Slow receivers used up the lease: the rest of the batch may be another worker's now,
                     # and a late copy could reach its receiver after the events that follow it.
                     break
-                self._attempt(row, event, subscription)
+                try:
+                    self._attempt(row, event, subscription)
+                except Exception:
+                    # Its attempt could not even be recorded (the store failed): the lease runs out and it
+                    # is sent again later; the rest of the batch goes on. Claimed with a lease, it is not
+                    # claimed again in this call.
+                    log.exception("delivery %s: the attempt could not be recorded", row["id"])
                 attempted += 1
             # A claim takes only the head of each subscription's line: once sent, the next event of that
             # subscription is the head, so claim again until nothing is due (a failed head is not due again
@@ -95,13 +101,12 @@ class Deliverer:
             # Retried like an outage: once the missing key is back, the delivery goes out.
             log.error("delivery %s not sent: %s", row["id"], unreadable.message)
             result = Attempt(ok=False, error=unreadable.message)
+        except Exception as error:  # a malformed event: a failed attempt, retried and in the end dead
+            log.exception("delivery %s not sent: its message could not be made", row["id"])
+            result = Attempt(ok=False, error=f"the message could not be made ({type(error).__name__})")
         else:
             sent = channel is not None
-            result = (
-                channel.send(message)
-                if channel is not None
-                else Attempt(ok=False, error="no SMTP configured")
-            )
+            result = _sent(channel, message, row["id"])
         finished = clock.now()
         attempt_number = row["attempts"] + 1
         with self._database.write() as conn:
@@ -158,6 +163,17 @@ class Deliverer:
                 f"(Update {data['event_number']} of this subscription.)\n"
             ),
         )
+
+
+def _sent(channel, message: Message, delivery_id) -> Attempt:
+    """The channel's answer; a channel that raises instead of answering is a failed attempt like any other."""
+    if channel is None:
+        return Attempt(ok=False, error="no SMTP configured")
+    try:
+        return channel.send(message)
+    except Exception as error:
+        log.exception("delivery %s: the channel failed", delivery_id)
+        return Attempt(ok=False, error=f"sending failed unexpectedly ({type(error).__name__})")
 
 
 def _audit_sent(conn, delivery, subscription, result: Attempt) -> None:

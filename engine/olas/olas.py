@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from collections import defaultdict
 from datetime import datetime
 
 from engine import clock
-from engine.errors import InstanceBusy, InvalidInput, NotFound
+from engine.errors import Conflict, InstanceBusy, InvalidInput, NotFound
 from engine.governance.access import scope_of
 from engine.governance.clients import Client
 from engine.metrics import Metrics
@@ -27,6 +28,8 @@ from engine.pathways.instances import Instances
 from engine.store import olas as ola_store
 from engine.store import services as service_store
 from engine.store.db import Database
+
+log = logging.getLogger(__name__)
 
 REPORT_GROUPINGS = ("service", "organisation_pair", "obligation", "party")
 
@@ -57,6 +60,8 @@ class Olas:
     def attend_due(self) -> int:
         """Raise every warning and breach that is due; returns how many clocks were attended to."""
         attended = 0
+        # Instances whose clocks failed in this call: not tried again until the next tick.
+        failed: set[str] = set()
         while True:
             with self._database.read() as conn:
                 due = ola_store.clocks_needing_attention(conn, clock.now(), self._batch_size)
@@ -65,6 +70,8 @@ class Olas:
             for row in due:
                 by_instance[row["instance_id"]].append(row["id"])
             for instance_id, clock_ids in by_instance.items():
+                if instance_id in failed:
+                    continue
                 try:
                     self._instances.advance(
                         instance_id,
@@ -75,6 +82,18 @@ class Olas:
                     )
                 except InstanceBusy:
                     continue  # another worker is attending to it
+                except Conflict as stopped:
+                    # In incident: its clocks wait until it is retried.
+                    failed.add(instance_id)
+                    log.warning("OLA clocks of instance %s not attended to: %s", instance_id, stopped)
+                    continue
+                except Exception as error:  # one broken instance must not stop the clocks of the others
+                    failed.add(instance_id)
+                    log.exception("attending to the OLA clocks of instance %s failed", instance_id)
+                    self._instances.record_unexpected_failure(
+                        instance_id, "attending to its OLA clocks", error
+                    )
+                    continue
                 attended_now += len(clock_ids)
             attended += attended_now
             if len(due) < self._batch_size or attended_now == 0:

@@ -13,7 +13,8 @@ from engine.bpmn import STATE_FORMAT, CompiledPathway, Operation, ParsedDeployme
 from engine.bpmn.evaluator import Evaluator
 from engine.errors import Conflict, DefinitionInvalid, DuplicateKey, NotAllowed, NotFound, Problem
 from engine.governance import audit
-from engine.governance.clients import Client
+from engine.governance.clients import Client, client_of
+from engine.store import api_clients as client_store
 from engine.store import definitions as definition_store
 from engine.store.db import Database
 
@@ -179,14 +180,17 @@ class Definitions:
 
     def approve(self, key: str, number: int, approver: Client) -> dict:
         """Record a clinical approval. The approver needs the clinical-approver role and must not be the one
-        who deployed the version (a second pair of eyes, as DCB0129 expects)."""
+        who deployed the version (a second pair of eyes, as DCB0129 expects): not the same client, nor
+        another client of the same person (``Client.person``)."""
         if not approver.roles & {"clinical-approver"}:
             raise NotAllowed("approving a pathway needs the clinical-approver role")
         with self._database.write() as conn:
             found = definition_store.version(conn, key, number)
             if found is None:
                 raise NotFound(f"definition '{key}' has no version {number}")
-            if found["deployed_by"] == approver.actor:
+            if found["deployed_by"] == approver.actor or (
+                approver.person is not None and _person_of(conn, found["deployed_by"]) == approver.person
+            ):
                 raise NotAllowed("the person who deployed a version cannot also approve it")
             if not definition_store.approve_version(conn, found["id"], approver.actor, clock.now()):
                 raise Conflict(f"version {number} of '{key}' is already {found['approval']}")
@@ -201,6 +205,16 @@ class Definitions:
 
     def pathway(self, version_id: int) -> CompiledPathway:
         return self._pathways.get(version_id)
+
+
+def _person_of(conn, actor: str) -> str | None:
+    """The person behind a deploying client's actor ("client:<id>:<name>"), if it names one."""
+    kind, _, rest = actor.partition(":")
+    client_id = rest.partition(":")[0]
+    if kind != "client" or not client_id.isdigit():
+        return None
+    row = client_store.client_row(conn, int(client_id))
+    return client_of(row).person if row is not None else None
 
 
 def _single_top_level(parsed: ParsedDeployment) -> str:

@@ -10,6 +10,7 @@ nothing after it, marked as an *incident* naming the task and the error. ``retry
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 
@@ -32,6 +33,8 @@ from engine.store import instances as instance_store
 from engine.store.db import Connection, Database
 
 FINISHED = ("completed", "cancelled")
+
+log = logging.getLogger(__name__)
 
 
 class _RunFailed(Exception):
@@ -84,7 +87,7 @@ class Instances:
         instance_store.insert_correlations(conn, instance_id, correlation)
         row = {"id": instance_id, "lock_version": 0}
         try:
-            events = self._run(conn, instance_id, workflow, now)
+            events, stored = self._run(conn, instance_id, workflow, now)
         except StepFailed as failure:
             return self._save_incident(
                 conn,
@@ -96,7 +99,8 @@ class Instances:
                 now=now,
             )
         # A new instance has no waits or user tasks in the store yet: nothing to read or delete first.
-        return self._save(conn, row, workflow, Change(events=[started, *events]), now, indexed=NEW_INSTANCE)
+        change = Change(events=[started, *events])
+        return self._save(conn, row, workflow, change, now, indexed=NEW_INSTANCE, stored=stored)
 
     # ---- changing ----------------------------------------------------------------------------------
 
@@ -194,14 +198,16 @@ class Instances:
                     self._pipeline.record(conn, instance_id, change.events, now)
                     outcome = Outcome(instance_id, row["status"], result=change.result)
                     return _reported(conn, outcome, report)
+                stored = None
                 if change.cancel:
                     self._runtime.cancel(workflow)
                 else:
                     try:
-                        change.events.extend(self._run(conn, instance_id, workflow, now))
+                        events, stored = self._run(conn, instance_id, workflow, now)
                     except StepFailed as failure:
                         raise _RunFailed(failure) from failure
-                outcome = self._save(conn, row, workflow, change, now, indexed=indexed)
+                    change.events.extend(events)
+                outcome = self._save(conn, row, workflow, change, now, indexed=indexed, stored=stored)
                 outcome.result = change.result
                 return _reported(conn, outcome, report)
         except _RunFailed as run_failed:
@@ -233,6 +239,22 @@ class Instances:
                 now=clock.now(),
             )
 
+    def record_unexpected_failure(self, instance_id: str, doing: str, error: Exception) -> None:
+        """Make an instance that raised something unexpected in a background loop an incident, so that it
+        waits for nobody and people see it; if even that fails, it is logged and the loop goes on."""
+        detail = f"{doing} failed unexpectedly: {type(error).__name__}: {error}"[:500]
+        failure = StepFailed(detail, element_id=None, task_name=None)
+        try:
+            with self._database.write() as conn:
+                row = instance_store.lock_instance(conn, instance_id)
+                # A finished instance stays finished, and an incident keeps the cause it names.
+                if row is not None and row["status"] not in (*FINISHED, "incident"):
+                    self._save_incident(
+                        conn, row, None, state=row["state"], failure=failure, change=Change(), now=clock.now()
+                    )
+        except Exception:
+            log.exception("the failure of instance %s could not be recorded as an incident", instance_id)
+
     def deliver_if_waiting(self, workflow, name: str, payload: dict) -> bool:
         """Hand a message to a loaded workflow inside an ``apply``; a workflow not waiting for it is fine."""
         return self._runtime.deliver_message(workflow, name, payload) > 0
@@ -263,9 +285,11 @@ class Instances:
     def _pathway_of(self, row) -> CompiledPathway:
         return self._pathways.get(row["version_id"])
 
-    def _run(self, conn, instance_id: str, workflow, now) -> list[dict]:
-        """Run the automated steps until the instance waits; their events, then the routes stage's."""
+    def _run(self, conn, instance_id: str, workflow, now) -> tuple[list[dict], tuple[str, str]]:
+        """Run the automated steps until the instance waits; their events, then the routes stage's, and the
+        state and data to store. Data that cannot be stored fails the step (before anything is routed)."""
         result = self._runtime.run(workflow)
+        stored = self._runtime.dump_after_step(workflow)
         call_events = self._pipeline.route(conn, instance_id, result.calls, now)
         return [
             instance_event(
@@ -277,11 +301,23 @@ class Instances:
                 detail={"element_id": t.element_id, "kind": t.kind},
             )
             for t in result.completed
-        ] + call_events
+        ] + call_events, stored
 
-    def _save(self, conn, row, workflow, change: Change, now, *, indexed: Indexed | None = None) -> Outcome:
-        """``indexed``: what the store holds for the instance, when known without asking it."""
+    def _save(
+        self,
+        conn,
+        row,
+        workflow,
+        change: Change,
+        now,
+        *,
+        indexed: Indexed | None = None,
+        stored: tuple[str, str] | None = None,
+    ) -> Outcome:
+        """``indexed``: what the store holds for the instance, when known without asking it; ``stored``: its
+        state and data already dumped (by ``_run``)."""
         snapshot = self._runtime.describe(workflow)
+        state, data = stored or (self._runtime.dump(workflow), self._runtime.dump_data(snapshot.data))
         if change.cancel:
             status = "cancelled"
         elif snapshot.completed:
@@ -292,11 +328,11 @@ class Instances:
         self._write(
             conn,
             row,
-            self._runtime.dump(workflow),
+            state,
             status,
             now,
             change,
-            data=self._runtime.dump_data(snapshot.data),
+            data=data,
             incident_task=None,
             incident_error=None,
             completed_at=now if status in FINISHED else None,

@@ -45,12 +45,16 @@ class Timers:
         Any number of processes may run this against one PostgreSQL database: an instance another process
         is changing is skipped (its row lock is taken with SKIP LOCKED), so each due timer fires once."""
         fired = 0
+        # Instances that failed unexpectedly in this call: not tried again until the next tick.
+        failed: set[str] = set()
         while True:
             now = clock.now()
             with self._database.read() as conn:
                 due = instance_store.instances_with_due_timers(conn, now, self._batch_size)
             advanced = 0
             for instance_id, due_at in due:
+                if instance_id in failed:
+                    continue
                 try:
                     self.fire(instance_id, skip_locked=True)
                 except InstanceBusy:
@@ -59,6 +63,11 @@ class Timers:
                     # Completed, cancelled, stopped by an incident or its timer fired by another process
                     # since we looked: nothing to fire.
                     log.info("timer of instance %s not fired: %s", instance_id, skipped)
+                    continue
+                except Exception as error:  # one broken instance must not stop the timers of the others
+                    failed.add(instance_id)
+                    log.exception("firing the timers of instance %s failed", instance_id)
+                    self._instances.record_unexpected_failure(instance_id, "firing its timers", error)
                     continue
                 advanced += 1
                 lateness = max(0.0, (clock.now() - due_at).total_seconds())

@@ -39,12 +39,17 @@ class PersonalData:
         self._retention = retention
 
     def subject_access_export(self, subject: str, requester: Client) -> dict:
-        """Everything held about the person with NHS number ``subject``, in every referral: for a subject
-        access request, answered by the information governance team (the auditor role). Each referral
-        disclosed is a record in the audit trail."""
+        """Everything held about the person with NHS number ``subject``, in every referral ``requester``
+        audits (``audit.audits_referral``: its organisation's, or all for a platform auditor): for a subject
+        access request, answered by the information governance team. Each referral disclosed is a record
+        in the audit trail."""
         subject = validate_nhs_number(subject)
         with self._database.write() as conn:
-            referral_ids = referral_store.referrals_of_subject(conn, subject)
+            referral_ids = [
+                referral_id
+                for referral_id in referral_store.referrals_of_subject(conn, subject)
+                if audit.audits_referral(conn, requester, referral_id)
+            ]
             exported = [self._export_referral(conn, referral_id) for referral_id in referral_ids]
             for referral_id in referral_ids:
                 audit.append(

@@ -23,6 +23,8 @@ def insert_client(
     expires_at=None,
     service=None,
     external_subject=None,
+    person=None,
+    created_by=None,
 ) -> int:
     result = conn.execute(
         api_clients.insert().values(
@@ -34,6 +36,8 @@ def insert_client(
             expires_at=expires_at,
             service=service,
             external_subject=external_subject,
+            person=person,
+            created_by=created_by,
         )
     )
     return result.inserted_primary_key[0]
@@ -45,8 +49,16 @@ def client_by_token_hash(conn: Connection, token_hash: str) -> RowMapping | None
     )
 
 
-def list_clients(conn: Connection) -> list[RowMapping]:
-    return list(conn.execute(sa.select(api_clients).order_by(api_clients.c.id)).mappings())
+def list_clients(conn: Connection, organisation: str | None = None) -> list[RowMapping]:
+    """Every client, or those of ``organisation``."""
+    query = sa.select(api_clients).order_by(api_clients.c.id)
+    if organisation is not None:
+        query = query.where(api_clients.c.organisation == organisation)
+    return list(conn.execute(query).mappings())
+
+
+def set_client_roles(conn: Connection, client_id: int, roles) -> None:
+    conn.execute(api_clients.update().where(api_clients.c.id == client_id).values(roles=sorted(roles)))
 
 
 def client_row(conn: Connection, client_id: int) -> RowMapping | None:

@@ -14,6 +14,7 @@ from engine.store.tables import (
     instance_events,
     instances,
     referrals,
+    services,
 )
 
 _INSERT_REFERRAL = referrals.insert()
@@ -67,6 +68,24 @@ def visible_referrals(scope) -> sa.ColumnElement[bool]:
     if scope.operated_by is not None:
         conditions.append(referrals.c.operated_by == scope.operated_by)
     return sa.or_(*conditions) if conditions else sa.false()
+
+
+def concerns_organisation(conn: Connection, referral_id: str, organisation: str) -> bool:
+    """Whether ``organisation`` submitted the referral, operates it (runs its point of access) or runs a
+    service a hand-off of it was routed to: what an organisation's auditor may read about."""
+    routed = (
+        sa.select(handoffs.c.id)
+        .join(services, services.c.id == handoffs.c.to_service)
+        .where(handoffs.c.instance_id == referrals.c.instance_id, services.c.organisation == organisation)
+        .exists()
+    )
+    query = sa.select(referrals.c.id).where(
+        referrals.c.id == referral_id,
+        sa.or_(
+            referrals.c.referrer_organisation == organisation, referrals.c.operated_by == organisation, routed
+        ),
+    )
+    return conn.execute(query).first() is not None
 
 
 def open_referrals_of_subject(conn: Connection, subject: str, scope) -> list[str]:

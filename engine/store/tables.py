@@ -59,6 +59,10 @@ api_clients = sa.Table(
     sa.Column("revoked_at", UTCDateTime),
     sa.Column("expires_at", UTCDateTime),
     sa.Column("last_used_at", UTCDateTime),
+    # The person the client acts for (a staff number, an email): the two-person approval rule compares these.
+    sa.Column("person", sa.String(200)),
+    # The client that created this one; None for the start-up admin, the command line and OIDC sign-ins.
+    sa.Column("created_by", sa.Integer),
 )
 
 definitions = sa.Table(

@@ -67,8 +67,11 @@ OPERATOR = Persona("lpt operator", LPT, ("operator",))
 # tests/bpmn_samples.py, so the referrer's organisation operates their referrals: this is who works them.
 PRACTICE_OPERATOR = Persona("practice operator", GP_PRACTICE, ("operator",))
 DESIGNER = Persona("designer", "signpost-design", ("designer",))
-AUDITOR = Persona("auditor", "information-governance", ("auditor",))
-ADMIN = Persona("admin", "signpost", ("admin",))
+# Information governance for the whole platform: it audits and exports every organisation's referrals.
+AUDITOR = Persona("auditor", "information-governance", ("platform-auditor",))
+# The platform's admin, like the start-up admin (SIGNPOST_ADMIN_TOKEN): it manages every organisation's
+# clients.
+ADMIN = Persona("admin", "signpost", ("admin", "platform-admin"))
 
 
 @pytest.fixture
