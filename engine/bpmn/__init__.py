@@ -5,7 +5,6 @@ types exported here.
 """
 
 from engine.bpmn.external import ExternalTaskView, complete_external_task, throw_bpmn_error
-from engine.bpmn.external import external_tasks as waiting_external_tasks
 from engine.bpmn.operations import Operation, ServiceCall
 from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile
 from engine.bpmn.runtime import RunResult, Runtime, Snapshot, TaskView, Wait
@@ -26,5 +25,4 @@ __all__ = [
     "Wait",
     "complete_external_task",
     "throw_bpmn_error",
-    "waiting_external_tasks",
 ]

@@ -132,13 +132,9 @@ def use_external_tasks(parser) -> None:
 # ---- at run time -------------------------------------------------------------------------------------------
 
 
-def external_tasks(workflow) -> list[ExternalTaskView]:
-    """The external tasks the instance waits on (in its subprocesses too)."""
-    return [
-        _view(task)
-        for task in workflow.get_tasks(state=TaskState.STARTED)
-        if isinstance(task.task_spec, ExternalTask)
-    ]
+def external_task_view(task) -> ExternalTaskView:
+    spec = task.task_spec
+    return ExternalTaskView(str(task.id), spec.bpmn_id, spec.bpmn_name, spec.topic)
 
 
 def complete_external_task(workflow, task_id: str, data: dict) -> ExternalTaskView:
@@ -219,5 +215,4 @@ def _waiting(workflow, task_id: str):
 
 
 def _view(task) -> ExternalTaskView:
-    spec = task.task_spec
-    return ExternalTaskView(str(task.id), spec.bpmn_id, spec.bpmn_name, spec.topic)
+    return external_task_view(task)

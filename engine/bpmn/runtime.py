@@ -27,7 +27,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.evaluator import Evaluator, RestrictedEnvironment
-from engine.bpmn.external import ExternalTaskView, external_tasks, throw_error_from
+from engine.bpmn.external import ExternalTask, ExternalTaskView, external_task_view, throw_error_from
 from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
@@ -241,18 +241,20 @@ class Runtime:
         return len(waiting)
 
     def describe(self, workflow: BpmnWorkflow) -> Snapshot:
-        return Snapshot(
-            workflow.completed,
-            self.ready_user_tasks(workflow),
-            self.waits(workflow),
-            _plain_data(workflow),
-            external_tasks(workflow),
-        )
+        user_tasks, external = self.open_tasks(workflow)
+        return Snapshot(workflow.completed, user_tasks, self.waits(workflow), _plain_data(workflow), external)
 
     @staticmethod
-    def ready_user_tasks(workflow: BpmnWorkflow) -> list[TaskView]:
-        """The user tasks people can work on now (as ``describe`` reports them)."""
-        return [_user_task_view(task) for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
+    def open_tasks(workflow: BpmnWorkflow) -> tuple[list[TaskView], list[ExternalTaskView]]:
+        """The user tasks people can work on now and the external tasks workers can, in one walk over the
+        task tree (each change asks for both, and the walk is most of what asking costs)."""
+        user_tasks, external = [], []
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
+            if task.state == TaskState.READY and task.task_spec.manual:
+                user_tasks.append(_user_task_view(task))
+            elif task.state == TaskState.STARTED and isinstance(task.task_spec, ExternalTask):
+                external.append(external_task_view(task))
+        return user_tasks, external
 
     @staticmethod
     def waits(workflow: BpmnWorkflow) -> list[Wait]:

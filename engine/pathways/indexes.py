@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.bpmn import Runtime, Snapshot, Wait, waiting_external_tasks
+from engine.bpmn import Runtime, Snapshot, Wait
 from engine.errors import SignpostError
 from engine.pathways.changes import Change
 from engine.store import external_tasks as external_task_store
@@ -37,8 +37,8 @@ def indexed_before(runtime: Runtime, workflow) -> Indexed | None:
         waits = runtime.waits(workflow)
     except SignpostError:
         return None
-    external = frozenset(t.id for t in waiting_external_tasks(workflow))
-    return Indexed(waits, frozenset(t.id for t in runtime.ready_user_tasks(workflow)), external)
+    user_tasks, external = runtime.open_tasks(workflow)
+    return Indexed(waits, frozenset(t.id for t in user_tasks), frozenset(t.id for t in external))
 
 
 def write_indexes(
