@@ -149,7 +149,7 @@ def complete_external_task(workflow, task_id: str, data: dict) -> ExternalTaskVi
             element_id=task.task_spec.bpmn_id,
             task_name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
         ) from error
-    return _view(task)
+    return external_task_view(task)
 
 
 def throw_bpmn_error(workflow, task_id: str, code: str, message: str | None, data: dict) -> ExternalTaskView:
@@ -157,7 +157,7 @@ def throw_bpmn_error(workflow, task_id: str, code: str, message: str | None, dat
     naming the code, and changes nothing, when no error boundary event waits to catch it."""
     task = _waiting(workflow, task_id)
     throw_error_from(workflow, task, code, message, data)
-    return _view(task)
+    return external_task_view(task)
 
 
 def throw_error_from(workflow, task, code: str, message: str | None, data: dict) -> None:
@@ -212,7 +212,3 @@ def _waiting(workflow, task_id: str):
             f"external task {task_id} is {TaskState.get_name(task.state).lower()}, not waiting"
         )
     return task
-
-
-def _view(task) -> ExternalTaskView:
-    return external_task_view(task)
