@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from api import audit_trail, docs, errors, input_guard, operations, rate_limits
+from api import audit_trail, docs, errors, input_guard, operations, rate_limits, web, web_session
 from api.schemas import LARGEST_STORED_INTEGER
 from api.views import (
     audit,
@@ -20,7 +20,9 @@ from api.views import (
     olas,
     personal_data,
     referrals,
+    scenarios,
     services,
+    session,
     signals,
     tasks,
 )
@@ -79,6 +81,8 @@ def create_app(signpost: Signpost) -> Flask:
         audit.blp,
         personal_data.blp,
         clients.blp,
+        session.blp,
+        scenarios.blp,
     ):
         api.register_blueprint(blueprint)
     errors.register(app)
@@ -87,4 +91,6 @@ def create_app(signpost: Signpost) -> Flask:
     operations.register(app)
     audit_trail.register(app)
     rate_limits.register(app)
+    web_session.register(app)
+    web.register(app)
     return app

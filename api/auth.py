@@ -1,4 +1,5 @@
-"""Bearer-token authentication, rate limits and role checks for views."""
+"""Authentication (a bearer token, or the session cookie of a person signed in to the web application:
+``api.web_session``), rate limits and role checks for views."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from functools import wraps
 
 from flask import g, request
 
-from api import rate_limits
+from api import rate_limits, web_session
 from api.engine_access import signpost
 from engine.errors import NotAllowed, NotAuthenticated
 from engine.governance.clients import Client
@@ -41,17 +42,18 @@ def requires(*roles: str) -> Callable:
     return decorate
 
 
-def _authenticate_counted() -> Client:
+def _authenticate_counted(token_of: Callable[[], str | None] | None = None) -> Client:
     """The calling client, with this request counted against its rate limit. A request whose credentials
     are refused counts against its remote address instead; an address over that limit is refused before its
-    credentials are looked at, so a right guess cannot be told from a wrong one until it may try again."""
+    credentials are looked at, so a right guess cannot be told from a wrong one until it may try again.
+    The credentials are the request's (``token_of`` gives others: the token a person signs in with)."""
     limits = signpost().rate_limits
     address = request.remote_addr or "unknown"
     rate_limits.refuse_if_over(
         limits.address_refusal(address), "too many failed authentications from this address"
     )
     try:
-        client = _authenticate()
+        client = _authenticate((token_of or _request_token)())
     except NotAuthenticated:
         rate_limits.note(limits.count_failed_authentication(address))
         raise
@@ -59,13 +61,25 @@ def _authenticate_counted() -> Client:
     # caller of a refused request too. ``g.client`` is set only once the view's roles allow it.
     g.caller = client
     rate_limits.refuse_if_over(limits.count_request(client.id), "too many requests from this client")
+    web_session.check_csrf()
     return client
 
 
-def _authenticate() -> Client:
-    header = request.headers.get("Authorization", "")
+def sign_in(token: str) -> Client:
+    """The client ``token`` authenticates, checked and counted as any request's credentials are."""
+    return _authenticate_counted(lambda: token)
+
+
+def _request_token() -> str | None:
+    """The bearer token of the ``Authorization`` header; without that header, the session cookie's."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return web_session.token_from_cookie()
     scheme, _, token = header.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else None
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _authenticate(token: str | None) -> Client:
     system = signpost()
     # Signpost's own tokens never contain a dot, so a JWT cannot be mistaken for one.
     if token and system.oidc is not None and looks_like_jwt(token):

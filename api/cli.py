@@ -15,10 +15,13 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import WSGIRequestHandler
 
+from api.scenario_cli import add_test_command
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, SignpostError
+from engine.governance.audit_keys import new_audit_key
 from engine.governance.clients import CLI_ACTOR
 from engine.notifications.secrets_at_rest import new_key
+from engine.pathways.scenario_files import SCENARIO_SUFFIXES
 from engine.settings import Settings
 from engine.system import Signpost, build
 
@@ -91,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--by", default=os.environ.get("USER", "cli"), help="who is deploying (recorded)")
     deploy.set_defaults(command=_deploy)
 
+    add_test_command(commands)
+
     clients = commands.add_parser("clients", help="manage API clients").add_subparsers(
         required=True, metavar="ACTION"
     )
@@ -113,9 +118,25 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
         required=True, metavar="ACTION"
     )
+    verify = audit.add_parser(
+        "verify",
+        help="check with the keys (SIGNPOST_AUDIT_KEYS) that no record was changed, removed or inserted",
+    )
+    verify.add_argument(
+        "--head",
+        type=Path,
+        action="append",
+        default=[],
+        help="a file of heads `signpost audit head` printed, kept outside the database: each must still be "
+        "in the chain (finds the newest records removed); repeat for several files",
+    )
+    verify.set_defaults(command=_audit_verify)
     audit.add_parser(
-        "verify", help="check that no audit record was changed, removed or inserted"
-    ).set_defaults(command=_audit_verify)
+        "head", help="print the chain's newest records, signed: a line to keep outside the database"
+    ).set_defaults(command=_audit_head)
+    audit.add_parser("new-key", help="print a new id:secret for SIGNPOST_AUDIT_KEYS").set_defaults(
+        command=_new_audit_key, without_engine=True
+    )
 
     keys = commands.add_parser(
         "secrets", help="the keys (SIGNPOST_SECRET_KEYS) that encrypt webhook secrets in the database"
@@ -228,7 +249,14 @@ def _definition_files(paths: list[Path]) -> list[Path]:
     found = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in DEFINITION_SUFFIXES))
+            # Scenario files beside the diagrams are deployed with them (stored with each version).
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in DEFINITION_SUFFIXES or p.name.endswith(SCENARIO_SUFFIXES)
+                )
+            )
         elif path.exists():
             found.append(path)
         else:
@@ -257,13 +285,31 @@ def _create_client(signpost: Signpost, args) -> int:
     return 0
 
 
-def _audit_verify(signpost: Signpost, _args) -> int:
-    verdict = signpost.audit.verify()
-    if verdict.intact:
-        print(f"audit trail intact: {verdict.records} records")
-        return 0
-    print(f"audit trail BROKEN after {verdict.records} good records: {verdict.problem}", file=sys.stderr)
-    return 1
+def _audit_verify(signpost: Signpost, args) -> int:
+    kept = "\n".join(path.read_text() for path in args.head)
+    verdict = signpost.audit.verify(kept)
+    if not verdict.intact:
+        print(f"audit trail BROKEN after {verdict.records} good records: {verdict.problem}", file=sys.stderr)
+        return 1
+    print(f"audit trail intact: {verdict.records} records")
+    if args.head:
+        print("every kept head is in the chain")
+    if verdict.unkeyed:
+        print(
+            f"{verdict.unkeyed} of them were written before the chain was keyed and are checked without a "
+            "key: only the keyed record after them, and a head kept outside the database, vouch for them"
+        )
+    return 0
+
+
+def _audit_head(signpost: Signpost, _args) -> int:
+    print(signpost.audit.head())
+    return 0
+
+
+def _new_audit_key(_signpost: None, _args) -> int:
+    print(new_audit_key())
+    return 0
 
 
 def _secrets_rotate(signpost: Signpost, _args) -> int:

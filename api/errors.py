@@ -15,6 +15,7 @@ from engine.errors import (
     Conflict,
     DefinitionInvalid,
     ExpressionError,
+    FormDataInvalid,
     IdempotencyConflict,
     IllegalTransition,
     InvalidInput,
@@ -43,6 +44,7 @@ STATUS_OF = [
     (Conflict, 409, "conflict", "Conflict with the current state"),
     (StepFailed, 422, "step-failed", "The pathway could not process this input"),
     (ExpressionError, 422, "expression-error", "A pathway expression failed"),
+    (FormDataInvalid, 422, "form-data-invalid", "The data does not fit the task's form"),
     (InvalidInput, 422, "invalid-input", "Invalid input"),
     (NotFound, 404, "not-found", "Not found"),
     (NotAuthenticated, 401, "not-authenticated", "Not authenticated"),
@@ -76,6 +78,8 @@ def engine_problem(error: SignpostError) -> Response:
                 extra["element_id"] = error.element_id
             if isinstance(error, IllegalTransition):
                 extra["allowed"] = error.allowed
+            if isinstance(error, FormDataInvalid):
+                extra["errors"] = error.errors
             if status >= 500:
                 log.error("engine error: %s", error)
             return problem(status, title, error.message, slug, **extra)

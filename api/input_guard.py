@@ -9,18 +9,27 @@ and ``-Infinity`` (Python's parser accepts them, but no JSON reader, PostgreSQL'
 too large for a float (``1e999``) and an integer outside ±(2**53 - 1), the range every JSON reader holds
 exactly (RFC 7493, I-JSON). That bound also keeps clear of Python's 4,300-digit limit on reading an integer.
 Fields the store keeps in integer columns have tighter bounds of their own (``api/schemas.py``).
+
+So is text holding a lone UTF-16 surrogate: JSON writes a character beyond U+FFFF as a pair of escapes
+(``"\\ud83d\\ude00"``), which Python's parser joins into one character, but it also reads an escape
+without its partner (``"\\ud800"``) as half a character that UTF-8 cannot encode: PostgreSQL refuses it,
+and so would any answer or webhook carrying it. A string value or an object key holding one is refused,
+naming its pointer.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
 NUL = "\x00"
 LARGEST_JSON_INTEGER = 2**53 - 1  # I-JSON: integers beyond it are not exchanged exactly
+# What is left of a UTF-16 surrogate once the parser has joined every well-formed pair: a lone half.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Unrepresentable:
@@ -41,7 +50,7 @@ def _refuse_unreadable_input() -> None:
         places["a file name"] = [f.filename or "" for _name, f in request.files.items(multi=True)]
     if request.is_json:
         body = _parse_json(request.get_data(cache=True))
-        _refuse_unrepresentable_numbers(body)
+        _refuse_unrepresentable_values(body)
         places["the JSON body"] = _strings_in(body)
     for place, values in places.items():
         if any(isinstance(value, str) and NUL in value for value in values):
@@ -79,24 +88,45 @@ def _integer(text: str):
     return int(text)
 
 
-def _refuse_unrepresentable_numbers(body) -> None:
-    """Raise ``BadRequest`` naming the first number JSON does not have, by its JSON pointer."""
-    pending = [("", body)]
+def _refuse_unrepresentable_values(body) -> None:
+    """Raise ``BadRequest`` naming, by its JSON pointer, the first number JSON does not have or the first
+    string or object key holding a lone surrogate, in the order the body gives them."""
+    pending = [("", None, body)]  # (pointer, the object key leading there, the value there)
     while pending:
-        pointer, item = pending.pop()
+        pointer, key, item = pending.pop()
+        if isinstance(key, str):
+            _refuse_lone_surrogate(key, f"key at {_shown(pointer)}")
+        where = f"value at {_shown(pointer)}" if pointer else "whole value"
         if isinstance(item, _Unrepresentable):
-            where = f"value at {pointer}" if pointer else "whole value"
             raise BadRequest(
                 f"the JSON body's {where} is {item.why}: send a finite number within "
                 f"±{LARGEST_JSON_INTEGER}, or a string"
             )
+        if isinstance(item, str):
+            _refuse_lone_surrogate(item, where)
+            continue
         if isinstance(item, dict):
             children = item.items()
         elif isinstance(item, list):
             children = enumerate(item)
         else:
             continue
-        pending.extend((f"{pointer}/{_escaped(key)}", value) for key, value in reversed(list(children)))
+        pending.extend((f"{pointer}/{_escaped(k)}", k, value) for k, value in reversed(list(children)))
+
+
+def _refuse_lone_surrogate(text: str, where: str) -> None:
+    found = LONE_SURROGATE.search(text)
+    if found:
+        raise BadRequest(
+            f"the JSON body's {where} holds a lone UTF-16 surrogate ({_shown(found.group())}), half of a "
+            "character that no text encoding can hold: write a character beyond U+FFFF as both halves of "
+            "its surrogate pair (\\ud83d\\ude00) or as UTF-8"
+        )
+
+
+def _shown(text: str) -> str:
+    """``text`` with each lone surrogate written as its JSON escape, so that an answer naming it encodes."""
+    return LONE_SURROGATE.sub(lambda half: f"\\u{ord(half.group()):04x}", text)
 
 
 def _escaped(key) -> str:

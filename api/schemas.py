@@ -35,6 +35,30 @@ class VersionSchema(Schema):
     )
     approved_by = fields.String(allow_none=True)
     approved_at = fields.DateTime(allow_none=True)
+    status = fields.String(metadata={"description": "draft | approved (the same as approval)"})
+    deployed_by_person = fields.String(
+        allow_none=True, metadata={"description": "the person the deploying client acts for, where known"}
+    )
+    approved_by_person = fields.String(
+        allow_none=True, metadata={"description": "the person the approving client acts for, where known"}
+    )
+    approval_reason = fields.String(allow_none=True, metadata={"description": "why the approver approved it"})
+    referrals_running = fields.Integer(metadata={"description": "referrals on this version not yet finished"})
+    referrals_total = fields.Integer(metadata={"description": "every referral ever started on this version"})
+    starts_new_referrals = fields.Boolean(
+        metadata={"description": "whether new referrals start on this version (see startable_version)"}
+    )
+
+
+class ApprovalSchema(StrictSchema):
+    reason = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=2000),
+            validate.Regexp(r"[\s\S]*\S", error="must say why, not be blank"),
+        ],
+        metadata={"description": "why the version is approved, in the approver's words (kept with it)"},
+    )
 
 
 class VersionWithFilesSchema(VersionSchema):
@@ -57,6 +81,15 @@ class DefinitionSummarySchema(Schema):
     name = fields.String(allow_none=True)
     latest = fields.Integer(metadata={"description": "the latest version number"})
     created_at = fields.DateTime()
+    startable_version = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the version new referrals start on: the latest approved one (the latest, when "
+            "approval is not required); null while none may take referrals"
+        },
+    )
+    referrals_running = fields.Integer(metadata={"description": "referrals on any version not yet finished"})
+    referrals_total = fields.Integer(metadata={"description": "every referral ever started on the pathway"})
 
 
 class DefinitionSchema(DefinitionSummarySchema):
@@ -117,6 +150,22 @@ class TaskSchema(Schema):
     created_at = fields.String()
     completed_at = fields.String(allow_none=True)
     completed_by = fields.String(allow_none=True)
+
+
+class TaskFormSchema(Schema):
+    id = fields.String(allow_none=True, metadata={"description": "the form-js schema's own id"})
+    filename = fields.String(metadata={"description": "the form's file in the pathway version"})
+    schema = fields.Dict(metadata={"description": "the form-js schema, as deployed"})
+
+
+class TaskWithFormSchema(TaskSchema):
+    form = fields.Nested(
+        TaskFormSchema,
+        allow_none=True,
+        metadata={
+            "description": "the form the task names (data completing it is checked against it), or null"
+        },
+    )
 
 
 class TimerWaitSchema(Schema):
@@ -529,6 +578,16 @@ class ProblemLocationSchema(Schema):
     message = fields.String()
 
 
+class ValidationSchema(Schema):
+    valid = fields.Boolean(
+        metadata={"description": "whether POST /api/v1/definitions would deploy the files"}
+    )
+    problems = fields.List(
+        fields.Nested(ProblemLocationSchema),
+        metadata={"description": "what a deployment would be refused for (empty when valid)"},
+    )
+
+
 class ProblemSchema(Schema):
     """Every error response: an RFC 9457 problem, sent as application/problem+json."""
 
@@ -536,7 +595,12 @@ class ProblemSchema(Schema):
     title = fields.String()
     status = fields.Integer()
     detail = fields.String(metadata={"description": "what went wrong, in plain language"})
-    errors = fields.Dict(metadata={"description": "request validation messages by location and field"})
+    errors = fields.Raw(
+        metadata={
+            "description": "request validation messages by location and field (an object); for data that "
+            'does not fit a task\'s form, a list of {"field": <key>, "message": <what is wrong>}'
+        }
+    )
     problems = fields.List(
         fields.Nested(ProblemLocationSchema),
         metadata={"description": "every problem found in a deployment, by file, element and line"},

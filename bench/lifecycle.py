@@ -56,7 +56,10 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  # noqa: E402
 
 from engine.bpmn import SourceFile  # noqa: E402
+from engine.governance.audit_keys import new_audit_key  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
+from engine.sandbox.evaluator import Evaluator  # noqa: E402
+from engine.sandbox.pool import SandboxedEvaluator, shared_pool  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store.db import scratch_postgres_database  # noqa: E402
 from engine.system import build  # noqa: E402
@@ -83,6 +86,7 @@ WARM_UP = 5  # referrals through a fresh server before timing (first requests lo
 SERVER_START_SECONDS = 60
 # Encrypts the webhook secrets in this run's databases, in this process and in the ones it starts.
 SECRET_KEY = new_key()
+AUDIT_KEY = new_audit_key()
 
 
 # ---- raw SpiffWorkflow -----------------------------------------------------------------------------------
@@ -139,12 +143,17 @@ def raw_lifecycles(n: int) -> float:
 
 
 def signpost_lifecycles(
-    n: int, database_url: str, actions: tuple[str, ...] = ("accept", "complete")
+    n: int, database_url: str, actions: tuple[str, ...] = ("accept", "complete"), calls: list | None = None
 ) -> float:
     """Lifecycles through the engine and store in-process; ``actions`` are what the service does to the
     hand-off (accept and complete deliver the two messages the pathway waits for)."""
     system = build(
-        Settings(database_url=database_url, require_pathway_approval=False, secret_keys=(SECRET_KEY,))
+        Settings(
+            database_url=database_url,
+            require_pathway_approval=False,
+            secret_keys=(SECRET_KEY,),
+            audit_keys=(AUDIT_KEY,),
+        )
     )
     try:
         system.migrate()
@@ -153,6 +162,8 @@ def signpost_lifecycles(
         referrer = system.clients.create(name="bench gp", organisation="bench-gp", roles={"referrer"})[0]
         team = system.clients.create(name="bench team", organisation=TEAM_ORGANISATION, roles={"service"})[0]
         referral_ids = []
+        pool = shared_pool()
+        answered_before = pool.requests_answered
         started = time.perf_counter()
         for i in range(n):
             referral, _ = system.referrals.start(
@@ -168,12 +179,44 @@ def signpost_lifecycles(
                 system.handoffs.act(handoff["id"], action, ACTION_BODIES[action], team)
             referral_ids.append(referral["id"])
         rate = n / (time.perf_counter() - started)
+        if calls is not None:
+            calls.append((pool.requests_answered - answered_before) / n)
         for referral_id in referral_ids:
             status = system.referrals.get(referral_id, referrer)["status"]
             assert status == "completed", f"referral {referral_id} is {status}, not completed"
         return rate
     finally:
         system.close()
+
+
+# Pathway code that goes to a sandbox process (it calls functions): plain comparisons run in the server.
+SAMPLE_CODE = ("address_postcode.split(' ')[0]", "len(clinical_need) > 3 and housebound")
+
+
+def sandbox_cost(calls_per_lifecycle: float, lifecycle_rate: float, n: int) -> None:
+    """What running pathway code in sandbox processes adds to a lifecycle: the same expressions on the same
+    data, evaluated in this process and through the sandbox pool, times the sandbox calls a lifecycle made."""
+    in_process = Evaluator()
+    sandboxed = SandboxedEvaluator(shared_pool())
+    per_call = {}
+    for name, evaluator in (("in process", in_process), ("sandboxed", sandboxed)):
+        for source in SAMPLE_CODE:
+            evaluator.evaluate(source, REFERRAL_DATA)  # compiled and cached
+        started = time.perf_counter()
+        for i in range(n):
+            for source in SAMPLE_CODE:
+                # Different data each time: the sandboxed evaluator remembers the values of repeated requests.
+                evaluator.evaluate(source, {**REFERRAL_DATA, "round": i})
+        per_call[name] = (time.perf_counter() - started) / (n * len(SAMPLE_CODE))
+    added = calls_per_lifecycle * (per_call["sandboxed"] - per_call["in process"])
+    share = added * lifecycle_rate
+    print(
+        f"pathway code: {calls_per_lifecycle:.1f} sandbox calls per lifecycle, "
+        f"{per_call['in process'] * 1e6:.0f} µs per call in process, "
+        f"{per_call['sandboxed'] * 1e6:.0f} µs sandboxed: the sandbox adds {added * 1e3:.2f} ms per "
+        f"lifecycle, {share:.1%} of the engine's time on SQLite",
+        flush=True,
+    )
 
 
 # ---- Signpost through HTTP: a real server process --------------------------------------------------------
@@ -364,6 +407,7 @@ def http_lifecycles(n: int, database_url: str, kind: str = "serve") -> dict[int,
         # One referrer drives every lifecycle far faster than a client's default allowance.
         "SIGNPOST_RATE_LIMIT": "off",
         "SIGNPOST_SECRET_KEYS": SECRET_KEY,
+        "SIGNPOST_AUDIT_KEYS": AUDIT_KEY,
     }
     _signpost_command(["db", "upgrade"], env)
     # The service directory and the one pathway measured (not every pathway in processes/).
@@ -413,9 +457,12 @@ def main() -> None:
     if postgres_url:
         databases.append(("postgresql", "PostgreSQL", postgres_url))
     for key, name, server_url in databases:
+        calls: list[float] = []
         with scratch_database(server_url, "signpost_bench") as url:
-            engine = signpost_lifecycles(args.n, url)
+            engine = signpost_lifecycles(args.n, url, calls=calls)
         report(f"Signpost engine + store on {name}", engine, "lifecycles")
+        if key == "sqlite":
+            sandbox_cost(calls[0], engine, args.n)
         ratios[key] = engine / raw
         with scratch_database(server_url, "signpost_bench_routed") as url:
             routed = signpost_lifecycles(args.n, url, ROUTED)

@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import clock  # noqa: E402 - the path must be set first
 from engine.bpmn import SourceFile  # noqa: E402
+from engine.governance.audit_keys import new_audit_key  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store import tables  # noqa: E402
@@ -74,6 +75,7 @@ DELIVERY_TIMEOUT_SECONDS = 300
 STEPS = ("submit", "acknowledge", "accept", "start", "complete")
 # Encrypts the webhook secrets in this run's databases, in this process and in the ones it starts.
 SECRET_KEY = new_key()
+AUDIT_KEY = new_audit_key()
 
 
 # ---- the receiver ----------------------------------------------------------------------------------------
@@ -160,6 +162,7 @@ class Worker:
             "SIGNPOST_WEBHOOK_ALLOW_PRIVATE": "1",
             "SIGNPOST_TICK_SECONDS": "0.1",
             "SIGNPOST_SECRET_KEYS": SECRET_KEY,
+            "SIGNPOST_AUDIT_KEYS": AUDIT_KEY,
         }
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "worker"],
@@ -357,6 +360,7 @@ def run(database_url: str, label: str, n: int, subscribers: int) -> Figures:
             require_pathway_approval=False,
             webhook_allow_private=True,
             secret_keys=(SECRET_KEY,),
+            audit_keys=(AUDIT_KEY,),
         )
     )
     receiver = Receiver()

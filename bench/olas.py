@@ -79,6 +79,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import clock as wall_clock  # noqa: E402 - the path must be set first
 from engine.bpmn import SourceFile  # noqa: E402
+from engine.governance.audit_keys import new_audit_key  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.olas.calendars import calendar  # noqa: E402
 from engine.olas.obligation_clocks import OPEN_STATES  # noqa: E402
@@ -684,7 +685,12 @@ def prepare(database_url: str, size: int, now: datetime) -> Subject:
     started = time.perf_counter()
     # The benchmark measures the clocks, not the clinical approval step before a pathway runs.
     system = build(
-        Settings(database_url=database_url, require_pathway_approval=False, secret_keys=(new_key(),))
+        Settings(
+            database_url=database_url,
+            require_pathway_approval=False,
+            secret_keys=(new_key(),),
+            audit_keys=(new_audit_key(),),
+        )
     )
     try:
         system.migrate()

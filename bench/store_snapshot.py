@@ -54,6 +54,8 @@ SEED = 20261123
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday at 9 (GMT: local time is UTC)
 # A fixed Fernet key for the webhook secrets stored by the scenario (no key file is made beside the database).
 SECRET_KEY = "nOu9XWJzCEk8qJXFvY8kt2fh8rp6oA-H6ez6Pc8mvNY="  # noqa: S105 - a fixed test key
+# Fixed, so that the chain's HMACs come out the same in every run.
+AUDIT_KEY = "snapshot:Zx4rT8bN2mQ6wE1yU5iO9pA3sD7fG0hJ"
 # TEST-NET-1 (RFC 5737): reserved for documentation, never routed. The subscription is made by a system
 # that allows non-public webhook addresses (as the tests' settings do); the system that ticks refuses them
 # at send time, as production does, before opening any connection (an IP literal needs no DNS either). So
@@ -397,7 +399,12 @@ def run(signpost, permissive, create_app, root: Path, api: Api) -> None:
     # Not approved yet: a referral is refused.
     api.start("gp", PATHWAYS[0], "9434765919", NURSING_ROUTINE, expect=409)
     for pathway in PATHWAYS:
-        api.post("approver", f"/api/v1/definitions/{pathway}/versions/1/approve")
+        # The reason (required since the approval kept one) is ignored by code from before that.
+        api.post(
+            "approver",
+            f"/api/v1/definitions/{pathway}/versions/1/approve",
+            {"reason": "Clinical safety review of the shipped pathway"},
+        )
     api.get("designer", f"/api/v1/definitions/{PATHWAYS[1]}/versions/1")
 
     api.later(minutes=5)
@@ -761,6 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             database_url=database_url,
             secret_keys=(SECRET_KEY,),
+            audit_keys=(AUDIT_KEY,),
             retention_days=2,  # so that the scenario's last days see finished referrals redacted
         )
         with time_machine.travel(START, tick=False) as traveller:
@@ -768,7 +776,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 signpost.migrate()
                 permissive = build(
-                    Settings(database_url=database_url, secret_keys=(SECRET_KEY,), webhook_allow_private=True)
+                    Settings(
+                        database_url=database_url,
+                        secret_keys=(SECRET_KEY,),
+                        audit_keys=(AUDIT_KEY,),
+                        webhook_allow_private=True,
+                    )
                 )
                 api = Api(create_app(signpost).test_client(), traveller)
                 run(signpost, permissive, create_app, root, api)

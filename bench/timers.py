@@ -92,6 +92,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import clock  # noqa: E402 - the path must be set first
 from engine.bpmn import SourceFile  # noqa: E402
+from engine.governance.audit_keys import new_audit_key  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.store import instances as instance_store  # noqa: E402
@@ -130,6 +131,7 @@ SETUP_MARGIN = 1.2  # the set-up is expected to take this much longer than the s
 WORKER_START_SECONDS = 60
 # Encrypts the webhook secrets in this run's databases, in this process and in the ones it starts.
 SECRET_KEY = new_key()
+AUDIT_KEY = new_audit_key()
 GRACE_SECONDS = 1.0  # reading on after the last timer fired (five ticks)
 FIRED = re.compile(r"fired the timers of instance (\S+), ([0-9.]+) s after they fell due")
 NOT_FIRED = re.compile(r"timer of instance (\S+) not fired")
@@ -152,7 +154,14 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def prepare(url: str) -> tuple[Signpost, object]:
     """Migrate, deploy the pathway and make a referrer client; returns the engine and the client."""
-    system = build(Settings(database_url=url, require_pathway_approval=False, secret_keys=(SECRET_KEY,)))
+    system = build(
+        Settings(
+            database_url=url,
+            require_pathway_approval=False,
+            secret_keys=(SECRET_KEY,),
+            audit_keys=(AUDIT_KEY,),
+        )
+    )
     system.migrate()
     system.definitions.deploy([SourceFile(f"{PATHWAY}.bpmn", PATHWAY_BPMN.encode())], "bench")
     referrer = system.clients.create(name="bench gp", organisation="bench-gp", roles={"referrer"})[0]
@@ -234,6 +243,7 @@ class Workers:
             "SIGNPOST_DATABASE_URL": url,
             "SIGNPOST_TICK_SECONDS": str(TICK_SECONDS),
             "SIGNPOST_SECRET_KEYS": SECRET_KEY,
+            "SIGNPOST_AUDIT_KEYS": AUDIT_KEY,
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }

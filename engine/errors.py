@@ -19,10 +19,12 @@ SignpostError
 │   └── DuplicateKey               the store already holds a row with that key (a race lost)
 ├── PreconditionFailed             If-Match names a version that is no longer current
 ├── InvalidInput                   well-formed request whose content makes no sense
+│   └── FormDataInvalid            the data completing a task does not fit the task's form (per field)
 ├── NotAuthenticated               no, unknown or revoked credentials
 ├── NotAllowed                     authenticated, but the role or organisation does not permit it
 ├── RateLimited                    the caller has made too many requests for now
 ├── SecretKeysUnavailable          no key to encrypt stored secrets with: the engine must not start
+│   └── AuditKeysUnavailable       no key (or a malformed one) to sign the audit trail with
 └── SecretUnreadable               a stored secret that none of the keys decrypts
 
 ``Problem`` is not an error: one located validation problem, as DefinitionInvalid carries them.
@@ -168,6 +170,15 @@ class InvalidInput(SignpostError):
     """The request is well formed but its content cannot be acted on."""
 
 
+class FormDataInvalid(InvalidInput):
+    """The data sent to complete a user task does not fit the task's form; ``errors`` lists each field's
+    problem as ``{"field": <key>, "message": <what is wrong>}``."""
+
+    def __init__(self, message: str, *, errors: list[dict[str, str]]):
+        super().__init__(message)
+        self.errors = errors
+
+
 class NotAuthenticated(SignpostError):
     """No credentials, or credentials that match no active client."""
 
@@ -186,6 +197,10 @@ class RateLimited(SignpostError):
 
 class SecretKeysUnavailable(SignpostError):
     """No usable key to encrypt secrets with: the engine must not start."""
+
+
+class AuditKeysUnavailable(SecretKeysUnavailable):
+    """No usable key to sign the audit trail with: the engine must not start."""
 
 
 class SecretUnreadable(SignpostError):

@@ -48,6 +48,13 @@ class Metrics:
             ["limit"],
             registry=self.registry,
         )
+        self.unaudited_requests = Counter(
+            "signpost_unaudited_requests",
+            "Requests to audited routes left out of the audit trail: without valid credentials "
+            "(reason unauthenticated) or over a rate limit (rate-limited)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.rate_limit_storage_errors = Counter(
             "signpost_rate_limit_storage_errors",
             "Requests admitted uncounted because the rate limit storage failed",

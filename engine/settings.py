@@ -20,6 +20,9 @@ class Settings:
     ``SIGNPOST_DATABASE_URL``: an SQLAlchemy URL; defaults to an SQLite file at ``var/signpost.db``.
     ``SIGNPOST_ADMIN_TOKEN``: when set, an admin client with this bearer token is ensured at start-up.
     ``SIGNPOST_EXPRESSION_TIME_LIMIT``: seconds a pathway expression or script may run (default 1).
+    ``SIGNPOST_SANDBOX_WORKERS``: how many sandbox processes each server or worker process keeps for running
+    pathway code (default 4; started as needed).
+    ``SIGNPOST_SANDBOX_MEMORY_MB``: the address space each sandbox process may use (default 512).
     ``SIGNPOST_MAX_UPLOAD_BYTES``: the largest deployment file accepted (default 2 MiB).
     ``SIGNPOST_MAX_INSTANCE_DATA_BYTES``: the most an instance's data may take as stored JSON (default 4 MiB);
     a step leaving more makes the instance an incident.
@@ -65,6 +68,11 @@ class Settings:
     rotate, put a new key first, run ``signpost secrets rotate``, then drop the old key. Unset: a local
     SQLite database gets a key generated beside it (``<database file>.secret-keys``, mode 0600), and any
     other database refuses to start.
+    ``SIGNPOST_AUDIT_KEYS``: the keys that sign the audit trail, ``id:secret`` (comma-separated; make one with
+    ``signpost audit new-key``). The first signs new records, every one verifies: to rotate, put a new key
+    first and keep the old ones as long as their records are to be verified. Unset: as for
+    ``SIGNPOST_SECRET_KEYS`` (``<database file>.audit-keys`` beside a local SQLite database; any other
+    database refuses to start).
 
     Secrets are left out of ``repr``, so that a Settings in a log line or a traceback shows none.
     """
@@ -72,6 +80,8 @@ class Settings:
     database_url: str = field(repr=False)  # may hold the database's password
     admin_token: str | None = field(default=None, repr=False)
     expression_time_limit_seconds: float = 1.0
+    sandbox_workers: int = 4
+    sandbox_memory_bytes: int = 512 * 1024 * 1024
     max_upload_bytes: int = 2 * 1024 * 1024
     max_instance_data_bytes: int = 4 * 1024 * 1024
     tick_seconds: float = 1.0
@@ -99,6 +109,7 @@ class Settings:
     rate_limit_storage: str = field(default="memory://", repr=False)
     rate_limit_namespace: str = "signpost"
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    audit_keys: tuple[str, ...] = field(default=(), repr=False)
     proxy_hops: int = 0
 
     @classmethod
@@ -108,6 +119,8 @@ class Settings:
             database_url=env.get("SIGNPOST_DATABASE_URL") or f"sqlite:///{DEFAULT_DATABASE_PATH}",
             admin_token=env.get("SIGNPOST_ADMIN_TOKEN") or None,
             expression_time_limit_seconds=_positive_float(env, "SIGNPOST_EXPRESSION_TIME_LIMIT", 1.0),
+            sandbox_workers=int(_positive_float(env, "SIGNPOST_SANDBOX_WORKERS", 4)),
+            sandbox_memory_bytes=int(_positive_float(env, "SIGNPOST_SANDBOX_MEMORY_MB", 512)) * 1024 * 1024,
             max_upload_bytes=int(_positive_float(env, "SIGNPOST_MAX_UPLOAD_BYTES", 2 * 1024 * 1024)),
             max_instance_data_bytes=int(
                 _positive_float(env, "SIGNPOST_MAX_INSTANCE_DATA_BYTES", 4 * 1024 * 1024)
@@ -141,6 +154,7 @@ class Settings:
             rate_limit_namespace=env.get("SIGNPOST_RATE_LIMIT_NAMESPACE") or "signpost",
             proxy_hops=_hops(env, "SIGNPOST_PROXY_HOPS"),
             secret_keys=parse_keys(env.get("SIGNPOST_SECRET_KEYS")),
+            audit_keys=parse_keys(env.get("SIGNPOST_AUDIT_KEYS")),
         )
 
 

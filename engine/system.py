@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from engine import clock
 from engine.bpmn import Runtime
-from engine.bpmn.evaluator import Evaluator
 from engine.governance.audit import Audit
+from engine.governance.audit_keys import audit_keys_for
 from engine.governance.clients import Clients
 from engine.governance.oidc import OidcConfig, OidcVerifier
 from engine.governance.rate_limits import RateLimits, check_storage_url, parse_limit
@@ -29,6 +29,7 @@ from engine.referrals.referrals import Referrals
 from engine.routing.handoffs import Handoffs
 from engine.routing.routes import OPERATIONS, record_routes
 from engine.routing.services import Services
+from engine.sandbox.pool import SandboxedEvaluator, shared_pool
 from engine.settings import Settings
 from engine.store import instances as instance_store
 from engine.store import notifications as notification_store
@@ -103,14 +104,27 @@ class Signpost:
 
 
 def build(settings: Settings) -> Signpost:
-    """Raises ``SecretKeysUnavailable`` when no key can encrypt webhook secrets."""
+    """Raises ``SecretKeysUnavailable`` when no key can encrypt webhook secrets, ``AuditKeysUnavailable``
+    when none can sign the audit trail."""
     database = Database(settings.database_url)
     secret_box = box_for(settings.secret_keys, database)
-    evaluator = Evaluator(time_limit_seconds=settings.expression_time_limit_seconds)
+    audit_keys = audit_keys_for(settings.audit_keys, database)
+    evaluator = SandboxedEvaluator(
+        shared_pool(settings.sandbox_workers, settings.sandbox_memory_bytes),
+        time_limit_seconds=settings.expression_time_limit_seconds,
+        max_answer_bytes=settings.max_instance_data_bytes,
+    )
     metrics = Metrics()
     runtime = Runtime(evaluator, OPERATIONS, max_data_bytes=settings.max_instance_data_bytes)
     pathways = PathwayCache(database)
-    definitions = Definitions(database, evaluator, pathways, settings.max_upload_bytes, OPERATIONS)
+    definitions = Definitions(
+        database,
+        evaluator,
+        pathways,
+        settings.max_upload_bytes,
+        OPERATIONS,
+        approval_required=settings.require_pathway_approval,
+    )
     instances = Instances(database, runtime, pathways, StepPipeline(routes=record_routes), metrics=metrics)
     deliverer = Deliverer(
         database,
@@ -148,7 +162,7 @@ def build(settings: Settings) -> Signpost:
         olas=Olas(database, instances, metrics),
         metrics=metrics,
         notifications=notifications,
-        audit=Audit(database),
+        audit=Audit(database, audit_keys),
         rate_limits=_rate_limits(settings, metrics),
         personal_data=PersonalData(database, timedelta(days=settings.retention_days)),
         external_tasks=ExternalTasks(database, instances),

@@ -27,6 +27,8 @@ PROCESSES = ROOT / "processes"
 SOPS = ROOT / "sops"
 # Encrypts the webhook secrets stored by every test (tests of key rotation make keys of their own).
 SECRET_KEYS = ("nOu9XWJzCEk8qJXFvY8kt2fh8rp6oA-H6ez6Pc8mvNY=",)
+# Signs the audit trail of every test (tests of key rotation make keys of their own).
+AUDIT_KEYS = ("suite:9a0XKbq4vWm2Lr7tYc1Hs5Ne8Pd3Gf6J",)
 # Where every test's clock stands when it begins: a Monday at 9, inside every calendar's working hours
 # (Europe/London is on GMT in November, so local time is UTC).
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -61,9 +63,10 @@ def process_env(database_url: str, **settings: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def secret_keys_in_environment():
-    """The suite's key for every `signpost` process a test starts, so that it reads what the test stored."""
+    """The suite's keys for every `signpost` process a test starts, so that it reads what the test stored."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIGNPOST_SECRET_KEYS", ",".join(SECRET_KEYS))
+        patch.setenv("SIGNPOST_AUDIT_KEYS", ",".join(AUDIT_KEYS))
         yield
 
 
@@ -108,6 +111,7 @@ def settings(database_url) -> Settings:
         expression_time_limit_seconds=0.5,
         require_pathway_approval=False,
         secret_keys=SECRET_KEYS,
+        audit_keys=AUDIT_KEYS,
     )
 
 

@@ -13,6 +13,8 @@ from engine.errors import Conflict, NotAllowed
 from engine.system import build
 from tests import bpmn_samples as samples
 
+REASON = "Reviewed against the triage SOP v3; scenarios pass"
+
 
 @pytest.fixture
 def strict(settings):
@@ -43,25 +45,25 @@ def test_a_draft_takes_no_referrals_until_a_second_person_approves_it(strict):
     with pytest.raises(Conflict, match="draft awaiting clinical approval"):
         start(strict, gp, version=1)
 
-    approved = strict.definitions.approve("sample", 1, approver)
+    approved = strict.definitions.approve("sample", 1, approver, reason=REASON)
     assert (approved["approval"], approved["approved_by"]) == ("approved", approver.actor)
     assert start(strict, gp)["pathway"] == {"key": "sample", "version": 1}
 
     strict.definitions.deploy([samples.source(samples.script_then_user_task("x = 2"))], designer.actor)
     assert start(strict, gp)["data"]["x"] == 1  # new referrals stay on the latest approved version
-    strict.definitions.approve("sample", 2, approver)
+    strict.definitions.approve("sample", 2, approver, reason=REASON)
     assert start(strict, gp)["data"]["x"] == 2
     with pytest.raises(Conflict, match="already approved"):
-        strict.definitions.approve("sample", 2, approver)
+        strict.definitions.approve("sample", 2, approver, reason=REASON)
 
 
 def test_the_deployer_cannot_approve_and_other_roles_cannot_either(strict):
     designer, _approver, both, _gp = people(strict)
     strict.definitions.deploy([samples.source(samples.script_then_user_task())], both.actor)
     with pytest.raises(NotAllowed, match="deployed a version cannot also approve it"):
-        strict.definitions.approve("sample", 1, both)
+        strict.definitions.approve("sample", 1, both, reason=REASON)
     with pytest.raises(NotAllowed, match="clinical-approver role"):
-        strict.definitions.approve("sample", 1, designer)
+        strict.definitions.approve("sample", 1, designer, reason=REASON)
 
 
 def test_approval_over_http_is_recorded_with_the_version_and_in_the_audit_trail(strict):
@@ -77,14 +79,21 @@ def test_approval_over_http_is_recorded_with_the_version_and_in_the_audit_trail(
         "/api/v1/definitions", data=upload, headers=designer, content_type="multipart/form-data"
     )
     assert deployed.status_code == 201, deployed.json
-    assert http.post("/api/v1/definitions/sample/versions/1/approve", headers=designer).status_code == 403
-    approved = http.post("/api/v1/definitions/sample/versions/1/approve", headers=approver)
+    body = {"reason": REASON}
+    assert (
+        http.post("/api/v1/definitions/sample/versions/1/approve", headers=designer, json=body).status_code
+        == 403
+    )
+    approved = http.post("/api/v1/definitions/sample/versions/1/approve", headers=approver, json=body)
     assert approved.status_code == 200, approved.json
+    assert (approved.json["approval_reason"], approved.json["status"]) == (REASON, "approved")
     version = http.get("/api/v1/definitions/sample/versions/1", headers=designer).json
     assert version["approval"] == "approved" and version["approved_by"].endswith(":lead")
+    assert version["approval_reason"] == REASON
     with strict.database.read() as conn:
         [record] = conn.exec_driver_sql(
-            "SELECT action, resource FROM audit_log WHERE action = 'approve'"
+            "SELECT action, resource, resource_id FROM audit_log WHERE action = 'approve'"
         ).all()
-    assert record == ("approve", "pathway sample version 1")
+        version_id = conn.exec_driver_sql("SELECT id FROM definition_versions").scalar()
+    assert record == ("approve", "pathway sample version 1", str(version_id))
     assert strict.audit.verify().intact

@@ -15,9 +15,10 @@ from engine.store.tables import metadata
 from tests.conftest import ROOT
 
 # The engine's packages from the top down: a module imports from its own package or from those below it
-# (and from the base modules), never from one above. `system` and `settings` compose the rest.
+# (and from the base modules), never from one above. `system` and `settings` compose the rest; `scenarios`
+# builds whole Signposts of its own to run scenario files in.
 LAYERS = (
-    ("system", "settings"),
+    ("system", "settings", "scenarios"),
     ("referrals",),
     ("routing",),
     ("olas",),
@@ -25,8 +26,9 @@ LAYERS = (
     ("notifications",),
     ("governance",),
     ("bpmn",),
+    ("sandbox",),
     ("store",),
-    ("clock", "errors", "metrics"),
+    ("clock", "errors", "metrics", "key_files"),
 )
 LAYER_OF = {part: depth for depth, parts in enumerate(LAYERS) for part in parts}
 MODULE_LINE_LIMIT = 400

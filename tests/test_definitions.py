@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid
 from engine.store.tables import definition_files, definition_versions
 from tests import bpmn_samples as samples
@@ -73,6 +74,31 @@ def test_a_deployment_holding_a_call_activity_and_its_callee(signpost, gp):
         gp, pathway="caller", version=None, referrer="r", subject=None, data={}
     )
     assert [t["element_id"] for t in started["waiting_for"]["tasks"]] == ["review"]
+
+
+def test_forms_and_scenarios_are_stored_with_the_version_as_uploaded(signpost):
+    form = SourceFile("review.form.json", b'{"components": [], "type": "default"}')
+    scenarios = SourceFile("sample.scenarios.yaml", b"scenarios: []\n")
+    deployed = deploy(signpost, samples.source(samples.script_then_user_task("x = 1")), form, scenarios)
+    files = signpost.definitions.version("sample", deployed.number, with_files=True)["files"]
+    assert {f["filename"]: f["content"] for f in files} == {
+        "sample.bpmn": samples.script_then_user_task("x = 1"),
+        "review.form.json": form.content.decode(),
+        "sample.scenarios.yaml": scenarios.content.decode(),
+    }
+
+
+def test_a_broken_companion_refuses_the_deployment_with_the_diagrams_problems(signpost):
+    invalid = refused(
+        signpost,
+        samples.source(samples.script_then_user_task("import os")),
+        SourceFile("review.form.json", b"{not json"),
+        SourceFile("sample.scenarios.yaml", b"a: &x [1]\nb: *x\n"),
+    )
+    files = [problem.file for problem in invalid.problems]
+    assert files[:2] == ["review.form.json", "sample.scenarios.yaml"]
+    assert "sample.bpmn" in files
+    assert "anchors and aliases" in invalid.problems[1].message
 
 
 def test_schema_violation_names_file_and_line(signpost):

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.bpmn.evaluator import Evaluator, RestrictedEnvironment, iso_duration
 from engine.errors import ExpressionFailed, ExpressionRejected, ExpressionTimeout
+from engine.sandbox.evaluator import Evaluator, RestrictedEnvironment, iso_duration
 
 
 @pytest.fixture

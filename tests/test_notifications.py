@@ -29,7 +29,7 @@ from aiosmtpd.controller import Controller
 from engine.notifications.deliveries import RETRY_DELAYS
 from engine.settings import Settings
 from engine.system import build
-from tests.conftest import SECRET_KEYS, SOPS, process_env
+from tests.conftest import AUDIT_KEYS, SECRET_KEYS, SOPS, process_env
 from tests.support.net import free_port
 from tests.support.personas import GP_PRACTICE
 from tests.support.referrals import POSTCODE, REFERRAL
@@ -98,6 +98,7 @@ def settings(database_url, mailbox) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=mailbox.port,
         secret_keys=SECRET_KEYS,
+        audit_keys=AUDIT_KEYS,
     )
 
 
@@ -118,7 +119,12 @@ def other_gp_headers(token_for):
 def strict(database_url):
     """A second system on the same database that refuses private webhook addresses, as production does."""
     system = build(
-        Settings(database_url=database_url, require_pathway_approval=False, secret_keys=SECRET_KEYS)
+        Settings(
+            database_url=database_url,
+            require_pathway_approval=False,
+            secret_keys=SECRET_KEYS,
+            audit_keys=AUDIT_KEYS,
+        )
     )
     yield system
     system.close()
@@ -704,12 +710,12 @@ def test_webhook_urls_reaching_private_addresses_are_refused_before_any_connecti
     production = create_app(strict).test_client()
     for url, problem in [
         (receiver.url("/gp"), "must use https"),
-        ("https://127.0.0.1/gp", "non-public address (127.0.0.1)"),
+        ("https://127.0.0.1/gp", "host '127.0.0.1' is not a public address"),
         (f"https://127.0.0.1:{receiver.port}/gp", "must use port 443"),
-        ("https://10.0.0.1/hooks", "non-public address (10.0.0.1)"),
-        ("https://169.254.169.254/latest/meta-data", "non-public address"),
-        ("https://[::1]/hooks", "non-public address"),
-        ("https://localhost/hooks", "non-public address"),
+        ("https://10.0.0.1/hooks", "host '10.0.0.1' is not a public address"),
+        ("https://169.254.169.254/latest/meta-data", "is not a public address"),
+        ("https://[::1]/hooks", "host '::1' is not a public address"),
+        ("https://localhost/hooks", "host 'localhost' does not resolve to a public address"),
         ("ftp://example.org/hooks", "absolute https URL"),
     ]:
         refused = production.post("/api/v1/subscriptions", json={"url": url}, headers=gp_headers)

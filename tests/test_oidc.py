@@ -26,7 +26,7 @@ from engine.governance.oidc import KEYS_MAX_AGE, REFETCH_INTERVAL
 from engine.settings import Settings
 from engine.store.tables import api_clients
 from engine.system import build
-from tests.conftest import SECRET_KEYS
+from tests.conftest import AUDIT_KEYS, SECRET_KEYS
 from tests.support.oidc_issuer import AUDIENCE, Issuer
 from tests.support.personas import GP_PRACTICE
 
@@ -285,6 +285,48 @@ def test_refused_tokens_are_told_why_and_create_nothing(http, signpost, issuer, 
     assert referral_count(signpost) == 0
 
 
+PLATFORM_ROLE_CLAIMS = {
+    "platform-admin": ["admin", "platform-admin"],
+    "platform-auditor": ["platform-auditor"],
+    "beside an ordinary role, space-separated": "referrer platform-admin",
+}
+
+
+@pytest.mark.parametrize("roles", PLATFORM_ROLE_CLAIMS.values(), ids=PLATFORM_ROLE_CLAIMS.keys())
+def test_a_token_claiming_a_platform_role_is_refused_and_creates_nothing(
+    http, signpost, issuer, nursing, gp_headers, admin_headers, roles
+):
+    """Platform roles act across every organisation: only a platform admin grants them, to a client it
+    makes. An issuer that puts one in a token (a misconfigured group mapping, a user editing their own
+    attributes) does not make its subject a platform admin or auditor, not even alongside other roles."""
+    started = http.post("/api/v1/referrals", json=REFERRAL, headers=gp_headers)
+    assert started.status_code == 201, started.json
+    clients_before = http.get("/api/v1/clients", headers=admin_headers).json
+    token = issuer.token(sub="mallory", name="Mallory", signpost_roles=roles)
+    backdoor = {"name": "b", "organisation": "signpost", "roles": ["platform-admin"], "person": "m@x.org"}
+    for method, path, body in [
+        ("GET", "/api/v1/clients", None),  # every organisation's clients, for a platform admin
+        ("POST", "/api/v1/clients", backdoor),  # a platform admin of its own making
+        ("GET", f"/api/v1/audit?referral={started.json['id']}", None),  # any referral's trail, for an auditor
+        ("GET", "/api/v1/services", None),  # nor is the token good for what its other roles allow
+    ]:
+        answer = http.open(path, method=method, json=body, headers=bearer(token))
+        assert answer.status_code == 401, (path, answer.status_code, answer.get_data(as_text=True))
+        assert answer.mimetype == "application/problem+json"
+        detail = answer.json["detail"]
+        said = "platform roles (platform-admin, platform-auditor) are granted only to API clients made by"
+        assert said in detail and "a platform admin, never by an OpenID Connect token" in detail, detail
+        assert "mallory" not in answer.get_data(as_text=True).lower()
+    assert jwt_clients(signpost) == []
+    assert http.get("/api/v1/clients", headers=admin_headers).json == clients_before
+
+    # The same subject, once the issuer grants it ordinary roles only, is let in as what those allow.
+    ordinary = issuer.token(sub="mallory", name="Mallory", signpost_roles=["referrer"])
+    assert http.get("/api/v1/services", headers=bearer(ordinary)).status_code == 200
+    [client] = jwt_clients(signpost)
+    assert client["roles"] == ["referrer"]
+
+
 def test_an_operator_token_claiming_another_organisations_point_of_access_reads_nothing(
     http, signpost, issuer, nursing, gp_headers
 ):
@@ -448,7 +490,12 @@ def test_without_an_issuer_a_jwt_is_just_an_unknown_token(issuer, settings):
 )
 def test_unsafe_or_incomplete_configuration_stops_start_up(database_url, environment, message):
     settings = Settings.from_env(
-        {"SIGNPOST_DATABASE_URL": database_url, "SIGNPOST_SECRET_KEYS": ",".join(SECRET_KEYS), **environment}
+        {
+            "SIGNPOST_DATABASE_URL": database_url,
+            "SIGNPOST_SECRET_KEYS": ",".join(SECRET_KEYS),
+            "SIGNPOST_AUDIT_KEYS": ",".join(AUDIT_KEYS),
+            **environment,
+        }
     )
     with pytest.raises(ValueError, match=message):
         build(settings)

@@ -36,7 +36,9 @@ def test_health_and_readiness_probes(http, settings):
     assert http.get("/readyz").json == {"status": "ready"}
     unreachable = build(
         Settings(
-            database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", secret_keys=settings.secret_keys
+            database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+            secret_keys=settings.secret_keys,
+            audit_keys=settings.audit_keys,
         )
     )
     try:

@@ -205,9 +205,14 @@ def test_a_second_client_of_the_same_person_cannot_approve_what_they_deployed(st
         "/api/v1/definitions", data=upload, headers=designer, content_type="multipart/form-data"
     )
     assert deployed.status_code == 201, deployed.json
-    refused = http.post("/api/v1/definitions/sample/versions/1/approve", headers=alices_other_client)
+    reason = {"reason": "checked against the SOP"}
+    refused = http.post(
+        "/api/v1/definitions/sample/versions/1/approve", headers=alices_other_client, json=reason
+    )
     assert refused.status_code == 403 and "deployed" in refused.json["detail"]
     approved = http.post(
-        "/api/v1/definitions/sample/versions/1/approve", headers=bearer({"clinical-approver"}, "dr-bob")
+        "/api/v1/definitions/sample/versions/1/approve",
+        headers=bearer({"clinical-approver"}, "dr-bob"),
+        json=reason,
     )
     assert approved.status_code == 200, approved.json

@@ -16,7 +16,7 @@ import pytest
 from engine.notifications.channels import Attempt, WebhookChannel
 from engine.settings import Settings
 from tests import bpmn_samples as samples
-from tests.conftest import SECRET_KEYS, SOPS, stored_instance
+from tests.conftest import AUDIT_KEYS, SECRET_KEYS, SOPS, stored_instance
 from tests.support.referrals import REFERRAL
 
 
@@ -29,6 +29,7 @@ def settings(database_url) -> Settings:
         require_pathway_approval=False,
         webhook_allow_private=True,
         secret_keys=SECRET_KEYS,
+        audit_keys=AUDIT_KEYS,
     )
 
 

@@ -68,6 +68,16 @@ PUBLIC = {
     "GET /api/docs/",
     "GET /api/docs/assets/<filename>",
     "GET /api/v1/openapi.json",
+    # Signing in checks the token in its body as every request's credentials are checked (counted against
+    # the address when refused); signing out removes a cookie (a live session's needs its CSRF token).
+    "POST /api/v1/session",
+    "DELETE /api/v1/session",
+    # The web application's files (api/web.py): the same page for every path, and its scripts and styles.
+    # They hold no data: what a page shows comes from the API, under the policy above.
+    "GET /studio",
+    "GET /studio/",
+    "GET /studio/<page>",
+    "GET /assets/<filename>",
     *(
         f"{method} {path}"
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -83,10 +93,15 @@ PUBLIC = {
 # services on hand-offs routed to their organisation.
 POLICY: dict[str, set[str]] = {
     "POST /api/v1/definitions": {"designer"},
+    "POST /api/v1/definitions/validate": {"designer"},
     "GET /api/v1/definitions": {"designer", "operator", "admin"},
     "GET /api/v1/definitions/<key>": {"designer", "operator", "admin"},
     "GET /api/v1/definitions/<key>/versions/<number>": {"designer", "operator", "admin"},
     "POST /api/v1/definitions/<key>/versions/<number>/approve": {"clinical-approver"},
+    # Scenario runs store nothing and read no referral: designers run drafts, a clinical approver may re-run
+    # a stored version's scenarios to see their results before approving it.
+    "POST /api/v1/scenario-runs": {"designer"},
+    "POST /api/v1/definitions/<key>/versions/<number>/scenario-runs": {"designer", "clinical-approver"},
     "POST /api/v1/referrals": {"referrer", "operator"},
     "GET /api/v1/referrals": {"referrer", "operator"},
     "POST /api/v1/referrals/search": {"referrer", "operator"},
@@ -98,6 +113,7 @@ POLICY: dict[str, set[str]] = {
     "POST /api/v1/referrals/<referral_id>/information": {"referrer"},
     "POST /api/v1/referrals/<referral_id>/cancel": {"referrer"},
     "GET /api/v1/tasks": {"operator"},
+    "GET /api/v1/tasks/<task_id>": {"operator"},
     "POST /api/v1/tasks/<task_id>/claim": {"operator"},
     "POST /api/v1/tasks/<task_id>/complete": {"operator"},
     "POST /api/v1/messages": {"operator", "service"},
@@ -136,6 +152,8 @@ POLICY: dict[str, set[str]] = {
     "GET /api/v1/clients": {"admin", "platform-admin"},
     "POST /api/v1/clients": {"admin", "platform-admin"},
     "POST /api/v1/clients/<client_id>/revoke": {"admin", "platform-admin"},
+    # Who is signed in (the web application's session, or a bearer token's client): anyone with a role.
+    "GET /api/v1/session": set(ROLES),
 }
 
 FILTERED = "filtered"  # 200, without the other organisation's items
@@ -156,6 +174,7 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "POST /api/v1/referrals/<referral_id>/information": {"referrer": 404},
     "POST /api/v1/referrals/<referral_id>/cancel": {"referrer": 404},
     "GET /api/v1/tasks": {"operator": 404},
+    "GET /api/v1/tasks/<task_id>": {"operator": 404},
     "POST /api/v1/tasks/<task_id>/claim": {"operator": 404},
     "POST /api/v1/tasks/<task_id>/complete": {"operator": 404},
     "GET /api/v1/services/<service_id>/handoffs": {"service": 403},
@@ -215,11 +234,16 @@ def _ids_in(items, key: str = "id") -> set:
 
 CALLS: dict[str, Call] = {
     "POST /api/v1/definitions": Call("/api/v1/definitions", upload=True),
+    "POST /api/v1/definitions/validate": Call("/api/v1/definitions/validate", upload=True),
     "GET /api/v1/definitions": Call("/api/v1/definitions"),
     "GET /api/v1/definitions/<key>": Call("/api/v1/definitions/{key}"),
     "GET /api/v1/definitions/<key>/versions/<number>": Call("/api/v1/definitions/{key}/versions/{version}"),
+    "POST /api/v1/scenario-runs": Call("/api/v1/scenario-runs", upload=True),
+    "POST /api/v1/definitions/<key>/versions/<number>/scenario-runs": Call(
+        "/api/v1/definitions/{key}/versions/{version}/scenario-runs"
+    ),
     "POST /api/v1/definitions/<key>/versions/<number>/approve": Call(
-        "/api/v1/definitions/{key}/versions/{version}/approve"
+        "/api/v1/definitions/{key}/versions/{version}/approve", json={"reason": "reviewed in the matrix"}
     ),
     "POST /api/v1/referrals": Call("/api/v1/referrals", json=REFERRAL),
     "GET /api/v1/referrals": Call(
@@ -250,6 +274,7 @@ CALLS: dict[str, Call] = {
         query={"referral": "{incomplete_referral}", "status": "claimed"},
         shows=lambda body, ids: ids["task"] in _ids_in(body),
     ),
+    "GET /api/v1/tasks/<task_id>": Call("/api/v1/tasks/{task}"),
     "POST /api/v1/tasks/<task_id>/claim": Call("/api/v1/tasks/{task}/claim"),
     "POST /api/v1/tasks/<task_id>/complete": Call(
         "/api/v1/tasks/{task}/complete", json={"data": {"clinical_need": "catheter"}}
@@ -348,6 +373,7 @@ CALLS: dict[str, Call] = {
         "/api/v1/clients", json={"name": "matrix made", "organisation": SERVICE_ORG, "roles": ["referrer"]}
     ),
     "POST /api/v1/clients/<client_id>/revoke": Call("/api/v1/clients/{spare_client}/revoke"),
+    "GET /api/v1/session": Call("/api/v1/session"),
 }
 
 

@@ -221,7 +221,8 @@ def test_requests_naming_hostile_or_numeric_ids_are_audited_and_the_chain_holds(
     headers = every_role()
     before = signpost.audit.verify().records
     http.get("/api/v1/tasks", query_string={"referral": "r" * 300}, headers=headers)
-    http.get("/api/v1/referrals/%00", headers=headers)
     http.post("/api/v1/deliveries/1/replay", headers=headers)
+    # Refused before its credentials are looked at: counted, not chained (tests/test_audit.py).
+    http.get("/api/v1/referrals/%00", headers=headers)
     verdict = signpost.audit.verify()
-    assert (verdict.intact, verdict.records) == (True, before + 3), verdict.problem
+    assert (verdict.intact, verdict.records) == (True, before + 2), verdict.problem

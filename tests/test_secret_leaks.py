@@ -32,6 +32,7 @@ from engine.notifications.secrets_at_rest import new_key
 from engine.settings import Settings
 from engine.store.tables import metadata
 from engine.system import build
+from tests.conftest import AUDIT_KEYS
 from tests.support.net import free_port
 from tests.support.oidc_issuer import AUDIENCE, Issuer
 from tests.support.referrals import REFERRAL
@@ -127,6 +128,7 @@ def settings(everything_logged, database_url, relay, issuer) -> Settings:
         smtp_username=SMTP_USERNAME,
         smtp_password=SMTP_PASSWORD,
         secret_keys=ENCRYPTION_KEYS,
+        audit_keys=AUDIT_KEYS,
         oidc_issuer=issuer.url,
         oidc_audience=AUDIENCE,
     )
@@ -298,7 +300,9 @@ def test_no_secret_appears_in_logs_error_answers_or_the_database(
         (None, "pending"),  # nobody listens on that port
     }
 
-    wrong_key = build(Settings(database_url=settings.database_url, secret_keys=(new_key(),)))
+    wrong_key = build(
+        Settings(database_url=settings.database_url, secret_keys=(new_key(),), audit_keys=AUDIT_KEYS)
+    )
     try:
         receiver.mode = "up"
         with signpost.database.write() as conn:  # everything due again now
@@ -338,6 +342,7 @@ def test_no_secret_appears_in_logs_error_answers_or_the_database(
         "an encryption key": ENCRYPTION_KEYS[0],
         "the previous encryption key": ENCRYPTION_KEYS[1],
         "the malformed encryption key": ENCRYPTION_KEYS[0][:-4],
+        "the audit trail's key": AUDIT_KEYS[0].partition(":")[2],
         **{f"webhook secret {n}": secret for n, secret in enumerate(whsec_secrets)},
         **{
             f"the key inside webhook secret {n}": s.removeprefix("whsec_")

@@ -18,7 +18,7 @@ from engine.errors import SecretKeysUnavailable
 from engine.notifications.secrets_at_rest import KEY_FILE_SUFFIX, new_key
 from engine.settings import Settings
 from engine.system import build
-from tests.conftest import NURSING_FILES, SECRET_KEYS, SOPS, pathway_files, process_env
+from tests.conftest import AUDIT_KEYS, NURSING_FILES, SECRET_KEYS, SOPS, pathway_files, process_env
 from tests.support.personas import GP
 from tests.support.referrals import REFERRAL
 
@@ -32,6 +32,7 @@ def settings(database_url) -> Settings:
         require_pathway_approval=False,
         webhook_allow_private=True,
         secret_keys=SECRET_KEYS,
+        audit_keys=AUDIT_KEYS,
     )
 
 
@@ -42,6 +43,7 @@ def system_with(database_url: str, *keys: str):
             require_pathway_approval=False,
             webhook_allow_private=True,
             secret_keys=keys,
+            audit_keys=AUDIT_KEYS,
         )
     )
 
@@ -227,7 +229,7 @@ def test_without_keys_a_server_database_refuses_to_start_with_a_clear_message(tm
 
     made = signpost_command(server, "secrets", "new-key", keys=None, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    build(Settings(database_url=server, secret_keys=(made.stdout.strip(),))).close()
+    build(Settings(database_url=server, secret_keys=(made.stdout.strip(),), audit_keys=AUDIT_KEYS)).close()
 
 
 @pytest.mark.parametrize("keys", [("not-a-fernet-key",), (SECRET_KEYS[0], "c2hvcnQ=")])

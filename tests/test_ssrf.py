@@ -7,6 +7,8 @@ The network is faked only at its edges: the resolver and httpcore's sockets give
 
 from __future__ import annotations
 
+import socket
+
 import httpcore
 import pytest
 
@@ -20,7 +22,7 @@ from engine.notifications.channels import (
 )
 from engine.settings import Settings
 from engine.system import build
-from tests.conftest import SECRET_KEYS
+from tests.conftest import AUDIT_KEYS, SECRET_KEYS
 from tests.support.net import free_port
 from tests.support.referrals import REFERRAL
 
@@ -51,7 +53,12 @@ def url_of(address: str, path: str = "/hooks") -> str:
 def strict(database_url):
     """A system with production settings: private webhook addresses refused."""
     system = build(
-        Settings(database_url=database_url, require_pathway_approval=False, secret_keys=SECRET_KEYS)
+        Settings(
+            database_url=database_url,
+            require_pathway_approval=False,
+            secret_keys=SECRET_KEYS,
+            audit_keys=AUDIT_KEYS,
+        )
     )
     yield system
     system.close()
@@ -78,7 +85,7 @@ def test_subscribing_a_webhook_on_an_address_that_is_not_public_is_refused(
 ):
     refused = production.post("/api/v1/subscriptions", json={"url": url_of(address)}, headers=gp_headers)
     assert refused.status_code == 422, refused.json
-    assert "non-public address" in refused.json["detail"], refused.json
+    assert refused.json["detail"] == f"webhook host '{address}' is not a public address", refused.json
     started = production.post(
         "/api/v1/referrals", json={**REFERRAL, "notify": {"url": url_of(address)}}, headers=gp_headers
     )
@@ -92,18 +99,24 @@ def test_a_webhook_must_use_port_443(production, gp_headers):
         assert refused.status_code == 422 and "must use port 443" in refused.json["detail"], refused.json
 
 
-def test_a_subscription_made_where_private_addresses_were_allowed_is_not_sent_to_them(
-    signpost, strict, http, nursing, gp_headers
-):
-    """Checked again at each send: here the subscription was made by a development server."""
-    developing = build(
+def development_system(signpost):
+    """The same database served as a development server would: private webhook addresses allowed."""
+    return build(
         Settings(
             database_url=signpost.settings.database_url,
             require_pathway_approval=False,
             secret_keys=SECRET_KEYS,
+            audit_keys=AUDIT_KEYS,
             webhook_allow_private=True,
         )
     )
+
+
+def test_a_subscription_made_where_private_addresses_were_allowed_is_not_sent_to_them(
+    signpost, strict, http, nursing, gp_headers
+):
+    """Checked again at each send: here the subscription was made by a development server."""
+    developing = development_system(signpost)
     from api import create_app
 
     made = []
@@ -125,7 +138,92 @@ def test_a_subscription_made_where_private_addresses_were_allowed_is_not_sent_to
     for subscription in made:
         [delivery] = http.get(f"/api/v1/subscriptions/{subscription}/deliveries", headers=gp_headers).json
         assert delivery["status"] == "pending"
-        assert "non-public address" in delivery["last_error"], delivery
+        assert "is not a public address" in delivery["last_error"], delivery
+
+
+# ---- a refusal is no DNS oracle: names on the internal network -------------------------------------------
+# What the system resolver answers for names under .example (the rest of the world is left alone): internal
+# names, one that does not exist, and one whose answers are public and private at once.
+INTERNAL_NAMES = {
+    "db.corp.example": ["10.20.30.40"],
+    "metadata.corp.example": ["169.254.169.254"],
+    "vault.corp.example": ["fd12:3456::7"],
+    "split.corp.example": [PUBLIC, "192.168.7.7"],
+    "nowhere.corp.example": [],  # NXDOMAIN
+}
+
+
+@pytest.fixture
+def internal_dns(monkeypatch):
+    """The system resolver (``socket.getaddrinfo``) with the internal names above: the network's edge."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if not (isinstance(host, str) and host.endswith(".example")):
+            return real(host, port, *args, **kwargs)
+        answers = INTERNAL_NAMES.get(host, [])
+        if not answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in answers
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def internal_addresses() -> list[str]:
+    return [a for answers in INTERNAL_NAMES.values() for a in answers if a != PUBLIC]
+
+
+def test_a_refused_webhook_host_is_not_told_what_it_resolves_to_nor_whether_it_resolves(
+    production, nursing, gp_headers, internal_dns
+):
+    """An address in the refusal would make subscribing a way to look up internal names (db.corp → 10.x),
+    and "does not resolve" beside "resolves to a private address" a way to learn which names exist."""
+    details = {}
+    for host in INTERNAL_NAMES:
+        url = f"https://{host}/hooks"
+        refused = production.post("/api/v1/subscriptions", json={"url": url}, headers=gp_headers)
+        assert refused.status_code == 422, refused.json
+        assert refused.content_type == "application/problem+json"
+        details[host] = refused.json["detail"]
+        started = production.post(
+            "/api/v1/referrals", json={**REFERRAL, "notify": {"url": url}}, headers=gp_headers
+        )
+        assert started.status_code == 422, started.json
+        assert started.json["detail"] == details[host]
+    for host, detail in details.items():
+        assert detail == f"webhook host '{host}' does not resolve to a public address", detail
+        assert not [a for a in internal_addresses() if a in detail], detail
+    assert production.get("/api/v1/subscriptions", headers=gp_headers).json == []
+
+
+def test_a_delivery_log_does_not_show_what_a_webhook_host_resolved_to(
+    signpost, strict, http, nursing, gp_headers, internal_dns
+):
+    """Checked again at each send: subscriptions made by a development server, delivered by a production
+    one. What their delivery logs say is the same for every internal name and for one that does not exist."""
+    developing = development_system(signpost)
+    from api import create_app
+
+    development = create_app(developing).test_client()
+    made = {}
+    for host in INTERNAL_NAMES:
+        body = {"url": f"https://{host}/hooks", "events": ["referral.received"]}
+        response = development.post("/api/v1/subscriptions", json=body, headers=gp_headers)
+        assert response.status_code == 201, response.json
+        made[host] = response.json["id"]
+    developing.close()
+    assert http.post("/api/v1/referrals", json=REFERRAL, headers=gp_headers).status_code == 201
+    assert strict.notifications.deliver_due() == len(INTERNAL_NAMES)
+    for host, subscription in made.items():
+        [delivery] = http.get(f"/api/v1/subscriptions/{subscription}/deliveries", headers=gp_headers).json
+        said = f"webhook host '{host}' does not resolve to a public address"
+        assert delivery["status"] == "pending", delivery
+        assert delivery["last_error"] == said
+        assert [a["error"] for a in delivery["attempt_log"]] == [said]
+        assert not [a for a in internal_addresses() if a in str(delivery)], delivery
 
 
 # ---- the network edge, faked: a resolver and httpcore's sockets -------------------------------------------
@@ -211,7 +309,8 @@ def test_an_answer_that_turns_private_is_refused_without_connecting():
     channel = WebhookChannel(allow_private=False, resolve=resolver, network=network)
     assert channel.send(message("https://hooks.example/")).ok
     refused = channel.send(message("https://hooks.example/"))
-    assert not refused.ok and "non-public address (64:ff9b::a00:1)" in refused.error
+    said = "webhook host 'hooks.example' does not resolve to a public address"
+    assert refused == Attempt(ok=False, error=said)  # not the address it resolved to
     assert network.connections == [(PUBLIC, 443)]  # the first send only
 
 

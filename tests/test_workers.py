@@ -12,8 +12,6 @@ import json
 import os
 import random
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,6 +29,7 @@ from tests import bpmn_samples as samples
 from tests.conftest import process_env
 from tests.support.net import free_port
 from tests.support.personas import GP, PRACTICE_OPERATOR
+from tests.support.processes import Process
 
 pytestmark = [
     pytest.mark.skipif(
@@ -41,7 +40,6 @@ pytestmark = [
 ]
 
 TICK_SECONDS = "0.2"
-STARTUP_TIMEOUT_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 60
 SETTLE_TIMEOUT_SECONDS = 180
 REFERRALS = 2000  # about 40 s through one API process on 2 cores
@@ -83,66 +81,18 @@ RACE = samples.process(
 ).replace("</bpmn:definitions>", '  <bpmn:message id="accept_message" name="accept"/>\n</bpmn:definitions>')
 
 FIRED = re.compile(r"fired the timers of instance (\S+), ([0-9.]+) s after they fell due")
+
+
+def timers_fired_by(process: Process) -> list[tuple[str, float]]:
+    """(instance id, lateness in seconds) of each 'fired the timers' line, in order."""
+    return [(m.group(1), float(m.group(2))) for m in process.matches(FIRED)]
+
+
 # What a competing message may meet once the timer has won: nothing waiting, or a finished instance.
 TIMER_WON = re.compile(r"no instance matching .* is waiting for message|has completed|no longer waiting")
 
 
 # ---- processes -----------------------------------------------------------------------------------------
-
-
-class Process:
-    """A `signpost` subprocess whose output a thread collects line by line (so nobody sleeps on it)."""
-
-    def __init__(self, args: list[str], env: dict[str, str], cwd, name: str = ""):
-        self.name = name
-        self.popen = subprocess.Popen(
-            args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.popen.stdout:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not any(re.search(pattern, line) for line in self.lines):
-                remaining = deadline - time.monotonic()
-                if self.popen.poll() is not None or remaining <= 0:
-                    raise AssertionError(f"no line matching {pattern!r}:\n" + "".join(self.lines))
-                self._changed.wait(min(remaining, 1.0))
-
-    def says(self, pattern: str) -> bool:
-        with self._changed:
-            return any(re.search(pattern, line) for line in self.lines)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def kill(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(timeout=30)
-        self._reader.join(timeout=30)
-
-    def stop(self) -> int:
-        """SIGTERM, then every line it wrote; returns its exit status."""
-        self.popen.terminate()
-        status = self.popen.wait(timeout=30)
-        self._reader.join(timeout=30)
-        return status
-
-    def fired(self) -> list[tuple[str, float]]:
-        """(instance id, lateness in seconds) of each 'fired the timers' line, in order."""
-        with self._changed:
-            return [(m.group(1), float(m.group(2))) for m in map(FIRED.search, self.lines) if m]
 
 
 class Fleet:
@@ -437,7 +387,7 @@ def assert_the_api_answered_what_happened(race: Race, found: dict[str, dict]) ->
 
 def fired_once_each(workers: list[Process]) -> dict[str, float]:
     """Instance id -> lateness, from the workers' 'fired the timers' lines, checking none said it twice."""
-    fired = [line for worker in workers for line in worker.fired()]
+    fired = [line for worker in workers for line in timers_fired_by(worker)]
     twice = [instance_id for instance_id, times in Counter(i for i, _ in fired).items() if times > 1]
     assert not twice, f"{len(twice)} instances fired more than once, e.g. {twice[:3]}"
     return dict(fired)
@@ -456,7 +406,7 @@ def spread(values) -> str:
 def deploy(signpost, bpmn: str) -> None:
     version = signpost.definitions.deploy([SourceFile("race.bpmn", bpmn.encode())], "tests")
     approver = signpost.clients.create(name="approver", organisation="spa", roles={"clinical-approver"})[0]
-    signpost.definitions.approve(version.key, version.number, approver)
+    signpost.definitions.approve(version.key, version.number, approver, reason="tested in the workers suite")
 
 
 @pytest.fixture
@@ -613,7 +563,7 @@ def test_timers_due_during_a_downtime_fire_once_on_restart_with_their_lateness(s
     assert set(fired) == escalated(found)
     assert min(fired.values()) >= least_lateness, (least_lateness, spread(fired.values()))
     # The server's own metrics count what its ticker fired, with that lateness.
-    by_server = server.fired()
+    by_server = timers_fired_by(server)
     assert by_server, "the server's ticker fired nothing"
     assert f"signpost_timers_fired_total {float(len(by_server))}" in metrics
     assert f"signpost_timer_lateness_seconds_count {float(len(by_server))}" in metrics

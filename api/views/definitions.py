@@ -8,9 +8,10 @@ from flask_smorest import Blueprint
 from api.auth import current_client, requires
 from api.engine_access import signpost
 from api.schemas import (
+    ApprovalSchema,
     DefinitionSchema,
-    DefinitionSummarySchema,
     DeployedSchema,
+    ValidationSchema,
     VersionSchema,
     VersionWithFilesSchema,
 )
@@ -33,7 +34,8 @@ UPLOAD_BODY = {
                     "files": {
                         "type": "array",
                         "items": {"type": "string", "format": "binary"},
-                        "description": "one or more .bpmn / .dmn files deployed together",
+                        "description": "one or more .bpmn / .dmn files deployed together, with any "
+                        "task forms (<form id>.form.json) and scenario files (*.scenarios.yaml)",
                     },
                     "key": {
                         "type": "string",
@@ -53,16 +55,38 @@ UPLOAD_BODY = {
 @blp.response(201, DeployedSchema, description="a new version was stored")
 @blp.alt_response(200, schema=DeployedSchema, description="identical content: the existing version")
 def deploy():
-    files = [SourceFile(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("files")]
-    deployed = signpost().definitions.deploy(
-        files, current_client().actor, key=request.form.get("key") or None
-    )
+    deployed = signpost().definitions.deploy(_uploaded_files(), current_client().actor, key=_key())
     return asdict(deployed), 201 if deployed.created else 200
+
+
+@blp.route("/validate", methods=["POST"])
+@requires("designer")
+@blp.doc(requestBody=UPLOAD_BODY)
+@blp.response(
+    200,
+    ValidationSchema,
+    description="what POST /api/v1/definitions would answer for the same upload, found by the same checks; "
+    "nothing is stored. valid: whether it would deploy; problems: what it would be refused for, as a refused "
+    "deployment's 422 lists them",
+)
+def validate_definition():
+    problems = signpost().definitions.validate(_uploaded_files(), key=_key())
+    return {"valid": not problems, "problems": [problem.as_dict() for problem in problems]}
+
+
+def _uploaded_files() -> list[SourceFile]:
+    return [SourceFile(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("files")]
+
+
+def _key() -> str | None:
+    return request.form.get("key") or None
 
 
 @blp.route("", methods=["GET"])
 @requires("designer", "operator", "admin")
-@blp.response(200, DefinitionSummarySchema(many=True))
+@blp.response(
+    200, DefinitionSchema(many=True), description="the pathway library: every definition and version"
+)
 def list_definitions():
     return signpost().definitions.list()
 
@@ -83,6 +107,7 @@ def get_version(key: str, number: int):
 
 @blp.route("/<string:key>/versions/<int:number>/approve", methods=["POST"])
 @requires("clinical-approver")
-@blp.response(200, VersionSchema)
-def approve_version(key: str, number: int):
-    return signpost().definitions.approve(key, number, current_client())
+@blp.arguments(ApprovalSchema)
+@blp.response(200, VersionSchema, description="the version, approved, with the approval's reason")
+def approve_version(body: dict, key: str, number: int):
+    return signpost().definitions.approve(key, number, current_client(), reason=body["reason"])

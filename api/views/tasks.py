@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
 from api.engine_access import signpost
-from api.schemas import ReferralSchema, TaskCompleteSchema, TaskQuerySchema, TaskSchema
+from api.schemas import ReferralSchema, TaskCompleteSchema, TaskQuerySchema, TaskSchema, TaskWithFormSchema
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="User tasks for operators")
 
@@ -23,6 +23,13 @@ def list_tasks(query: dict):
     )
 
 
+@blp.route("/<string:task_id>", methods=["GET"])
+@requires("operator")
+@blp.response(200, TaskWithFormSchema, description="the task, with the form it names (null when none)")
+def get_task(task_id: str):
+    return signpost().referrals.task(task_id, current_client(), with_form=True)
+
+
 @blp.route("/<string:task_id>/claim", methods=["POST"])
 @requires("operator")
 @blp.response(200, TaskSchema)
@@ -34,5 +41,10 @@ def claim_task(task_id: str):
 @requires("operator")
 @blp.arguments(TaskCompleteSchema)
 @blp.response(200, ReferralSchema, description="the task's referral after the pathway moved on")
+@blp.alt_response(
+    422,
+    description="data that does not fit the task's form: nothing changes, and the problem's errors list "
+    'each field\'s problem as {"field": <key>, "message": …}',
+)
 def complete_task(body: dict, task_id: str):
     return signpost().referrals.complete_task(task_id, body["data"], current_client())

@@ -1,9 +1,12 @@
 """BPMN and DMN: everything that touches SpiffWorkflow lives in this package, and nothing outside it imports
 the library. Also owns the evaluator that every expression and script from a pathway runs in, and the guard
-that parses untrusted XML. Imports only the root modules (errors, clock); results leave it as the frozen
-types exported here.
+that parses untrusted XML. Reads an instance's path for scenario coverage (``coverage.py``) and makes
+SpiffWorkflow's timers read ``engine.clock`` (``engine_time.py``). Imports only the root modules (errors,
+clock); results leave it as the frozen types exported here.
 """
 
+from engine.bpmn import engine_time  # noqa: F401 -- SpiffWorkflow's timers read engine.clock from here on
+from engine.bpmn.coverage import PathTrace, ProcessCoverage, ProcessDiagram, coverage_of, diagrams_of
 from engine.bpmn.external import ExternalTaskView, complete_external_task, throw_bpmn_error
 from engine.bpmn.operations import Operation, ServiceCall
 from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile
@@ -16,6 +19,9 @@ __all__ = [
     "ExternalTaskView",
     "Operation",
     "ParsedDeployment",
+    "PathTrace",
+    "ProcessCoverage",
+    "ProcessDiagram",
     "RunResult",
     "Runtime",
     "ServiceCall",
@@ -24,5 +30,7 @@ __all__ = [
     "TaskView",
     "Wait",
     "complete_external_task",
+    "coverage_of",
+    "diagrams_of",
     "throw_bpmn_error",
 ]

@@ -9,6 +9,7 @@ working) that also reads:
 * ``camunda:collection`` / ``camunda:elementVariable`` on multi-instance loop characteristics, as the loop
   input data reference and the input data item;
 * abstract tasks (``bpmn:task``), which pass straight through instead of waiting for someone;
+* ``camunda:formRef`` on a user task, kept with the task's extensions (``task_forms.py``);
 * a task with several outgoing sequence flows (an implicit parallel split): every flow is taken;
 * DMN files holding several decisions (``requiredDecision``s are evaluated first and their outputs are
   visible to the decision that requires them) and literal-expression decisions.
@@ -36,6 +37,8 @@ from SpiffWorkflow.spiff.specs.defaults import (
     ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
 )
+
+from engine.bpmn.task_forms import KeepsCamundaFormRef
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -192,6 +195,15 @@ def _adapted(parser_class: type) -> type:
     return _ADAPTED[parser_class]
 
 
+_KEEPING_FORM_REF: dict[type, type] = {}
+
+
+def _keeping_form_ref(parser_class: type) -> type:
+    if parser_class not in _KEEPING_FORM_REF:
+        _KEEPING_FORM_REF[parser_class] = type(parser_class.__name__, (KeepsCamundaFormRef, parser_class), {})
+    return _KEEPING_FORM_REF[parser_class]
+
+
 class SignpostBpmnParser(SpiffBpmnParser):
     """SpiffBpmnParser that also reads what Camunda Modeler and the BPMN specification write."""
 
@@ -200,6 +212,9 @@ class SignpostBpmnParser(SpiffBpmnParser):
             parser_class, spec_class = SpiffTaskParser, PassThroughTask
         elif tag == full_tag("businessRuleTask"):
             parser_class, spec_class = _DecisionRefParser, super()._get_parser_class(tag)[1]
+        elif tag == full_tag("userTask"):
+            parser_class, spec_class = super()._get_parser_class(tag)
+            parser_class = _keeping_form_ref(parser_class)
         else:
             parser_class, spec_class = super()._get_parser_class(tag)
         if parser_class is None:

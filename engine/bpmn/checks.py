@@ -21,17 +21,19 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 
 from engine.bpmn.camunda import required_engines
-from engine.bpmn.evaluator import Evaluator
 from engine.bpmn.hints import feel_cell_hint, other_language_hint
 from engine.bpmn.operations import Operation
 from engine.errors import ExpressionError, ExpressionFailed, Problem
+from engine.sandbox.evaluator import PathwayCode
 
 _SHORT_REPR = reprlib.Repr()
 _SHORT_REPR.maxstring = _SHORT_REPR.maxother = _SHORT_REPR.maxlong = 200
+# Generous for a decision table cell (the longest in processes/ is under 100 characters).
+MAX_DECISION_CELL_CHARS = 1000
 LOOKS_LIKE_BARE_ISO_8601 = re.compile(r"^\s*(R\d*/)?P(\d|T\d)|^\s*\d{4}-\d{2}-\d{2}")
 
 
-def expression_problems(spec, evaluator: Evaluator, operations: Mapping[str, Operation]) -> list[Problem]:
+def expression_problems(spec, evaluator: PathwayCode, operations: Mapping[str, Operation]) -> list[Problem]:
     problems = []
     for task_spec in spec.task_specs.values():
         element_id = getattr(task_spec, "bpmn_id", None)
@@ -45,7 +47,11 @@ def expression_problems(spec, evaluator: Evaluator, operations: Mapping[str, Ope
             if problem:
                 problems.append(Problem(spec.file or "", problem, element_id=element_id))
         for source_id, kind, source in _decision_table_sources(task_spec):
-            problem = _feel_cell_problem(kind, source) or _check(evaluator, kind, source, "expression")
+            problem = (
+                _oversized_cell_problem(kind, source)
+                or _feel_cell_problem(kind, source)
+                or _check(evaluator, kind, source, "expression")
+            )
             if problem:
                 problems.append(Problem("", problem, element_id=source_id))
     return problems
@@ -103,6 +109,20 @@ def _event_sources(event_definition) -> Iterator[tuple[str, str, str]]:
             yield "correlation expression", prop.retrieval_expression, "expression"
 
 
+def _oversized_cell_problem(kind: str, source: str) -> str | None:
+    if not isinstance(source, _OversizedCell):
+        return None
+    return (
+        f"{kind} is {len(source):,} characters long; a decision table cell may hold at most "
+        f"{MAX_DECISION_CELL_CHARS:,}: move long logic into a script task before the decision"
+    )
+
+
+class _OversizedCell(str):
+    """A decision table cell too long to be checked or run: SpiffWorkflow rewrites every input cell with a
+    regular expression whose work grows with the square of the cell's length, in the server's process."""
+
+
 def _feel_cell_problem(kind: str, source: str) -> str | None:
     return feel_cell_hint(source.cell) if isinstance(source, _Cell) else None
 
@@ -128,19 +148,33 @@ def _decision_table_sources(task_spec) -> Iterator[tuple[str, str, str]]:
 
 
 def _table_sources(table) -> Iterator[tuple[str, str, str]]:
+    for table_input in table.inputs:
+        if table_input.expression:
+            yield table_input.id, "decision input expression", _within_cap(table_input.expression)
     for rule in table.rules:
         for entry in rule.inputEntries:
             input_expression = entry.input.expression or "None"
             for text in entry.lhs:
-                if text and text.strip() not in ("-", ""):
+                if text and _oversized(text):
+                    yield entry.id or rule.id, "decision rule input", _OversizedCell(text)
+                elif (
+                    text
+                    and text.strip() not in ("-", "")
+                    and len(input_expression) <= MAX_DECISION_CELL_CHARS
+                ):
                     test = _cell(_dmn_comparison(input_expression, text), text)
                     yield entry.id or rule.id, "decision rule input", test
         for entry in rule.outputEntries:
             if entry.text and entry.text.strip():
-                yield entry.id or rule.id, "decision rule output", entry.text
-    for table_input in table.inputs:
-        if table_input.expression:
-            yield table_input.id, "decision input expression", table_input.expression
+                yield entry.id or rule.id, "decision rule output", _within_cap(entry.text)
+
+
+def _oversized(text: str) -> bool:
+    return len(text) > MAX_DECISION_CELL_CHARS
+
+
+def _within_cap(text: str) -> str:
+    return _OversizedCell(text) if _oversized(text) else text
 
 
 def _dmn_comparison(input_expression: str, cell: str) -> str:
@@ -159,7 +193,7 @@ def _parses(cell: str) -> bool:
     return True
 
 
-def _check(evaluator: Evaluator, kind: str, source: str, check: str) -> str | None:
+def _check(evaluator: PathwayCode, kind: str, source: str, check: str) -> str | None:
     hint = other_language_hint(kind, source)
     if hint:
         return hint
@@ -178,7 +212,7 @@ def _check(evaluator: Evaluator, kind: str, source: str, check: str) -> str | No
     return None
 
 
-def _timer_problem(evaluator: Evaluator, kind: str, source: str, check: str) -> str | None:
+def _timer_problem(evaluator: PathwayCode, kind: str, source: str, check: str) -> str | None:
     try:
         value = evaluator.evaluate(source, {})
     except ExpressionFailed as error:

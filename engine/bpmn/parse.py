@@ -18,15 +18,16 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.bpmn.camunda import SignpostBpmnParser
 from engine.bpmn.checks import expression_problems
-from engine.bpmn.evaluator import Evaluator
 from engine.bpmn.external import use_external_tasks
 from engine.bpmn.links import join_link_events
 from engine.bpmn.operations import Operation
 from engine.bpmn.problems import bpmn_problems, readable
 from engine.bpmn.serialization import new_serializer
+from engine.bpmn.task_forms import FormCheck, form_of_spec, form_reference_problems
 from engine.bpmn.unsupported import unsupported_constructs
 from engine.bpmn.xml_guard import parse_untrusted_xml
 from engine.errors import DefinitionInvalid, Problem
+from engine.sandbox.evaluator import PathwayCode
 
 BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = (
@@ -73,6 +74,14 @@ class CompiledPathway:
             spec=serializer.from_dict(stored["spec"]),
             subprocess_specs={k: serializer.from_dict(v) for k, v in stored["subprocess_specs"].items()},
         )
+
+    def user_task_form(self, element_id: str) -> str | None:
+        """The form the user task ``element_id`` names (``task_forms.py``), or None."""
+        for spec in (self.spec, *self.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                if getattr(task_spec, "bpmn_id", None) == element_id and form_of_spec(task_spec):
+                    return form_of_spec(task_spec)
+        return None
 
 
 # What SpiffWorkflow's parser raises, besides its own exceptions, on a document that is schema-valid but does
@@ -129,12 +138,17 @@ class ParsedDeployment:
     def __init__(
         self,
         files: list[SourceFile],
-        evaluator: Evaluator,
+        evaluator: PathwayCode,
         max_bytes: int,
         operations: Mapping[str, Operation] | None = None,
+        form_check: FormCheck | None = None,
     ):
+        """``form_check`` says what is wrong with the form a user task names (None when the deployment holds
+        it); without one, the forms user tasks name are not checked."""
         self._evaluator = evaluator
         self._operations = operations or {}
+        self._form_check = form_check
+        self._form_problems: list[Problem] = []
         self._parser = SignpostBpmnParser(validator=VALIDATOR)
         use_external_tasks(self._parser)
         self._line_of_id: dict[str, dict[str, int]] = {}
@@ -144,6 +158,7 @@ class ParsedDeployment:
         problems: list[Problem] = []
         for source in files:
             problems.extend(self._add(source, max_bytes))
+        problems.extend(self._form_problems)
         if not self.bpmn_files and not problems:
             problems.append(
                 Problem(files[0].filename if files else "(none)", "no BPMN file in the deployment")
@@ -174,6 +189,8 @@ class ParsedDeployment:
             element.get("id"): element.get("name") for element in root.iter() if element.get("name")
         }
         namespace = etree.QName(root).namespace
+        if namespace == BPMN_NAMESPACE and self._form_check is not None:
+            self._form_problems.extend(form_reference_problems(source.filename, root, self._form_check))
         try:
             if namespace == BPMN_NAMESPACE:
                 refused = bpmn_problems(source.filename, root) + unsupported_constructs(source.filename, root)

@@ -26,7 +26,6 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.evaluator import Evaluator, RestrictedEnvironment
 from engine.bpmn.external import ExternalTask, ExternalTaskView, external_task_view, throw_error_from
 from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
@@ -41,6 +40,7 @@ from engine.errors import (
     StepFailed,
     TaskNotReady,
 )
+from engine.sandbox.evaluator import PathwayCode, RestrictedEnvironment
 
 # A loop in a diagram can throw from the same script again and again: a step stops after this many.
 MAX_SCRIPT_THROWS_PER_RUN = 100
@@ -95,7 +95,7 @@ class Runtime:
 
     def __init__(
         self,
-        evaluator: Evaluator,
+        evaluator: PathwayCode,
         operations: Mapping[str, Operation] | None = None,
         max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
     ):

@@ -12,9 +12,9 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from engine.bpmn.evaluator import items_held
 from engine.bpmn.serialization import StateCodec
 from engine.errors import StepFailed
+from engine.sandbox.evaluator import items_held
 
 # The most an instance's data may take as stored JSON (SIGNPOST_MAX_INSTANCE_DATA_BYTES).
 DEFAULT_MAX_DATA_BYTES = 4 * 1024 * 1024

@@ -29,7 +29,7 @@ import jwt
 
 from engine import clock
 from engine.errors import NotAuthenticated
-from engine.governance.clients import ROLES, VerifiedIdentity
+from engine.governance.clients import PLATFORM_ROLES, ROLES, VerifiedIdentity
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,18 @@ class OidcVerifier:
         if not roles:
             raise NotAuthenticated(
                 f"the token's '{config.roles_claim}' claim grants none of the roles "
-                f"{', '.join(sorted(ROLES))}"
+                f"{', '.join(sorted(ROLES - PLATFORM_ROLES))}"
+            )
+        # A platform role acts across every organisation, so only a platform admin grants it, to a client
+        # it makes (``Clients.create``); an issuer vouches for who signed in, not for that. The whole token
+        # is refused rather than the role dropped: a subject who silently lost it would be refused route
+        # after route (403) without being told why, and an issuer handing it out is misconfigured.
+        claimed = roles & PLATFORM_ROLES
+        if claimed:
+            raise NotAuthenticated(
+                f"the token's '{config.roles_claim}' claim grants {', '.join(sorted(claimed))}: "
+                f"platform roles ({', '.join(sorted(PLATFORM_ROLES))}) are granted only to API clients made "
+                "by a platform admin, never by an OpenID Connect token; take them out of the token's roles"
             )
 
         service = _claim(claims, config.service_claim)

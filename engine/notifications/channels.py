@@ -8,8 +8,10 @@ address checked (``is_public_address``) and the connection made to the checked a
 host name in the ``Host`` header and TLS's SNI and certificate check — so a DNS answer that changes between
 the check and the connection (rebinding) cannot move it. What a subscriber reads of a failed attempt says
 that the endpoint could not be reached or what HTTP status it answered, never why a connection failed
-(refused, reset or timed out would map which ports are open on a host). ``SIGNPOST_WEBHOOK_ALLOW_PRIVATE``
-(development only) allows plain http, any port and any address.
+(refused, reset or timed out would map which ports are open on a host), and that a refused host does not
+resolve to a public address, never the address it resolves to nor whether it resolves at all (either would
+map names on the internal network). ``SIGNPOST_WEBHOOK_ALLOW_PRIVATE`` (development only) allows plain http,
+any port and any address.
 """
 
 from __future__ import annotations
@@ -135,16 +137,35 @@ def _destination(url: str, *, allow_private: bool, resolve: Resolver | None) -> 
         raise InvalidInput(f"webhook url {url!r} must use port {WEBHOOK_PORT} (the https default)")
     if resolve is None:
         return None
+    host = parsed.hostname
     try:
-        addresses = resolve(parsed.hostname, port or (WEBHOOK_PORT if parsed.scheme == "https" else 80))
+        addresses = resolve(host, port or (WEBHOOK_PORT if parsed.scheme == "https" else 80))
     except (OSError, UnicodeError):
         addresses = []
-    if not addresses:
-        raise InvalidInput(f"webhook host {parsed.hostname!r} does not resolve")
-    for address in addresses:
-        if not allow_private and not is_public_address(address):
-            raise InvalidInput(f"webhook url {url!r} resolves to a non-public address ({address})")
+    if allow_private and not addresses:
+        raise InvalidInput(f"webhook host {host!r} does not resolve")
+    refused = [a for a in addresses if not allow_private and not is_public_address(a)]
+    if not addresses or refused:
+        # The subscriber is told neither the address nor whether the name resolves at all: either would make
+        # webhooks a way to look up names on the internal network. The operator's log says which it was.
+        log.info(
+            "webhook host %r refused: %s",
+            host,
+            f"resolves to {', '.join(refused)}, not public" if refused else "does not resolve",
+        )
+        if _is_address(host):
+            raise InvalidInput(f"webhook host {host!r} is not a public address")
+        raise InvalidInput(f"webhook host {host!r} does not resolve to a public address")
     return addresses[0]
+
+
+def _is_address(host: str) -> bool:
+    """Whether a URL's host is an IP address written out (its own answer), not a name to look up."""
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 class _PinnedNetwork(httpcore.NetworkBackend):

@@ -16,15 +16,13 @@ secret store, not on an application server's disk.
 from __future__ import annotations
 
 import logging
-import os
-import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from engine.errors import SecretKeysUnavailable, SecretUnreadable
+from engine.key_files import read_or_create_key_file
 from engine.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -106,33 +104,11 @@ def box_for(keys: Sequence[str], database: Database) -> SecretBox:
 
 
 def _key_file(path: Path) -> tuple[str, ...]:
-    if not path.exists():
-        _create_key_file(path)
-    if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
-        raise SecretKeysUnavailable(
-            f"{path} holds the keys that encrypt webhook secrets but other users may read it: "
-            f"`chmod 600 {path}`"
-        )
-    return parse_keys(path.read_text())
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a new key file whole, or leave alone the one another process wrote at the same moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret-keys-")  # created 0600
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(new_key() + "\n")
-        try:
-            os.link(draft, path)  # fails if the file exists: the first writer's key wins
-        except FileExistsError:
-            return
-    finally:
-        os.unlink(draft)
-    log.warning(
-        "%s is not set: webhook secrets are encrypted with a key generated in %s; "
-        "keep that file with the database, and set %s for anything but development",
-        SETTING,
+    text = read_or_create_key_file(
         path,
-        SETTING,
+        new_key,
+        holds="the keys that encrypt webhook secrets",
+        setting=SETTING,
+        refuse=SecretKeysUnavailable,
     )
+    return parse_keys(text)

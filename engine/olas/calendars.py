@@ -108,6 +108,24 @@ class Calendar:
             day += ONE_DAY
         return total
 
+    def working_days_later(self, start: datetime, days: int) -> datetime:
+        """The same local wall time on the ``days``-th working day after ``start``'s local date: a working day
+        is one on which the calendar opens at all (weekends, bank holidays and whole-day closures skipped).
+        From Friday 10:00 on office-hours, 2 working days later is Tuesday 10:00: 16 business hours on."""
+        cursor = _utc(start, "start")
+        if days < 0:
+            raise InvalidInput("a number of working days cannot be negative")
+        local = cursor.astimezone(self._schedule.zone)
+        day, counted = local.date(), 0
+        while counted < days:
+            day += ONE_DAY
+            if self._open(day):
+                counted += 1
+            elif day - local.date() > LONGEST_TARGET:
+                raise InvalidInput(f"calendar {self.name!r} has no {days} working days ahead")
+        wall = datetime.combine(day, local.time(), tzinfo=self._schedule.zone)
+        return wall.astimezone(UTC)
+
     def is_open(self, at: datetime) -> bool:
         at = _utc(at, "at")
         return any(opens <= at < closes for opens, closes in self._open(self._schedule.local_date(at)))

@@ -10,13 +10,26 @@ from dataclasses import dataclass
 
 from engine import clock
 from engine.bpmn import STATE_FORMAT, CompiledPathway, Operation, ParsedDeployment, SourceFile
-from engine.bpmn.evaluator import Evaluator
-from engine.errors import Conflict, DefinitionInvalid, DuplicateKey, NotAllowed, NotFound, Problem
+from engine.errors import (
+    Conflict,
+    DefinitionInvalid,
+    DuplicateKey,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    Problem,
+)
 from engine.governance import audit
 from engine.governance.clients import Client, client_of
+from engine.pathways.companions import checked_companions, is_companion
+from engine.pathways.library import library, version_views
+from engine.sandbox.evaluator import PathwayCode
 from engine.store import api_clients as client_store
 from engine.store import definitions as definition_store
 from engine.store.db import Database
+
+# An approval's reason, in the approver's words: at least one character besides spaces, at most this many.
+LONGEST_APPROVAL_REASON = 2000
 
 
 @dataclass(frozen=True)
@@ -62,11 +75,16 @@ class Definitions:
     def __init__(
         self,
         database: Database,
-        evaluator: Evaluator,
+        evaluator: PathwayCode,
         pathways: PathwayCache,
         max_file_bytes: int,
         operations: Mapping[str, Operation] | None = None,
+        *,
+        approval_required: bool = True,
     ):
+        """``approval_required``: new referrals start only on clinically approved versions (the library
+        says which version they start on accordingly)."""
+        self._approval_required = approval_required
         self._operations = operations or {}
         self._database = database
         self._evaluator = evaluator
@@ -77,30 +95,62 @@ class Definitions:
         """Validate ``files`` together and store them as the next version of ``key`` (the process id of
         the deployment's one top-level process when not given). Identical content returns the existing
         version. Raises DefinitionInvalid listing every problem; nothing is stored then."""
-        if not files:
-            raise DefinitionInvalid(
-                [Problem("(none)", "no files were uploaded (use the form field 'files')")]
-            )
-        _refuse_duplicate_names(files)
-        _refuse_unstorable_names(files)
-        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes, self._operations)
-        process_id = key or _single_top_level(parsed)
-        return self._store(parsed, process_id, files, deployed_by)
+        pathway, file_rows = self._checked(files, key)
+        return self._store(pathway, file_rows, deployed_by)
+
+    def validate(self, files: list[SourceFile], key: str | None = None) -> list[Problem]:
+        """The problems ``deploy`` would refuse ``files`` for (an empty list when it would deploy them), found
+        by the very same checks; nothing is stored. Raises DefinitionInvalid only when there are no files."""
+        _refuse_no_files(files)
+        try:
+            self._checked(files, key)
+        except DefinitionInvalid as invalid:
+            return invalid.problems
+        return []
+
+    def _checked(self, files: list[SourceFile], key: str | None) -> tuple[CompiledPathway, list[dict]]:
+        """Everything a deployment checks, in order: the files, the process to deploy, its expressions and the
+        files' encoding. The compiled pathway and the rows to store, or DefinitionInvalid."""
+        _refuse_no_files(files)
+        parsed = self._parsed(files)
+        pathway = parsed.compile(key or _single_top_level(parsed))
+        return pathway, _file_rows(files)
 
     def deploy_each_top_level(self, files: list[SourceFile], deployed_by: str) -> list[DeployedVersion]:
         """Deploy every top-level process found in ``files``, each with all the files (the command line's
         ``signpost deploy DIR…``: call activities and DMN may sit in any of the given files)."""
+        parsed = self._parsed(files)
+        return [
+            self._store(parsed.compile(pid), _file_rows(files), deployed_by)
+            for pid in parsed.top_level_process_ids()
+        ]
+
+    def _parsed(self, files: list[SourceFile]) -> ParsedDeployment:
+        """The diagrams among ``files`` parsed and checked, and the companions (forms, scenarios) checked,
+        with the form each user task names among them; DefinitionInvalid lists the problems of all."""
         _refuse_duplicate_names(files)
         _refuse_unstorable_names(files)
-        parsed = ParsedDeployment(files, self._evaluator, self._max_file_bytes, self._operations)
-        return [self._store(parsed, pid, files, deployed_by) for pid in parsed.top_level_process_ids()]
+        diagrams = [f for f in files if not is_companion(f.filename)]
+        companions = [f for f in files if is_companion(f.filename)]
+        forms, problems = checked_companions(companions, self._max_file_bytes)
+        try:
+            parsed = ParsedDeployment(
+                diagrams, self._evaluator, self._max_file_bytes, self._operations, forms.problem_with
+            )
+        except DefinitionInvalid as invalid:
+            raise DefinitionInvalid(problems + invalid.problems) from None
+        if problems:
+            # The diagrams' own problems appear when their processes compile: report them all at once.
+            for process_id in parsed.top_level_process_ids():
+                try:
+                    parsed.compile(process_id)
+                except DefinitionInvalid as invalid:
+                    problems += invalid.problems
+            raise DefinitionInvalid(problems)
+        return parsed
 
-    def _store(self, parsed: ParsedDeployment, process_id: str, files, deployed_by: str) -> DeployedVersion:
-        pathway = parsed.compile(process_id)
-        file_rows = sorted(
-            ({"filename": f.filename, "sha256": _sha256(f.content), "content": _text(f)} for f in files),
-            key=lambda row: row["filename"],
-        )
+    def _store(self, pathway: CompiledPathway, file_rows: list[dict], deployed_by: str) -> DeployedVersion:
+        process_id = pathway.process_id
         sha256 = _sha256("\n".join(sorted(row["sha256"] for row in file_rows)).encode())
         compiled = pathway.dump()
         for _attempt in range(3):
@@ -138,15 +188,16 @@ class Definitions:
         return _deployed({**values, "id": version_id}, created=True, files=file_rows)
 
     def list(self) -> list[dict]:
+        """The library: every definition with its versions (``library.py``)."""
         with self._database.read() as conn:
-            return [dict(row) for row in definition_store.list_definitions(conn)]
+            return library(conn, approval_required=self._approval_required)
 
     def get(self, key: str) -> dict:
         with self._database.read() as conn:
-            found = definition_store.definition(conn, key)
-            if found is None:
-                raise NotFound(f"no definition with key '{key}'")
-            return {**found, "versions": [dict(v) for v in definition_store.versions_of(conn, key)]}
+            found = library(conn, approval_required=self._approval_required, key=key)
+        if not found:
+            raise NotFound(f"no definition with key '{key}'")
+        return found[0]
 
     def version(self, key: str, number: int | None = None, *, with_files: bool = False) -> dict:
         with self._database.read() as conn:
@@ -155,10 +206,16 @@ class Definitions:
                 if number is None or definition_store.definition(conn, key) is None:
                     raise NotFound(f"no definition with key '{key}' has been deployed")
                 raise NotFound(f"definition '{key}' has no version {number}")
-            result = dict(found)
+            result = self._version_view(conn, key, found["number"])
             if with_files:
                 result["files"] = [dict(f) for f in definition_store.files_of_version(conn, found["id"])]
             return result
+
+    def _version_view(self, conn, key: str, number: int) -> dict:
+        views = version_views(
+            conn, definition_store.versions_of(conn, key), self._approval_required, all_of=key
+        )
+        return next(view for view in views if view["number"] == number)
 
     def startable(self, key: str, number: int | None, *, approval_required: bool, conn=None) -> dict:
         """The version new referrals start on: the one named, else the latest (latest approved when approval
@@ -178,10 +235,12 @@ class Definitions:
             raise Conflict(f"version {found['number']} of '{key}' is a draft awaiting clinical approval")
         return dict(found)
 
-    def approve(self, key: str, number: int, approver: Client) -> dict:
-        """Record a clinical approval. The approver needs the clinical-approver role and must not be the one
-        who deployed the version (a second pair of eyes, as DCB0129 expects): not the same client, nor
-        another client of the same person (``Client.person``)."""
+    def approve(self, key: str, number: int, approver: Client, *, reason: str) -> dict:
+        """Record a clinical approval and its ``reason`` (1 to 2,000 characters, kept with the version). The
+        approver needs the clinical-approver role and must not be the one who deployed the version (a second
+        pair of eyes, as DCB0129 expects): not the same client, nor another client of the same person
+        (``Client.person``)."""
+        reason = _approval_reason(reason)
         if not approver.roles & {"clinical-approver"}:
             raise NotAllowed("approving a pathway needs the clinical-approver role")
         with self._database.write() as conn:
@@ -191,8 +250,11 @@ class Definitions:
             if found["deployed_by"] == approver.actor or (
                 approver.person is not None and _person_of(conn, found["deployed_by"]) == approver.person
             ):
-                raise NotAllowed("the person who deployed a version cannot also approve it")
-            if not definition_store.approve_version(conn, found["id"], approver.actor, clock.now()):
+                raise NotAllowed(
+                    "the person who deployed a version cannot also approve it: another person with the "
+                    f"clinical-approver role must approve version {number} of '{key}'"
+                )
+            if not definition_store.approve_version(conn, found["id"], approver.actor, clock.now(), reason):
                 raise Conflict(f"version {number} of '{key}' is already {found['approval']}")
             audit.append(
                 conn,
@@ -201,7 +263,7 @@ class Definitions:
                 organisation=approver.organisation,
                 roles=sorted(approver.roles),
             )
-            return dict(definition_store.version(conn, key, number))
+            return self._version_view(conn, key, number)
 
     def pathway(self, version_id: int) -> CompiledPathway:
         return self._pathways.get(version_id)
@@ -215,6 +277,28 @@ def _person_of(conn, actor: str) -> str | None:
         return None
     row = client_store.client_row(conn, int(client_id))
     return client_of(row).person if row is not None else None
+
+
+def _approval_reason(reason) -> str:
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > LONGEST_APPROVAL_REASON:
+        raise InvalidInput(
+            f"'reason' must say why the version is approved, in 1 to {LONGEST_APPROVAL_REASON:,} characters"
+        )
+    return reason
+
+
+def _refuse_no_files(files: list[SourceFile]) -> None:
+    if not files:
+        raise DefinitionInvalid([Problem("(none)", "no files were uploaded (use the form field 'files')")])
+
+
+def _file_rows(files: list[SourceFile]) -> list[dict]:
+    """The files as stored, by name (raises DefinitionInvalid for one that is not UTF-8)."""
+    return sorted(
+        ({"filename": f.filename, "sha256": _sha256(f.content), "content": _text(f)} for f in files),
+        key=lambda row: row["filename"],
+    )
 
 
 def _single_top_level(parsed: ParsedDeployment) -> str:

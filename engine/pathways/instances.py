@@ -27,6 +27,7 @@ from engine.metrics import Metrics
 from engine.pathways.changes import Apply, Change, Outcome, Report
 from engine.pathways.definitions import PathwayCache
 from engine.pathways.events import ENGINE_ACTOR, instance_event
+from engine.pathways.forms import form_of_user_task
 from engine.pathways.indexes import NEW_INSTANCE, Indexed, indexed_before, write_indexes
 from engine.pathways.pipeline import StepPipeline
 from engine.store import instances as instance_store
@@ -109,10 +110,13 @@ class Instances:
     ) -> Outcome:
         with self._database.read() as conn:
             task = instance_store.user_task(conn, task_id)
+            form = None if task is None else form_of_user_task(conn, self._pathways.get, task)
         if task is None:
             raise NotFound(f"no task with id {task_id}")
         if task["status"] == "claimed" and task["claimed_by"] != actor:
             raise TaskNotReady(f"task {task_id} is claimed by {task['claimed_by']}")
+        if form is not None:
+            form.check(data, clock.now().date())  # FormDataInvalid, field by field; nothing has changed
 
         def complete(workflow, _conn, now) -> Change:
             view = self._runtime.complete_user_task(workflow, task_id, data)

@@ -14,6 +14,7 @@ from engine.governance.clients import Client
 from engine.governance.idempotency import KeyedRequest, answer_once
 from engine.notifications.notifications import Notifications
 from engine.pathways.definitions import Definitions
+from engine.pathways.forms import form_of_user_task
 from engine.pathways.instances import Instances
 from engine.pathways.messages import Messages
 from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
@@ -297,12 +298,17 @@ class Referrals:
                 )
             ]
 
-    def task(self, task_id: str, viewer: Client) -> dict:
+    def task(self, task_id: str, viewer: Client, *, with_form: bool = False) -> dict:
+        """A task of a referral ``viewer``'s point of access works on; ``with_form`` adds the form it names
+        (``{"id", "filename", "schema"}``, or None)."""
         with self._database.read() as conn:
             found = instance_store.list_user_tasks(conn, task_id=task_id, scope=_operator_scope(viewer))
-        if not found:
-            raise NotFound(f"no task with id {task_id}")
-        return task_view(found[0])
+            if not found:
+                raise NotFound(f"no task with id {task_id}")
+            if not with_form:
+                return task_view(found[0])
+            form = form_of_user_task(conn, self._definitions.pathway, found[0])
+        return {**task_view(found[0]), "form": form.view() if form is not None else None}
 
 
 def _spoken_for_by(client: Client):

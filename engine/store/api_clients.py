@@ -65,6 +65,17 @@ def client_row(conn: Connection, client_id: int) -> RowMapping | None:
     return conn.execute(sa.select(api_clients).where(api_clients.c.id == client_id)).mappings().first()
 
 
+def people_of_clients(conn: Connection, client_ids) -> dict[int, str | None]:
+    """The person each client acts for (its ``person``, else an OpenID Connect token's subject), by id."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        return {}
+    query = sa.select(api_clients.c.id, api_clients.c.person, api_clients.c.external_subject).where(
+        api_clients.c.id.in_(ids)
+    )
+    return {client_id: person or subject for client_id, person, subject in conn.execute(query)}
+
+
 def revoke_client(conn: Connection, client_id: int, at: datetime) -> bool:
     result = conn.execute(
         api_clients.update()

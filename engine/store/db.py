@@ -3,6 +3,11 @@
 Writers to an instance always lock its row first (``SELECT … FOR UPDATE`` on PostgreSQL). SQLite has
 no row locks, so a write transaction there starts with ``BEGIN IMMEDIATE``: it takes the database's
 single write lock up front rather than failing half-way when two writers meet.
+
+A write transaction can be watched (``observe_transactions``): the observer adds its own rows just before
+each commit and hears whether the commit happened. The audit trail uses it to commit the record of a
+request with the change the request makes, and the store's writers note which rows a transaction changed
+(``note_change``) so that the record can name the referrals concerned.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -19,7 +26,34 @@ from engine.errors import DuplicateKey
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MEMO_KEY = "signpost.transaction_memo"
+_NOTES_KEY = "signpost.transaction_notes"
 SQLITE_UNIQUE_VIOLATIONS = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
+class TransactionObserver(Protocol):
+    """Told about each write transaction made while it observes (``observe_transactions``)."""
+
+    def before_commit(self, conn: Connection) -> None:
+        """The transaction's work is done: add to it (an error here rolls it all back)."""
+
+    def committed(self) -> None:
+        """The transaction (with what ``before_commit`` added) is durable."""
+
+    def rolled_back(self) -> None:
+        """Nothing of the transaction was kept."""
+
+
+# Per thread of control (a request being served), so that concurrent requests never see each other's.
+_observer: ContextVar[TransactionObserver | None] = ContextVar("signpost_transaction_observer", default=None)
+
+
+def observe_transactions(observer: TransactionObserver) -> Token:
+    """Have ``observer`` told about every write transaction of this context until ``stop_observing``."""
+    return _observer.set(observer)
+
+
+def stop_observing(token: Token) -> None:
+    _observer.reset(token)
 
 
 class Database:
@@ -61,19 +95,31 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will change data; committed on success, rolled back on any error. A write
-        that meets a row already holding its unique key raises ``DuplicateKey`` (another request won)."""
+        that meets a row already holding its unique key raises ``DuplicateKey`` (another request won). The
+        observer of this context, if any, adds its rows last, inside the transaction."""
+        observer = _observer.get()
         with self.engine.connect() as connection:
             if self.is_sqlite:
                 connection = connection.execution_options(sqlite_begin="IMMEDIATE")
             try:
                 with connection.begin():
                     yield connection
+                    if observer is not None:
+                        observer.before_commit(connection)
             except sa.exc.IntegrityError as error:
+                if observer is not None:
+                    observer.rolled_back()
                 if not _is_unique_violation(error):
                     raise
                 raise DuplicateKey(
                     "another request stored the same thing at the same moment; read it again or retry"
                 ) from error
+            except BaseException:
+                if observer is not None:
+                    observer.rolled_back()
+                raise
+        if observer is not None:
+            observer.committed()
 
     def ping(self) -> None:
         """Raise if the database cannot be reached (for a readiness probe)."""
@@ -85,6 +131,16 @@ class Database:
         """A transaction that only reads; it sees one consistent snapshot."""
         with self.engine.connect() as connection, connection.begin():
             yield connection
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A transaction that only reads and sees the database as it was at its first statement, whatever
+        commits meanwhile (PostgreSQL's REPEATABLE READ; an SQLite read transaction always does)."""
+        with self.engine.connect() as connection:
+            if not self.is_sqlite:
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def read_once(self) -> Iterator[Connection]:
@@ -106,12 +162,27 @@ def transaction_memo(conn: Connection) -> dict:
     """What this transaction has read already of the rows the store memoizes (services, OLA terms, calendar
     closures, an instance's correlations). The writers of those rows drop what they change; the next
     transaction on the same pooled connection starts with an empty memo."""
+    return _of_this_transaction(conn, _MEMO_KEY)
+
+
+def note_change(conn: Connection, kind: str, *keys: str) -> None:
+    """Note that this transaction wrote the rows ``keys`` of ``kind`` (``referral``, ``instance``,
+    ``handoff``, ``user_task``, ``external_task``), for the audit record committed with it."""
+    _of_this_transaction(conn, _NOTES_KEY).setdefault(kind, set()).update(keys)
+
+
+def changes_noted(conn: Connection) -> dict[str, set[str]]:
+    """What ``note_change`` noted in this transaction, by kind."""
+    return _of_this_transaction(conn, _NOTES_KEY)
+
+
+def _of_this_transaction(conn: Connection, key: str) -> dict:
     transaction = conn.get_transaction()
     if transaction is None:
         return {}
-    held = conn.info.get(_MEMO_KEY)
+    held = conn.info.get(key)
     if held is None or held[0] is not transaction:
-        held = conn.info[_MEMO_KEY] = (transaction, {})
+        held = conn.info[key] = (transaction, {})
     return held[1]
 
 

@@ -12,6 +12,8 @@ from engine.store.tables import (
     definition_files,
     definition_versions,
     definitions,
+    instances,
+    referrals,
 )
 
 # PostgreSQL enforces the length and refuses NUL characters in text; SQLite would store both.
@@ -45,13 +47,31 @@ def list_definitions(conn: Connection) -> list[RowMapping]:
 VERSION_COLUMNS = [c for c in definition_versions.c if c.name != "compiled_spec"]
 
 
-def versions_of(conn: Connection, key: str) -> list[RowMapping]:
-    query = (
-        sa.select(*VERSION_COLUMNS)
-        .where(definition_versions.c.definition_key == key)
-        .order_by(definition_versions.c.number)
+def versions_of(conn: Connection, key: str | None) -> list[RowMapping]:
+    """The versions of ``key`` (of every definition when None), by key and number."""
+    query = sa.select(*VERSION_COLUMNS).order_by(
+        definition_versions.c.definition_key, definition_versions.c.number
     )
+    if key is not None:
+        query = query.where(definition_versions.c.definition_key == key)
     return list(conn.execute(query).mappings())
+
+
+def referral_counts(
+    conn: Connection, version_ids: Iterable[int] | None, finished: tuple[str, ...]
+) -> dict[int, tuple[int, int]]:
+    """Referrals per version as (running, in all), in one grouped query: of the versions given, or of every
+    version when None. A referral runs until its instance's status is one of ``finished``. Versions without
+    referrals are absent."""
+    running = sa.func.sum(sa.case((instances.c.status.in_(finished), 0), else_=1))
+    query = (
+        sa.select(instances.c.version_id, running, sa.func.count())
+        .select_from(referrals.join(instances, instances.c.id == referrals.c.instance_id))
+        .group_by(instances.c.version_id)
+    )
+    if version_ids is not None:
+        query = query.where(instances.c.version_id.in_(list(version_ids)))
+    return {version_id: (int(run or 0), total) for version_id, run, total in conn.execute(query)}
 
 
 def version_by_sha(conn: Connection, key: str, sha256: str) -> RowMapping | None:
@@ -85,11 +105,11 @@ def version(
     return conn.execute(query, {"key": key}).mappings().first()
 
 
-def approve_version(conn: Connection, version_id: int, approved_by: str, at: datetime) -> bool:
+def approve_version(conn: Connection, version_id: int, approved_by: str, at: datetime, reason: str) -> bool:
     result = conn.execute(
         definition_versions.update()
         .where(definition_versions.c.id == version_id, definition_versions.c.approval == "draft")
-        .values(approval="approved", approved_by=approved_by, approved_at=at)
+        .values(approval="approved", approved_by=approved_by, approved_at=at, approval_reason=reason)
     )
     return result.rowcount == 1
 
@@ -121,3 +141,20 @@ def files_of_version(conn: Connection, version_id: int) -> list[RowMapping]:
         .order_by(definition_files.c.filename)
     )
     return list(conn.execute(query).mappings())
+
+
+def files_ending_with(conn: Connection, version_id: int, suffix: str) -> list[RowMapping]:
+    """The files of a version whose name ends with ``suffix`` (e.g. its forms)."""
+    query = (
+        sa.select(definition_files.c.filename, definition_files.c.content)
+        .where(
+            definition_files.c.version_id == version_id,
+            definition_files.c.filename.endswith(suffix, autoescape=True),
+        )
+        .order_by(definition_files.c.filename)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def version_id_of_instance(conn: Connection, instance_id: str) -> int | None:
+    return conn.execute(sa.select(instances.c.version_id).where(instances.c.id == instance_id)).scalar()

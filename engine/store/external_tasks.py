@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from engine.store.db import Connection
+from engine.store.db import Connection, note_change
 from engine.store.tables import external_tasks, instances, referrals
 
 # Each row with what scopes it: the referral of its instance, the organisation operating that referral, and
@@ -30,6 +30,7 @@ def sync(conn: Connection, instance_id: str, tasks: list[dict], now: datetime) -
     """Make the instance's rows the external tasks it waits on now (``tasks``: id, element_id, title, topic).
     A task kept from before keeps its lease and retries, unless its failure had put the instance in incident:
     then the instance was retried, and the work is open to fetch again from scratch."""
+    note_change(conn, "instance", instance_id)
     held = {
         row["id"]: row
         for row in conn.execute(
@@ -104,10 +105,12 @@ def task(conn: Connection, task_id: str) -> RowMapping | None:
 
 
 def delete(conn: Connection, task_id: str) -> None:
+    note_change(conn, "external_task", task_id)
     conn.execute(external_tasks.delete().where(external_tasks.c.id == task_id))
 
 
 def update(conn: Connection, task_ids: list[str], **values) -> None:
+    note_change(conn, "external_task", *task_ids)
     conn.execute(external_tasks.update().where(external_tasks.c.id.in_(task_ids)).values(**values))
 
 

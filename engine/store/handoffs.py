@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from engine.store.db import note_change
 from engine.store.tables import (
     handoff_transitions,
     handoffs,
@@ -74,6 +75,7 @@ _INSERT_TRANSITION = handoff_transitions.insert()
 
 def insert_handoff(conn: Connection, values: dict) -> None:
     conn.execute(_INSERT_HANDOFF, values)
+    note_change(conn, "instance", values["instance_id"])
 
 
 def handoff(conn: Connection, handoff_id: str) -> RowMapping | None:
@@ -87,6 +89,7 @@ def handoff_with_service(conn: Connection, handoff_id: str) -> RowMapping | None
 
 
 def update_handoff(conn: Connection, handoff_id: str, expected_version: int, values: dict) -> bool:
+    note_change(conn, "handoff", handoff_id)
     result = conn.execute(
         _UPDATE_HANDOFF,
         {"b_id": handoff_id, "b_version": expected_version, "version": expected_version + 1, **values},

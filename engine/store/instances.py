@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from engine.store.db import transaction_memo
+from engine.store.db import note_change, transaction_memo
 from engine.store.referrals import visible_referrals
 from engine.store.tables import (
     correlations,
@@ -31,6 +31,7 @@ _LOCK_INSTANCE = {
 
 def insert_instance(conn: Connection, **values) -> None:
     conn.execute(_INSERT_INSTANCE, values)
+    note_change(conn, "instance", values["id"])
 
 
 def lock_instance(conn: Connection, instance_id: str, *, skip_locked: bool = False) -> RowMapping | None:
@@ -58,6 +59,7 @@ _INSERT_EVENTS = instance_events.insert()
 
 def save_instance(conn: Connection, instance_id: str, expected_lock_version: int, **values) -> bool:
     """Write new state if nobody saved since we read ``expected_lock_version``; False if somebody did."""
+    note_change(conn, "instance", instance_id)
     result = conn.execute(
         _SAVE_INSTANCE,
         {
@@ -73,6 +75,7 @@ def save_instance(conn: Connection, instance_id: str, expected_lock_version: int
 def append_events(conn: Connection, events: list[dict]) -> None:
     if events:
         conn.execute(_INSERT_EVENTS, events)
+        note_change(conn, "instance", *{event["instance_id"] for event in events})
 
 
 def events_of(conn: Connection, instance_id: str) -> list[RowMapping]:
@@ -193,6 +196,7 @@ def user_task(conn: Connection, task_id: str) -> RowMapping | None:
 
 
 def claim_user_task(conn: Connection, task_id: str, claimed_by: str) -> bool:
+    note_change(conn, "user_task", task_id)
     result = conn.execute(
         user_tasks.update()
         .where(user_tasks.c.id == task_id, user_tasks.c.status == "ready")

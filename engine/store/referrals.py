@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from engine.store.db import note_change
 from engine.store.tables import (
     definition_versions,
     handoff_transitions,
@@ -22,6 +23,7 @@ _INSERT_REFERRAL = referrals.insert()
 
 def insert_referral(conn: Connection, **values) -> None:
     conn.execute(_INSERT_REFERRAL, values)
+    note_change(conn, "referral", values["id"])
 
 
 def referral(conn: Connection, referral_id: str) -> RowMapping | None:
@@ -135,6 +137,7 @@ REDACTED = "[redacted]"
 
 def redact_referral(conn: Connection, referral_id: str, instance_id: str, at: datetime) -> None:
     """Remove what identifies or describes the person; keep ids, statuses, times and OLA facts."""
+    note_change(conn, "referral", referral_id)
     conn.execute(
         referrals.update()
         .where(referrals.c.id == referral_id)
@@ -177,6 +180,7 @@ def redact_referral(conn: Connection, referral_id: str, instance_id: str, at: da
 
 
 def set_referral_cancelled(conn: Connection, referral_id: str, at: datetime, reason: str) -> None:
+    note_change(conn, "referral", referral_id)
     conn.execute(
         referrals.update().where(referrals.c.id == referral_id).values(cancelled_at=at, cancel_reason=reason)
     )

@@ -89,6 +89,8 @@ definition_versions = sa.Table(
     sa.Column("approval", sa.String(20), nullable=False, server_default="draft"),
     sa.Column("approved_by", sa.String(200)),
     sa.Column("approved_at", UTCDateTime),
+    # Why the approver approved it, in their words (1 to 2,000 characters).
+    sa.Column("approval_reason", sa.String(2000)),
     sa.UniqueConstraint("definition_key", "number"),
     sa.UniqueConstraint("definition_key", "sha256"),
 )
@@ -426,11 +428,26 @@ audit_log = sa.Table(
     sa.Column("referral_id", sa.String(36), index=True),
     sa.Column("outcome", sa.Integer, nullable=False),
     sa.Column("source", sa.String(100)),
+    # The chain (lane) the record belongs to: its ``previous_hash`` is the hash of the lane's record before.
+    sa.Column("lane", sa.Integer, nullable=False, server_default="1"),
+    # The key whose HMAC ``hash`` is; None for records chained with plain SHA-256 before the chain was keyed.
+    sa.Column("key_id", sa.String(40)),
     sa.Column("previous_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_log_lane_id", "lane", "id"),
 )
 
-# One row: the hash of the newest audit record. Appending locks it, so records chain in one order.
+# The referrals a record concerns besides its ``referral_id``: those a list or search answer returned, or a
+# change touched. Covered by the record's hash.
+audit_referrals = sa.Table(
+    "audit_referrals",
+    metadata,
+    sa.Column("record_id", sa.ForeignKey("audit_log.id"), primary_key=True),
+    sa.Column("referral_id", sa.String(36), primary_key=True, index=True),
+)
+
+# One row per lane: the hash and id of the lane's newest record. A writer locks a lane nobody else holds
+# (SKIP LOCKED), so several processes append at once, each lane's records chaining in one order.
 audit_head = sa.Table(
     "audit_head",
     metadata,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 
@@ -547,6 +548,22 @@ def test_a_decision_table_requiring_another_runs_both(deploy, start, complete):
     assert referral["data"]["priority"] == "urgent"
     assert "risk_score" not in referral["data"]
     assert complete(referral, "after")["status"] == "completed"
+
+
+def test_a_decision_table_cell_too_long_to_check_safely_is_refused(refused):
+    # SpiffWorkflow rewrites each input cell with a regular expression whose work grows with the square of
+    # its length: a 36 KB cell held the server for 12 s. Refused at deploy, before anything reads it.
+    hostile = " or ".join(['"?"'] * 6000) + ' or "'
+    dmn = (
+        (DIAGRAMS / "falls_priority.dmn")
+        .read_text()
+        .replace("falls_priority", "band")
+        .replace("<text>&gt;= 8</text>", f"<text>{escape(hostile)}</text>")
+    )
+    problems = refused(("rules.bpmn", rule_task_process("band")), ("band.dmn", dmn))
+    assert [p["element_id"] for p in problems] == ["UnaryTests_urgent"]
+    assert f"{len(hostile):,} characters long" in problems[0]["message"]
+    assert "at most 1,000" in problems[0]["message"]
 
 
 def test_a_schema_problem_names_the_element_in_the_modelers_prefixes(refused):

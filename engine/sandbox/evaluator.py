@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from types import CodeType, ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from engine.clock import now
 from engine.errors import (
@@ -589,6 +589,18 @@ def bpmn_error(code: str, message: str | None = None) -> None:
     raise BpmnErrorThrown(code, message[:MAX_ERROR_MESSAGE_LENGTH] if message else None)
 
 
+class PathwayCode(Protocol):
+    """What runs pathway code: an ``Evaluator`` here, or a ``SandboxedEvaluator`` in a caged worker."""
+
+    def check_expression(self, source: str) -> None: ...
+
+    def check_script(self, source: str) -> None: ...
+
+    def evaluate(self, source: str, names: Mapping[str, Any]) -> Any: ...
+
+    def execute(self, source: str, names: dict[str, Any]) -> None: ...
+
+
 class Evaluator:
     """Checks, compiles (once per source text) and runs pathway expressions and scripts.
 
@@ -706,7 +718,7 @@ class RestrictedEnvironment:
     (data objects, DMN inputs) is visible to the code but never written into the task data.
     """
 
-    def __init__(self, evaluator: Evaluator):
+    def __init__(self, evaluator: PathwayCode):
         self.evaluator = evaluator
 
     def evaluate(self, expression: str, context: Mapping[str, Any], external_context=None) -> Any:

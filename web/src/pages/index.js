@@ -1,0 +1,74 @@
+// Every page of the web application: the path it answers, its title, whether it needs a signed-in person,
+// and the module that draws it (loaded only when the page is opened). A new page is a folder of its own
+// under pages/ and one entry here; the console's pages will live under /console/ in the same way.
+//
+// A page module exports render(context) and may return { leave(), destroy() }:
+//   context.main       the <main> element to draw into (empty)
+//   context.params     the path's named parts (':key' → params.key)
+//   context.query      URLSearchParams of the address
+//   context.navigate   navigate(path, { replace }) within the application
+//   context.announce   announce(text): read out by screen readers (a polite live region)
+//   context.setTitle   setTitle(text): the document's title
+//   leave()            false (or a promise of false) keeps the person on the page (unsaved work)
+//   destroy()          frees what the page holds (editors, timers)
+
+export const pages = [
+  {
+    id: 'library',
+    path: '/studio/',
+    title: 'Pathway library',
+    nav: 'Pathway library',
+    load: () => import('./library/page.js'),
+  },
+  {
+    id: 'new-pathway',
+    path: '/studio/new',
+    title: 'New pathway',
+    nav: 'New pathway',
+    load: () => import('./modeler/page.js'),
+  },
+  {
+    id: 'pathway-version',
+    path: '/studio/pathways/:key/versions/:number',
+    title: 'Pathway version',
+    load: () => import('./modeler/page.js'),
+  },
+  {
+    id: 'sign-in',
+    path: '/studio/sign-in',
+    title: 'Sign in',
+    public: true,
+    load: () => import('./sign-in/page.js'),
+  },
+];
+
+export const notFound = {
+  id: 'not-found',
+  title: 'Page not found',
+  load: () => import('./not-found/page.js'),
+};
+
+/** The page ``pathname`` names, with its parameters: { page, params }. */
+export function match(pathname) {
+  for (const page of pages) {
+    const params = matchPath(page.path, pathname);
+    if (params) return { page, params };
+  }
+  return { page: notFound, params: {} };
+}
+
+function matchPath(pattern, pathname) {
+  const wanted = pattern.split('/');
+  const given = pathname.split('/');
+  if (wanted.length !== given.length) return null;
+  const params = {};
+  for (let i = 0; i < wanted.length; i += 1) {
+    if (wanted[i].startsWith(':')) {
+      if (!given[i]) return null;
+      params[wanted[i].slice(1)] = decodeURIComponent(given[i]);
+    } else if (wanted[i] !== given[i]) {
+      return null;
+    }
+  }
+  return params;
+}
