@@ -85,18 +85,18 @@ PUBLIC = {
     ),
 }
 
-# The reviewed policy: which roles may call each route. Designers deploy and read definitions, the directory
-# and calendars, never referral data; auditors read the audit trail only (of their organisation's referrals;
-# platform auditors every organisation's); admins manage clients (their organisation's; platform admins every
-# organisation's), services and calendars and read no referral data; referrers work on their own
-# organisation's referrals and subscriptions; operators on their point of access's referrals and tasks;
-# services on hand-offs routed to their organisation.
+# The reviewed policy: which roles may call each route. Designers deploy and read definitions (clinical
+# approvers read the versions they review), the directory and calendars, never referral data; auditors read
+# the audit trail only (of their organisation's referrals; platform auditors every organisation's); admins
+# manage clients (their organisation's; platform admins every organisation's), services and calendars and
+# read no referral data; referrers work on their own organisation's referrals and subscriptions; operators
+# on their point of access's referrals and tasks; services on hand-offs routed to their organisation.
 POLICY: dict[str, set[str]] = {
     "POST /api/v1/definitions": {"designer"},
     "POST /api/v1/definitions/validate": {"designer"},
-    "GET /api/v1/definitions": {"designer", "operator", "admin"},
-    "GET /api/v1/definitions/<key>": {"designer", "operator", "admin"},
-    "GET /api/v1/definitions/<key>/versions/<number>": {"designer", "operator", "admin"},
+    "GET /api/v1/definitions": {"designer", "operator", "admin", "clinical-approver"},
+    "GET /api/v1/definitions/<key>": {"designer", "operator", "admin", "clinical-approver"},
+    "GET /api/v1/definitions/<key>/versions/<number>": {"designer", "operator", "admin", "clinical-approver"},
     "POST /api/v1/definitions/<key>/versions/<number>/approve": {"clinical-approver"},
     # Scenario runs store nothing and read no referral: designers run drafts, a clinical approver may re-run
     # a stored version's scenarios to see their results before approving it.

@@ -83,7 +83,7 @@ def _key() -> str | None:
 
 
 @blp.route("", methods=["GET"])
-@requires("designer", "operator", "admin")
+@requires("designer", "operator", "admin", "clinical-approver")
 @blp.response(
     200, DefinitionSchema(many=True), description="the pathway library: every definition and version"
 )
@@ -92,14 +92,14 @@ def list_definitions():
 
 
 @blp.route("/<string:key>", methods=["GET"])
-@requires("designer", "operator", "admin")
+@requires("designer", "operator", "admin", "clinical-approver")
 @blp.response(200, DefinitionSchema)
 def get_definition(key: str):
     return signpost().definitions.get(key)
 
 
 @blp.route("/<string:key>/versions/<int:number>", methods=["GET"])
-@requires("designer", "operator", "admin")
+@requires("designer", "operator", "admin", "clinical-approver")
 @blp.response(200, VersionWithFilesSchema)
 def get_version(key: str, number: int):
     return signpost().definitions.version(key, number, with_files=True)

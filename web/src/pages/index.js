@@ -34,6 +34,12 @@ export const pages = [
     load: () => import('./modeler/page.js'),
   },
   {
+    id: 'approve-version',
+    path: '/studio/pathways/:key/versions/:number/approve',
+    title: 'Review and approve',
+    load: () => import('./approve/page.js'),
+  },
+  {
     id: 'sign-in',
     path: '/studio/sign-in',
     title: 'Sign in',

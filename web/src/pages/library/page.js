@@ -161,8 +161,23 @@ function versionCells(pathway, version, name) {
         'Open',
         h('span', { class: 'visually-hidden' }, ` version ${version.number} of ${name}`),
       ),
+      status === 'draft'
+        ? [
+            h('br'),
+            h(
+              'a',
+              { href: `${versionHref(pathway, version)}/approve`, class: 'review-link' },
+              'Review and approve',
+              h('span', { class: 'visually-hidden' }, ` ${name}, version ${version.number}`),
+            ),
+          ]
+        : null,
     ),
   ];
+}
+
+function versionHref(pathway, version) {
+  return `/studio/pathways/${encodeURIComponent(pathway.key)}/versions/${version.number}`;
 }
 
 /** "client:7:jo designer" or "cli:jo" (how the event log names who did it) → "jo designer", "jo". */

@@ -6,6 +6,7 @@ import { ApiError, SessionEnded, api, describe } from '../../app/api.js';
 import { debounce, download, fieldOf, formatWhen, h } from '../../app/dom.js';
 import { session } from '../../app/session.js';
 import { ChecksPanel } from './checks/checks-panel.js';
+import { ScenariosPanel } from './scenarios/scenarios-panel.js';
 import { deploy, validate } from './checks/dry-run.js';
 import { DIAGRAM_KINDS, Workspace } from './workspace.js';
 
@@ -89,6 +90,14 @@ class ModelerPage {
       (this.dmnCanvas = h('div', { class: 'canvas dmn-canvas', role: 'region', 'aria-label': 'DMN decisions' })),
     );
     this.checksPanel = new ChecksPanel({ onReveal: (item) => this.reveal(item) });
+    this.scenariosPanel = new ScenariosPanel({
+      workspace: () => this.workspace,
+      save: () => this.saveActive(),
+      modeler: () => (this.active?.kind === 'bpmn' ? this.editors.bpmn?.modeler : null),
+      processId: () => this.editors.bpmn?.processId(),
+      onChange: () => this.changed(),
+      announce: (text) => this.announce(text),
+    });
     this.status = h('p', { class: 'deploy-status', role: 'status' });
     this.companions = h('p', { class: 'companions' });
     this.main.closest('main')?.classList.add('wide');
@@ -111,8 +120,10 @@ class ModelerPage {
       this.dmnArea,
       this.companions,
       this.checksPanel.element,
+      this.scenariosPanel.element,
     );
     this.drawHeading();
+    this.scenariosPanel.load();
   }
 
   drawHeading() {
@@ -134,7 +145,7 @@ class ModelerPage {
       this.setTitle('New pathway');
       this.origin.textContent = 'Draw from the palette on the left, or import files from Camunda Modeler.';
     }
-    const others = this.workspace.files.filter((file) => file.kind === 'other');
+    const others = this.workspace.files.filter((file) => file.kind === 'other' && !/\.scenarios\.ya?ml$/i.test(file.name));
     this.companions.textContent = others.length
       ? `Deployed with it, unchanged: ${others.map((file) => file.name).join(', ')}.`
       : '';
@@ -236,6 +247,7 @@ class ModelerPage {
     this.active = file;
     if (file.kind !== 'bpmn') this.lint = {};
     this.drawTabs();
+    this.scenariosPanel.paint(); // the last run's coverage, on the diagram now on screen
     this.showServerVerdict();
     return true;
   }
@@ -378,6 +390,7 @@ class ModelerPage {
       await this.saveActive();
       this.workspace.add(files);
       this.drawHeading();
+      this.scenariosPanel.load();
       this.say(`Added ${files.map((file) => file.name).join(', ')}.`);
       this.check();
     }
@@ -396,6 +409,7 @@ class ModelerPage {
     }
     this.server = { state: 'unknown', problems: [] };
     this.drawHeading();
+    this.scenariosPanel.load();
     this.check();
     return true;
   }
