@@ -2,7 +2,8 @@
 fixtures), through a real `signpost serve` process on a free port with the test's own database.
 
 Playwright's own browser download is not used (these machines reach no such site): the browser is the one
-at ``CHROMIUM`` (``.ci/run`` installs it with apt-get). Without it these tests are skipped, saying so.
+at ``CHROMIUM`` (``.ci/run`` installs it with apt-get). Without it these tests are skipped, saying so —
+except where ``SIGNPOST_REQUIRE_BROWSER`` is set (``.ci/run`` sets it), where they fail.
 axe-core comes from web/node_modules (a development dependency of web/package.json) and is added to every
 page by Playwright before the page's own script runs, so the page's Content-Security-Policy stays as served.
 """
@@ -31,6 +32,8 @@ VIEWPORT = {"width": 1400, "height": 900}
 @pytest.fixture(autouse=True)
 def _browser_available():
     if not CHROMIUM.is_file():
+        if os.environ.get("SIGNPOST_REQUIRE_BROWSER"):
+            pytest.fail(f"no Chromium at {CHROMIUM}, and SIGNPOST_REQUIRE_BROWSER says these tests must run")
         pytest.skip(
             f"no Chromium at {CHROMIUM}: install Debian's (`apt-get install -y chromium`; .ci/run does)"
         )
