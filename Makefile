@@ -39,6 +39,7 @@ run: $(STAMP) web
 	@echo "Development server: referrals may start on pathway versions not yet clinically approved."
 	@echo "Studio: http://127.0.0.1:8000/studio/ - sign in with a designer's API token, made with"
 	@echo "  $(BIN)/signpost clients create --org signpost-design --role designer --person you@example.org"
+	@echo "  (or at your OpenID Connect issuer: set SIGNPOST_OIDC_ISSUER, _AUDIENCE and _CLIENT_ID; see the README)"
 	SIGNPOST_SKIP_PATHWAY_APPROVAL=true $(BIN)/signpost serve --host 127.0.0.1 --port 8000
 
 test: $(TEST_STAMP) web

@@ -8,6 +8,8 @@ from engine.referrals.nhs_number import VERIFICATION_STATUSES
 
 # Ids, numbers and positions are stored in 32-bit integer columns (PostgreSQL's INTEGER).
 LARGEST_STORED_INTEGER = 2**31 - 1
+# One expression or script checked on its own: far more than any written in a diagram.
+MAX_CHECKED_CODE_CHARS = 100_000
 
 
 class StrictSchema(Schema):
@@ -322,6 +324,10 @@ class TransitionSchema(Schema):
 
 class HandoffSchema(HandoffSummarySchema):
     referral_id = fields.String(allow_none=True)
+    actions = fields.List(
+        fields.String(),
+        metadata={"description": "the actions the receiving service may take on it now"},
+    )
     answer = fields.Raw(allow_none=True)
     version = fields.Integer()
     transitions = fields.List(
@@ -405,7 +411,21 @@ class CancelSchema(Schema):
 
 class ReferralQuerySchema(Schema):
     subject = fields.String(
-        required=True, metadata={"description": "NHS number: lists the person's open referrals"}
+        load_default=None,
+        metadata={
+            "description": "NHS number: lists the person's open referrals; without it, every referral the "
+            "caller may see, newest first, a page at a time"
+        },
+    )
+    limit = fields.Integer(
+        load_default=25,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "referrals per page (without subject)"},
+    )
+    after = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "the cursor of the next page, from the previous page's Link header"},
     )
 
 
@@ -585,6 +605,36 @@ class ValidationSchema(Schema):
     problems = fields.List(
         fields.Nested(ProblemLocationSchema),
         metadata={"description": "what a deployment would be refused for (empty when valid)"},
+    )
+
+
+class CodeCheckSchema(StrictSchema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(max=MAX_CHECKED_CODE_CHARS),
+        metadata={"description": "the Python expression or script, as it would be written in the diagram"},
+    )
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["expression", "script"]),
+        metadata={
+            "description": "expression: a condition, a parameter or another single expression; script: the "
+            "statements of a script task, a pre-script or a post-script"
+        },
+    )
+
+
+class CodeProblemSchema(Schema):
+    message = fields.String(metadata={"description": "what the deploy checks refuse, in plain language"})
+    line = fields.Integer(allow_none=True, metadata={"description": "the line in the code, from 1"})
+    column = fields.Integer(allow_none=True, metadata={"description": "the column in the line, from 1"})
+
+
+class CodeCheckResultSchema(Schema):
+    valid = fields.Boolean(metadata={"description": "whether a deployment would accept this code"})
+    problems = fields.List(
+        fields.Nested(CodeProblemSchema),
+        metadata={"description": "what a deployment would be refused for in this code (empty when valid)"},
     )
 
 

@@ -57,8 +57,15 @@ def studio_root() -> Response:
     return redirect("/studio/", code=308)
 
 
+@blp.route("/console")
+def console_root() -> Response:
+    return redirect("/console/", code=308)
+
+
 @blp.route("/studio/")
 @blp.route("/studio/<path:page>")
+@blp.route("/console/")
+@blp.route("/console/<path:page>")
 def studio(page: str = "") -> Response:
     """The application's page: the same document for every path, whose script shows the page named."""
     if not (DIST / "index.html").is_file():

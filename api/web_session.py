@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, request
 
-from engine.errors import NotAllowed
+from engine import clock
+from engine.errors import NotAllowed, NotFound
+from engine.governance.oidc_sign_in import SIGN_IN_WINDOW, IssuerSignIn, SignInClient
 from engine.governance.sessions import Session, Sessions
 from engine.notifications.secrets_at_rest import box_for
 
@@ -23,17 +25,43 @@ SECURE_COOKIE = "__Host-signpost-session"  # over https: Secure, Path=/, no Doma
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 EXTENSION = "signpost.sessions"
+ISSUER_EXTENSION = "signpost.issuer_sign_in"
+# Sent back by the issuer's redirect, a navigation from another site: SameSite=Lax, not Strict, or the
+# browser would leave it behind. It holds no token, only what proves the answer is to this browser's request.
+PENDING_SIGN_IN_COOKIE = "signpost-oidc-sign-in"
+PENDING_SIGN_IN_PATH = "/api/v1/session/oidc"
 
 
 def register(app: Flask) -> None:
     """The app's sessions, sealed with the keys that encrypt secrets at rest (built once: a database without
     configured keys gets one key for the process, which every request must share)."""
     system = app.extensions["signpost"]
-    app.extensions[EXTENSION] = Sessions(box_for(system.settings.secret_keys, system.database))
+    settings = system.settings
+    box = box_for(settings.secret_keys, system.database)
+    app.extensions[EXTENSION] = Sessions(box)
+    app.extensions[ISSUER_EXTENSION] = None
+    if system.oidc is not None and settings.oidc_client_id:
+        client = SignInClient(settings.oidc_client_id, settings.oidc_client_secret, settings.oidc_scopes)
+        app.extensions[ISSUER_EXTENSION] = IssuerSignIn(system.oidc, client, box)
 
 
 def sessions() -> Sessions:
     return current_app.extensions[EXTENSION]
+
+
+def issuer_sign_in() -> IssuerSignIn | None:
+    """Signing in at the OpenID Connect issuer, when an issuer and Signpost's client id there are set."""
+    return current_app.extensions[ISSUER_EXTENSION]
+
+
+def require_issuer_sign_in() -> IssuerSignIn:
+    flow = issuer_sign_in()
+    if flow is None:
+        raise NotFound(
+            "signing in at an OpenID Connect issuer is not configured here (SIGNPOST_OIDC_ISSUER and "
+            "SIGNPOST_OIDC_CLIENT_ID): sign in with an API token"
+        )
+    return flow
 
 
 def cookie_name() -> str:
@@ -79,7 +107,7 @@ def set_cookie(response: Response, sealed: str, session: Session) -> None:
     response.set_cookie(
         cookie_name(),
         sealed,
-        max_age=int(sessions().lifetime.total_seconds()),
+        max_age=max(0, int((session.expires_at - clock.now()).total_seconds())),
         expires=session.expires_at,
         path="/",
         secure=request.is_secure,
@@ -91,4 +119,26 @@ def set_cookie(response: Response, sealed: str, session: Session) -> None:
 def clear_cookie(response: Response) -> None:
     response.delete_cookie(
         cookie_name(), path="/", secure=request.is_secure, httponly=True, samesite="Strict"
+    )
+
+
+def set_pending_sign_in_cookie(response: Response, sealed: str) -> None:
+    response.set_cookie(
+        PENDING_SIGN_IN_COOKIE,
+        sealed,
+        max_age=int(SIGN_IN_WINDOW.total_seconds()),
+        path=PENDING_SIGN_IN_PATH,
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def clear_pending_sign_in_cookie(response: Response) -> None:
+    response.delete_cookie(
+        PENDING_SIGN_IN_COOKIE,
+        path=PENDING_SIGN_IN_PATH,
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Lax",
     )

@@ -44,11 +44,15 @@ class SignpostError(Exception):
 
 
 class ExpressionError(SignpostError):
-    """An expression or script from a pathway is refused or fails."""
+    """An expression or script from a pathway is refused or fails. ``line`` and ``column`` (both from 1) say
+    where in ``source``, when known."""
 
-    def __init__(self, message: str, *, line: int | None = None, source: str | None = None):
+    def __init__(
+        self, message: str, *, line: int | None = None, source: str | None = None, column: int | None = None
+    ):
         super().__init__(message)
         self.line = line
+        self.column = column
         self.source = source
 
 

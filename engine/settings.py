@@ -103,6 +103,10 @@ class Settings:
     oidc_roles_claim: str = "signpost_roles"
     oidc_service_claim: str = "signpost_service"
     oidc_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    # Signing in to the web application at the issuer (authorization code with PKCE): Signpost's client there.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_scopes: tuple[str, ...] = ("openid", "profile")
     rate_limit: str = "600/minute"
     rate_limit_failed_auth: str = "60/minute"
     # A Redis URL may hold its password.
@@ -145,6 +149,11 @@ class Settings:
             oidc_service_claim=env.get("SIGNPOST_OIDC_SERVICE_CLAIM") or "signpost_service",
             oidc_algorithms=tuple(
                 (env.get("SIGNPOST_OIDC_ALGORITHMS") or "RS256 ES256").replace(",", " ").split()
+            ),
+            oidc_client_id=env.get("SIGNPOST_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("SIGNPOST_OIDC_CLIENT_SECRET") or None,
+            oidc_scopes=tuple(
+                (env.get("SIGNPOST_OIDC_SCOPES") or "openid profile").replace(",", " ").split()
             ),
             rate_limit=_rate_limit(env, "SIGNPOST_RATE_LIMIT", "600/minute"),
             rate_limit_failed_auth=_rate_limit(env, "SIGNPOST_RATE_LIMIT_FAILED_AUTH", "60/minute"),

@@ -197,6 +197,10 @@ def _rate_limits(settings: Settings, metrics: Metrics) -> RateLimits:
 
 def _oidc_verifier(settings: Settings) -> OidcVerifier | None:
     if not settings.oidc_issuer:
+        if settings.oidc_client_id:
+            raise ValueError(
+                "SIGNPOST_OIDC_CLIENT_ID needs SIGNPOST_OIDC_ISSUER: the issuer it is registered at"
+            )
         return None
     return OidcVerifier(
         OidcConfig(

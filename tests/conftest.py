@@ -39,6 +39,9 @@ def pytest_configure(config):
         "markers",
         "wall_clock: runs on the real clock, which it shares with the `signpost` processes it starts",
     )
+    config.addinivalue_line(
+        "markers", "studio_settings(**settings): the browser tests' server runs with these settings"
+    )
 
 
 @pytest.fixture(autouse=True)

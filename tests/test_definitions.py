@@ -56,24 +56,42 @@ def test_running_instances_keep_their_version_and_new_ones_take_the_latest(signp
     assert signpost.referrals.complete_task(task_id, {}, practice_operator)["status"] == "completed"
 
 
-def test_a_deployment_holding_a_call_activity_and_its_callee(signpost, gp):
-    callee = samples.script_then_user_task("called = True", process_id="callee")
-    caller = samples.process(
-        """
+CALLER = samples.process(
+    """
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:callActivity id="call" name="Call" calledElement="callee">
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
     <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
     <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>""",
-        process_id="caller",
-    )
-    version = deploy(signpost, samples.source(caller, "caller.bpmn"), samples.source(callee, "callee.bpmn"))
+    process_id="caller",
+)
+
+
+def test_a_deployment_holding_a_call_activity_and_its_callee(signpost, gp):
+    callee = samples.script_then_user_task("called = True", process_id="callee")
+    version = deploy(signpost, samples.source(CALLER, "caller.bpmn"), samples.source(callee, "callee.bpmn"))
     assert version.key == "caller"
     started, _ = signpost.referrals.start(
         gp, pathway="caller", version=None, referrer="r", subject=None, data={}
     )
     assert [t["element_id"] for t in started["waiting_for"]["tasks"]] == ["review"]
+
+
+@pytest.mark.parametrize(("startable", "pathways"), [(None, ["caller"]), ("true", ["callee", "caller"])])
+def test_a_called_process_is_a_pathway_of_its_own_only_when_it_says_it_is_startable(
+    signpost, startable, pathways
+):
+    callee = samples.script_then_user_task("called = True", process_id="callee")
+    if startable:
+        callee = callee.replace(
+            '<bpmn:process id="callee"',
+            f'<bpmn:process xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="callee" '
+            f'camunda:isStartableInTasklist="{startable}"',
+        )
+    files = [samples.source(CALLER, "caller.bpmn"), samples.source(callee, "callee.bpmn")]
+    deployed = signpost.definitions.deploy_each_top_level(files, "tests")
+    assert sorted(v.key for v in deployed) == pathways
 
 
 def test_forms_and_scenarios_are_stored_with_the_version_as_uploaded(signpost):

@@ -239,6 +239,8 @@ def test_a_stale_etag_is_refused_and_a_current_one_accepted(signpost, referral, 
         signpost.handoffs.act(handoff["id"], "accept", {}, nursing_team, if_match=handoff["etag"])
     current = signpost.handoffs.get(handoff["id"], nursing_team)
     assert current["status"] == "received"
+    # What the service may do now, as the console offers it: acknowledging is behind it.
+    assert current["actions"] == ["accept", "reject", "request-information", "transfer"]
     assert (
         signpost.handoffs.act(handoff["id"], "accept", {}, nursing_team, if_match=current["etag"])["status"]
         == "accepted"
@@ -392,6 +394,58 @@ def test_routing_to_a_service_that_cannot_take_it_is_an_incident_with_no_hand_of
     assert started["incident"]["task"] == "Route"
     assert fragment in started["incident"]["error"]
     assert started["handoffs"] == []
+
+
+CLOSE_TASK = """
+    <bpmn:serviceTask id="close" name="Close">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="signpost.close_handoffs">
+          <spiffworkflow:parameters>
+            <spiffworkflow:parameter id="reason" type="str" value="closing_reason"/>
+          </spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="closed"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f4" sourceRef="close" targetRef="closed"/>"""
+ROUTE_THEN_CLOSE = (
+    route_to("community-nursing-city", "community-nursing")
+    .replace('<bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>', CLOSE_TASK)
+    .replace('targetRef="end"', 'targetRef="close"')
+)
+
+
+@pytest.mark.parametrize(("reason", "status"), [("The person has died", "completed"), (" ", "incident")])
+def test_a_pathway_closes_its_open_hand_offs_itself_with_a_reason(
+    signpost, directory, gp, practice_operator, nursing_team, reason, status
+):
+    signpost.definitions.deploy([samples.source(ROUTE_THEN_CLOSE)], "tests")
+    started, _ = signpost.referrals.start(
+        gp, pathway="sample", version=None, referrer="r", subject=None, data={"closing_reason": reason}
+    )
+    [handoff] = started["handoffs"]
+    signpost.handoffs.act(handoff["id"], "accept", {}, nursing_team)
+    signpost.handoffs.act(handoff["id"], "start", {}, nursing_team)
+    [task] = signpost.referrals.get(started["id"], practice_operator)["waiting_for"]["tasks"]
+    after = signpost.referrals.complete_task(task["id"], {}, practice_operator)
+    closed = signpost.handoffs.get(handoff["id"], nursing_team)
+    assert after["status"] == status
+    if status == "incident":
+        assert after["incident"]["task"] == "Close"
+        assert closed["status"] == "in-progress"
+        return
+    assert (closed["status"], closed["status_reason"], closed["business_status"]) == (
+        "cancelled",
+        reason,
+        "closed by the point of access",
+    )
+    assert (closed["transitions"][-1]["action"], closed["transitions"][-1]["from_status"]) == (
+        "close",
+        "in-progress",
+    )
+    kinds = [e["kind"] for e in signpost.referrals.events(started["id"], practice_operator)]
+    assert kinds.count("handoff_closed") == 1
 
 
 def test_a_service_task_must_name_a_known_operation_with_its_parameters(signpost):

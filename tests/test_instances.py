@@ -151,6 +151,45 @@ def test_a_timer_due_while_the_server_was_down_fires_after_restart(
     assert [t["element_id"] for t in after["waiting_for"]["tasks"]] == ["after"]
 
 
+ROUTE_THEN_TIMED_TASK = samples.process(
+    f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    {samples.routing_task("community-nursing-city", "community-nursing")}
+    <bpmn:userTask id="review" name="Review">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:boundaryEvent id="overdue" name="Overdue" attachedToRef="review"><bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="overdue_timer"><bpmn:timeDuration>"PT1H"</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:scriptTask id="after_overdue" name="After the timer"><bpmn:incoming>f4</bpmn:incoming>
+      <bpmn:outgoing>f5</bpmn:outgoing><bpmn:script>overdue = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end_reviewed"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="end_overdue"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="route"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="route" targetRef="review"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end_reviewed"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="overdue" targetRef="after_overdue"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="after_overdue" targetRef="end_overdue"/>"""
+)
+
+
+def test_a_change_made_after_a_timer_fell_due_fires_the_timer_too(
+    signpost, directory, gp, nursing_team, practice_operator, frozen_clock
+):
+    # SpiffWorkflow refreshes the timers at the end of its engine steps: a timer found due there must still
+    # run in the same change (here a hand-off event the pathway does not wait for), or it would be left
+    # ready, no longer indexed as waiting, and never fire.
+    frozen_clock.move_to(NOON)
+    referral = deploy_and_start(signpost, gp, ROUTE_THEN_TIMED_TASK)
+    [handoff] = referral["handoffs"]
+    frozen_clock.move_to(NOON + timedelta(hours=2))
+    signpost.handoffs.act(handoff["id"], "acknowledge", {}, nursing_team)
+    after = signpost.referrals.get(referral["id"], practice_operator)
+    assert after["status"] == "completed"
+    assert after["data"]["overdue"] is True
+    assert signpost.timers.fire_due() == 0
+
+
 def test_a_timer_expression_giving_nonsense_at_run_time_is_an_incident(signpost, gp):
     referral = deploy_and_start(signpost, gp, samples.timer_wait("wait_for"), data={"wait_for": "soon"})
     assert referral["status"] == "incident"

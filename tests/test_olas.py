@@ -353,7 +353,16 @@ def test_a_closure_added_by_an_admin_moves_running_due_times(
 
 
 def test_obligations_reports_and_calendars_over_http(
-    http, signpost, nursing, olas, gp, nursing_team, operator_headers, admin_headers, frozen_clock
+    http,
+    signpost,
+    nursing,
+    olas,
+    gp,
+    nursing_team,
+    operator_headers,
+    practice_operator_headers,
+    admin_headers,
+    frozen_clock,
 ):
     referral = start_referral(signpost, gp, MONDAY_9)
     act(signpost, nursing_team, referral, "acknowledge", {}, MONDAY_9 + hours(0.5))
@@ -375,6 +384,10 @@ def test_obligations_reports_and_calendars_over_http(
     report = http.get("/api/v1/reports/ola", query_string=window, headers=operator_headers)
     assert report.status_code == 200
     assert report.json["obligation"][0]["group"] == ["community nursing locality teams", "acknowledge"]
+    # Another organisation's duty manager answers for its own hand-offs only: the trust's are not counted.
+    elsewhere = http.get("/api/v1/reports/ola", query_string=window, headers=practice_operator_headers)
+    assert elsewhere.status_code == 200
+    assert elsewhere.json == {"service": [], "organisation_pair": [], "obligation": [], "party": []}
     as_csv = http.get("/api/v1/reports/ola.csv", query_string=window, headers=operator_headers)
     assert as_csv.content_type.startswith("text/csv")
     lines = as_csv.data.decode().splitlines()
@@ -426,3 +439,17 @@ def test_a_clock_stopped_after_its_due_time_before_any_tick_is_breached_not_met(
     assert ack["state"] == "breached"
     assert datetime.fromisoformat(ack["breached_at"]) == MONDAY_9 + hours(1)
     assert datetime.fromisoformat(ack["stopped_at"]) == MONDAY_9 + hours(2)
+
+
+def test_a_clock_past_due_when_its_hand_off_closes_before_any_tick_is_breached_not_cancelled(
+    signpost, nursing, olas, gp
+):
+    referral = start_referral(signpost, gp, MONDAY_9)
+    with time_machine.travel(MONDAY_9 + hours(2), tick=False):  # no tick ran since the 10:00 due time
+        signpost.handoffs.cancel(referral["id"], "seen by the practice nurse instead", gp)
+    closed = clocks(signpost, referral, MONDAY_9 + hours(2))
+    assert closed["acknowledge"]["state"] == "breached"
+    assert datetime.fromisoformat(closed["acknowledge"]["breached_at"]) == MONDAY_9 + hours(1)
+    # Accept-or-reject was due at 13:00: still in time when the hand-off closed, so it is cancelled.
+    assert closed["accept-or-reject"]["state"] == "cancelled"
+    assert closed["accept-or-reject"]["breached_at"] is None

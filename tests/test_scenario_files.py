@@ -129,9 +129,14 @@ def test_a_file_using_every_key_reads_into_steps_and_checks():
 def test_the_shipped_scenario_files_are_valid():
     shipped = sorted(PROCESSES.glob("*.scenarios.yaml"))
     assert [p.name for p in shipped] == [
+        "adult_mental_health_spa.scenarios.yaml",
         "adult_social_care_front_door.scenarios.yaml",
+        "ambulance_conveyance_avoidance.scenarios.yaml",
         "bed_bureau_admission.scenarios.yaml",
+        "clinical_triage_nhs111.scenarios.yaml",
         "community_nursing_referral.scenarios.yaml",
+        "first_contact_plus.scenarios.yaml",
+        "integrated_crisis_response.scenarios.yaml",
     ]
     for path in shipped:
         assert scenario_problems(SourceFile(path.name, path.read_bytes())) == [], path.name

@@ -30,6 +30,24 @@ const bpmnlintConfig = {
   },
 };
 
+// CodeMirror (the expression fields of form-js's properties panel) adds its styles to the document with a
+// <style> element, which the studio's Content-Security-Policy refuses (no inline styles). It does the same
+// with a constructed stylesheet (adoptedStyleSheets) inside a shadow root; a constructed stylesheet is no
+// markup and no policy refuses it, so it is used for the document too.
+const STYLE_MOD_TEST = 'if (!root.head && root.adoptedStyleSheets && win.CSSStyleSheet)';
+const constructedStyleSheets = {
+  name: 'constructed-style-sheets',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]style-mod[\\/]src[\\/]style-mod\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(STYLE_MOD_TEST)) {
+        throw new Error(`${args.path} no longer reads as expected: check how it adds styles`);
+      }
+      return { contents: source.replace(STYLE_MOD_TEST, 'if (root.adoptedStyleSheets && win.CSSStyleSheet)'), loader: 'js' };
+    });
+  },
+};
+
 const options = {
   absWorkingDir: root,
   entryPoints: { studio: 'src/app/main.js', 'studio-styles': 'src/app/styles.css' },
@@ -48,7 +66,7 @@ const options = {
   define: { 'process.env.NODE_ENV': watch ? '"development"' : '"production"' },
   logLevel: 'warning',
   metafile: true,
-  plugins: [bpmnlintConfig],
+  plugins: [bpmnlintConfig, constructedStyleSheets],
 };
 
 async function copyPages() {

@@ -9,13 +9,15 @@ from api.auth import current_client, requires
 from api.engine_access import signpost
 from api.schemas import (
     ApprovalSchema,
+    CodeCheckResultSchema,
+    CodeCheckSchema,
     DefinitionSchema,
     DeployedSchema,
     ValidationSchema,
     VersionSchema,
     VersionWithFilesSchema,
 )
-from engine.bpmn import SourceFile
+from api.views.uploads import upload_body, uploaded_files
 
 blp = Blueprint(
     "definitions",
@@ -24,29 +26,7 @@ blp = Blueprint(
     description="Pathway definitions: BPMN and DMN files deployed as numbered versions",
 )
 
-UPLOAD_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "files": {
-                        "type": "array",
-                        "items": {"type": "string", "format": "binary"},
-                        "description": "one or more .bpmn / .dmn files deployed together, with any "
-                        "task forms (<form id>.form.json) and scenario files (*.scenarios.yaml)",
-                    },
-                    "key": {
-                        "type": "string",
-                        "description": "process id to deploy when the files hold several top-level processes",
-                    },
-                },
-                "required": ["files"],
-            }
-        }
-    },
-}
+UPLOAD_BODY = upload_body()
 
 
 @blp.route("", methods=["POST"])
@@ -55,7 +35,7 @@ UPLOAD_BODY = {
 @blp.response(201, DeployedSchema, description="a new version was stored")
 @blp.alt_response(200, schema=DeployedSchema, description="identical content: the existing version")
 def deploy():
-    deployed = signpost().definitions.deploy(_uploaded_files(), current_client().actor, key=_key())
+    deployed = signpost().definitions.deploy(uploaded_files(), current_client().actor, key=_key())
     return asdict(deployed), 201 if deployed.created else 200
 
 
@@ -70,16 +50,26 @@ def deploy():
     "deployment's 422 lists them",
 )
 def validate_definition():
-    problems = signpost().definitions.validate(_uploaded_files(), key=_key())
+    problems = signpost().definitions.validate(uploaded_files(), key=_key())
     return {"valid": not problems, "problems": [problem.as_dict() for problem in problems]}
-
-
-def _uploaded_files() -> list[SourceFile]:
-    return [SourceFile(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("files")]
 
 
 def _key() -> str | None:
     return request.form.get("key") or None
+
+
+@blp.route("/check-code", methods=["POST"])
+@requires("designer")
+@blp.arguments(CodeCheckSchema)
+@blp.response(
+    200,
+    CodeCheckResultSchema,
+    description="what the deploy checks would refuse in one expression or script, with its line and column; "
+    "the code is checked as deployed code is, never run",
+)
+def check_code(body: dict):
+    problems = signpost().definitions.check_code(body["code"], body["kind"])
+    return {"valid": not problems, "problems": [problem.as_dict() for problem in problems]}
 
 
 @blp.route("", methods=["GET"])

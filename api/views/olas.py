@@ -45,10 +45,11 @@ def obligations(query: dict):
 
 @blp.route("/reports/ola", methods=["GET"])
 @requires("operator")
+@blp.doc(description="Compliance of the hand-offs the caller's organisation sent or received.")
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, OlaReportSchema)
 def ola_report(query: dict):
-    return signpost().olas.report(query["start"], query["end"])
+    return signpost().olas.report(query["start"], query["end"], current_client().organisation)
 
 
 @blp.route("/reports/ola.csv", methods=["GET"])
@@ -56,7 +57,7 @@ def ola_report(query: dict):
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, description="the same figures as /reports/ola, one row per group", content_type="text/csv")
 def ola_report_csv(query: dict):
-    report = signpost().olas.report(query["start"], query["end"])
+    report = signpost().olas.report(query["start"], query["end"], current_client().organisation)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)

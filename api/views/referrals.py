@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from flask import url_for
+import hashlib
+import json
+
+from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
@@ -18,6 +21,19 @@ from api.schemas import (
     RetrySchema,
     TimelineEntrySchema,
 )
+from engine.errors import InvalidInput
+
+RUNNING_COUNTS = ("business_seconds_used", "business_seconds_remaining")
+
+
+def referral_etag(referral: dict) -> str:
+    """A digest of what the referral shows, its OLA clocks' running counts left out."""
+    steady = {
+        **referral,
+        "clocks": [{k: v for k, v in c.items() if k not in RUNNING_COUNTS} for c in referral["clocks"]],
+    }
+    return hashlib.sha256(json.dumps(steady, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
 
 blp = Blueprint(
     "referrals",
@@ -44,9 +60,18 @@ def start_referral(body: dict):
 
 @blp.route("/<string:referral_id>", methods=["GET"])
 @requires("referrer", "operator")
-@blp.response(200, ReferralSchema)
+@blp.response(200, ReferralSchema, description="the referral; its ETag changes when anything shown changes")
+@blp.alt_response(304, description="unchanged since the ETag sent as If-None-Match")
 def get_referral(referral_id: str):
-    return signpost().referrals.get(referral_id, current_client())
+    """A page that shows a referral live asks again every few seconds with the ETag it holds, and is told
+    "not modified" without the referral being sent while nothing changed. The ETag leaves out the OLA clocks'
+    running counts, which change every second, so the page works out the time left from ``due_at``."""
+    referral = signpost().referrals.get(referral_id, current_client())
+    etag = referral_etag(referral)
+    headers = {"ETag": f'W/"{etag}"', "Cache-Control": "private, no-cache"}
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    return referral, 200, headers
 
 
 @blp.route("/<string:referral_id>/events", methods=["GET"])
@@ -69,10 +94,22 @@ def retry_referral(body: dict, referral_id: str):
 @blp.arguments(ReferralQuerySchema, location="query")
 @blp.response(200, ReferralSchema(many=True))
 @blp.doc(
-    description="Prefer POST /api/v1/referrals/search: a query string is written to proxies' access logs."
+    description="Without subject: the referrals the caller may see (a referrer's organisation's, an "
+    "operator's point of access's), newest first; a Link header (rel=next) gives the next page. With "
+    "subject: the person's open referrals — prefer POST /api/v1/referrals/search, as a query string is "
+    "written to proxies' access logs."
 )
-def open_referrals_for_subject(query: dict):
-    return signpost().referrals.open_for_subject(query["subject"], current_client())
+def list_referrals(query: dict):
+    if query["subject"] is not None:
+        if query["after"] is not None:
+            raise InvalidInput("'after' pages through every referral: leave it out with 'subject'")
+        return signpost().referrals.open_for_subject(query["subject"], current_client())
+    page, next_cursor = signpost().referrals.page(current_client(), query["limit"], query["after"])
+    headers = {}
+    if next_cursor is not None:
+        next_page = url_for("referrals.list_referrals", limit=query["limit"], after=next_cursor)
+        headers["Link"] = f'<{next_page}>; rel="next"'
+    return page, 200, headers
 
 
 @blp.route("/search", methods=["POST"])

@@ -5,13 +5,12 @@ being deployed; a stored version's scenario files are run as they were stored wi
 
 from __future__ import annotations
 
-from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.auth import requires
 from api.engine_access import signpost
-from engine.bpmn import SourceFile
+from api.views.uploads import upload_body, uploaded_files
 from engine.scenarios import run_draft, run_version
 
 blp = Blueprint(
@@ -21,25 +20,11 @@ blp = Blueprint(
     description="Scenario runs: pathway scenario files run in virtual time, with path coverage",
 )
 
-UPLOAD_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "files": {
-                        "type": "array",
-                        "items": {"type": "string", "format": "binary"},
-                        "description": "the draft's .bpmn and .dmn files (and forms) with its "
-                        "*.scenarios.yaml files, as POST /api/v1/definitions takes them",
-                    }
-                },
-                "required": ["files"],
-            }
-        }
-    },
-}
+UPLOAD_BODY = upload_body(
+    "the draft's .bpmn and .dmn files (and forms) with its *.scenarios.yaml files, as "
+    "POST /api/v1/definitions takes them",
+    with_key=False,
+)
 
 
 class FailureSchema(Schema):
@@ -102,8 +87,7 @@ class ScenarioRunSchema(Schema):
 @blp.doc(requestBody=UPLOAD_BODY)
 @blp.response(200, ScenarioRunSchema, description="every scenario run (passed or not) and the coverage")
 def run_draft_scenarios():
-    files = [SourceFile(f.filename or "upload", f.read()) for f in request.files.getlist("files")]
-    return run_draft(signpost(), files).as_dict()
+    return run_draft(signpost(), uploaded_files("upload")).as_dict()
 
 
 @blp.route("/definitions/<string:key>/versions/<int:number>/scenario-runs", methods=["POST"])

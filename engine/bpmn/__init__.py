@@ -6,6 +6,7 @@ clock); results leave it as the frozen types exported here.
 """
 
 from engine.bpmn import engine_time  # noqa: F401 -- SpiffWorkflow's timers read engine.clock from here on
+from engine.bpmn.checks import CodeProblem, code_problem
 from engine.bpmn.coverage import PathTrace, ProcessCoverage, ProcessDiagram, coverage_of, diagrams_of
 from engine.bpmn.external import ExternalTaskView, complete_external_task, throw_bpmn_error
 from engine.bpmn.operations import Operation, ServiceCall
@@ -15,6 +16,7 @@ from engine.bpmn.serialization import STATE_FORMAT
 
 __all__ = [
     "STATE_FORMAT",
+    "CodeProblem",
     "CompiledPathway",
     "ExternalTaskView",
     "Operation",
@@ -29,6 +31,7 @@ __all__ = [
     "SourceFile",
     "TaskView",
     "Wait",
+    "code_problem",
     "complete_external_task",
     "coverage_of",
     "diagrams_of",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import reprlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
@@ -193,15 +194,45 @@ def _parses(cell: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class CodeProblem:
+    """Why the deploy checks refuse one expression or script, and where in it (from 1; None when unknown)."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def as_dict(self) -> dict:
+        return {"message": self.message, "line": self.line, "column": self.column}
+
+
+def code_problem(evaluator: PathwayCode, source: str, check: str) -> CodeProblem | None:
+    """What a deployment would be refused for in ``source``, an expression (``check`` 'expression') or a
+    script ('script'), as the checks of every pathway's code find it: None when it would pass. The code is
+    only checked (by ``evaluator``: the sandbox's, for code that computes), never run."""
+    hint = other_language_hint(check, source)
+    if hint:
+        return CodeProblem(hint, line=1, column=1)
+    try:
+        _compile_check(evaluator, source, check)
+    except ExpressionError as error:
+        return CodeProblem(error.message, line=error.line, column=error.column)
+    return None
+
+
+def _compile_check(evaluator: PathwayCode, source: str, check: str) -> None:
+    if check == "script":
+        evaluator.check_script(source)
+    else:
+        evaluator.check_expression(source)
+
+
 def _check(evaluator: PathwayCode, kind: str, source: str, check: str) -> str | None:
     hint = other_language_hint(kind, source)
     if hint:
         return hint
     try:
-        if check == "script":
-            evaluator.check_script(source)
-            return None
-        evaluator.check_expression(source)
+        _compile_check(evaluator, source, check)
     except ExpressionError as error:
         if not isinstance(source, str):  # an empty element: SpiffWorkflow gives None, not ""
             return f"{kind} is missing: {error.message}"

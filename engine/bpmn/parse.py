@@ -30,6 +30,8 @@ from engine.errors import DefinitionInvalid, Problem
 from engine.sandbox.evaluator import PathwayCode
 
 BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+# Camunda Modeler's "Startable" property of a process; "true" keeps a called process a pathway of its own.
+STARTABLE_ATTRIBUTE = "{http://camunda.org/schema/1.0/bpmn}isStartableInTasklist"
 DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
     "https://www.omg.org/spec/DMN/20191111/MODEL/",
@@ -235,11 +237,17 @@ class ParsedDeployment:
         return Problem(filename, _cut(message), element_id=element_id, line=line, element_name=name)
 
     def top_level_process_ids(self) -> list[str]:
-        """Executable processes that no other process in the deployment calls."""
+        """The pathways of the deployment: executable processes that no other process in it calls, and those
+        called that say they are started on their own too (``camunda:isStartableInTasklist="true"`` on the
+        process: a pathway that another pathway also calls, like community nursing from crisis response)."""
         called = set()
         for process_id in self.executable_process_ids:
             called.update(self._parser.get_process_parser(process_id).called_element_ids())
-        return [pid for pid in self.executable_process_ids if pid not in called]
+        return [pid for pid in self.executable_process_ids if pid not in called or self._startable(pid)]
+
+    def _startable(self, process_id: str) -> bool:
+        node = self._parser.get_process_parser(process_id).node
+        return node.get(STARTABLE_ATTRIBUTE) == "true"
 
     def files_of(self, process_id: str) -> str | None:
         parser = self._parser.get_process_parser(process_id)

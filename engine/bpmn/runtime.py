@@ -140,7 +140,11 @@ class Runtime:
         try:
             for _throw in range(MAX_SCRIPT_THROWS_PER_RUN):
                 try:
-                    workflow.do_engine_steps(did_complete_task=note_completed)
+                    for _round in range(MAX_SCRIPT_THROWS_PER_RUN):
+                        # do_engine_steps refreshes the timers last: a timer found due is left ready, not run.
+                        workflow.do_engine_steps(did_complete_task=note_completed)
+                        if not any(not t.task_spec.manual for t in workflow.get_tasks(state=TaskState.READY)):
+                            break
                     break
                 except WorkflowException as error:
                     _throw_from_script(workflow, error)

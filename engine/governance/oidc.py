@@ -75,12 +75,12 @@ class OidcConfig:
                 f"SIGNPOST_OIDC_ALGORITHMS must be some of {', '.join(sorted(ALLOWED_ALGORITHMS))}; "
                 f"got {', '.join(sorted(self.algorithms)) or 'none'}"
             )
-        _require_https(self.issuer, "SIGNPOST_OIDC_ISSUER")
+        require_https(self.issuer, "SIGNPOST_OIDC_ISSUER")
         if self.jwks_url:
-            _require_https(self.jwks_url, "SIGNPOST_OIDC_JWKS_URL")
+            require_https(self.jwks_url, "SIGNPOST_OIDC_JWKS_URL")
 
 
-def _require_https(url: str, name: str) -> None:
+def require_https(url: str, name: str) -> None:
     """Keys fetched over plain http could be swapped on the way; loopback is allowed for development."""
     parsed = urlparse(url)
     if parsed.scheme == "https" and parsed.hostname:
@@ -157,15 +157,15 @@ class KeySet:
     def _fetch(self) -> dict[str, dict]:
         if self._jwks_url is None:
             discovery_url = self._config.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            discovery = self._get_json(discovery_url)
+            discovery = fetch_json(self._http, discovery_url)
             if discovery.get("issuer") != self._config.issuer:
                 raise ValueError(f"the discovery document at {discovery_url} names another issuer")
             jwks_uri = discovery.get("jwks_uri")
             if not isinstance(jwks_uri, str):
                 raise ValueError(f"the discovery document at {discovery_url} has no jwks_uri")
-            _require_https(jwks_uri, "the discovery document's jwks_uri")
+            require_https(jwks_uri, "the discovery document's jwks_uri")
             self._jwks_url = jwks_uri
-        published = self._get_json(self._jwks_url).get("keys")
+        published = fetch_json(self._http, self._jwks_url).get("keys")
         if not isinstance(published, list):
             raise ValueError(f"{self._jwks_url} is not a JWK set")
         # Keys meant for encryption, symmetric ones, or ones without an id to find them by are not the
@@ -183,18 +183,36 @@ class KeySet:
             raise ValueError(f"{self._jwks_url} publishes no signing key with a key id")
         return keys
 
-    def _get_json(self, url: str) -> dict:
-        with self._http.stream("GET", url, headers={"Accept": "application/json"}) as response:
+
+def fetch_json(http: httpx.Client, url: str) -> dict:
+    """The JSON object at ``url``, read to at most ``MAX_DOCUMENT_BYTES``."""
+    with http.stream("GET", url, headers={"Accept": "application/json"}) as response:
+        response.raise_for_status()
+        return _json_object(response, url)
+
+
+def post_form(http: httpx.Client, url: str, form: dict[str, str], auth: tuple[str, str] | None) -> dict:
+    """The JSON object an issuer's endpoint answers a form POST with (error answers included: an OAuth
+    error is a JSON object with ``error``), read to at most ``MAX_DOCUMENT_BYTES``."""
+    headers = {"Accept": "application/json"}
+    with http.stream("POST", url, data=form, auth=auth, headers=headers) as response:
+        if response.status_code >= 500 or (
+            response.status_code >= 400 and "json" not in response.headers.get("content-type", "")
+        ):
             response.raise_for_status()
-            body = b""
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise ValueError(f"{url} answered with more than {MAX_DOCUMENT_BYTES} bytes")
-        document = json.loads(body)
-        if not isinstance(document, dict):
-            raise ValueError(f"{url} did not answer with a JSON object")
-        return document
+        return _json_object(response, url)
+
+
+def _json_object(response: httpx.Response, url: str) -> dict:
+    body = b""
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"{url} answered with more than {MAX_DOCUMENT_BYTES} bytes")
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise ValueError(f"{url} did not answer with a JSON object")
+    return document
 
 
 class OidcVerifier:
@@ -205,15 +223,22 @@ class OidcVerifier:
         self._http = http or httpx.Client(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False)
         self._keys = KeySet(config, self._http)
 
+    @property
+    def http(self) -> httpx.Client:
+        return self._http
+
     def verify(self, token: str) -> VerifiedIdentity:
-        claims = self._verified_claims(token)
+        claims = self.verified_claims(token)
         return self._identity(claims)
 
     def close(self) -> None:
         self._http.close()
 
-    def _verified_claims(self, token: str) -> dict:
+    def verified_claims(self, token: str, audience: str | None = None) -> dict:
+        """The claims of ``token`` once its signature, issuer, audience (``audience``, by default the API's)
+        and times are checked."""
         config = self.config
+        audience = audience or config.audience
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -232,7 +257,7 @@ class OidcVerifier:
                 token,
                 key=key,
                 algorithms=[algorithm],
-                audience=config.audience,
+                audience=audience,
                 issuer=config.issuer,
                 options={
                     # PyJWT would read the system clock; the times are checked below against ours.
@@ -246,9 +271,7 @@ class OidcVerifier:
         except jwt.InvalidSignatureError:
             raise NotAuthenticated("the token's signature does not verify with the issuer's key") from None
         except jwt.InvalidAudienceError:
-            raise NotAuthenticated(
-                f"the token is not meant for this API (audience {config.audience})"
-            ) from None
+            raise NotAuthenticated(f"the token is not meant for this API (audience {audience})") from None
         except jwt.InvalidIssuerError:
             raise NotAuthenticated(f"the token was not issued by {config.issuer}") from None
         except jwt.MissingRequiredClaimError as error:

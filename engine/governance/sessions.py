@@ -61,31 +61,21 @@ class Sessions:
         self._sealer = sealer
         self.lifetime = lifetime
 
-    def issue(self, token: str) -> tuple[Session, str]:
-        """A new session for ``token`` (already authenticated by the caller) and its sealed form."""
+    def issue(self, token: str, not_after: datetime | None = None) -> tuple[Session, str]:
+        """A new session for ``token`` (already authenticated by the caller) and its sealed form; it ends
+        after ``lifetime``, or at ``not_after`` (when the token itself expires) if that is sooner."""
         expires_at = (clock.now() + self.lifetime).replace(microsecond=0)
+        if not_after is not None:
+            expires_at = min(expires_at, not_after.replace(microsecond=0))
         session = Session(token, secrets.token_urlsafe(32), expires_at)
-        payload = {
-            "purpose": PURPOSE,
-            "token": token,
-            "csrf": session.csrf_token,
-            "expires": int(expires_at.timestamp()),
-        }
-        sealed = self._sealer.seal(json.dumps(payload, separators=(",", ":")))
-        if not sealed or not sealed.startswith(SEALED_PREFIX):
-            raise ValueError("the sealer's output does not begin with SEALED_PREFIX: it could not be opened")
-        return session, sealed
+        payload = {"token": token, "csrf": session.csrf_token, "expires": int(expires_at.timestamp())}
+        return session, seal_payload(self._sealer, PURPOSE, payload)
 
     def open(self, sealed: str) -> Session:
         """The session ``sealed`` holds; ``NotAuthenticated`` when it was not sealed by us (forged, changed,
         sealed with a key no longer configured) or has expired."""
-        if not sealed or len(sealed) > MAX_SEALED_CHARS or not sealed.startswith(SEALED_PREFIX):
-            raise NotAuthenticated(ENDED)
-        try:
-            payload = json.loads(self._sealer.open(sealed) or "")
-        except Exception:  # a forged or garbled cookie: whatever the cipher or the JSON decoder says
-            raise NotAuthenticated(ENDED) from None
-        if not isinstance(payload, dict) or payload.get("purpose") != PURPOSE:
+        payload = open_payload(self._sealer, sealed, PURPOSE, MAX_SEALED_CHARS)
+        if payload is None:
             raise NotAuthenticated(ENDED)
         token, csrf, expires = payload.get("token"), payload.get("csrf"), payload.get("expires")
         if not (isinstance(token, str) and isinstance(csrf, str) and isinstance(expires, int)):
@@ -94,3 +84,25 @@ class Sessions:
         if expires_at <= clock.now():
             raise NotAuthenticated(ENDED)
         return Session(token, csrf, expires_at)
+
+
+def seal_payload(sealer: Sealer, purpose: str, payload: dict) -> str:
+    """``payload`` sealed for ``purpose``: it opens (``open_payload``) for that purpose only."""
+    sealed = sealer.seal(json.dumps({"purpose": purpose, **payload}, separators=(",", ":")))
+    if not sealed or not sealed.startswith(SEALED_PREFIX):
+        raise ValueError("the sealer's output does not begin with SEALED_PREFIX: it could not be opened")
+    return sealed
+
+
+def open_payload(sealer: Sealer, sealed: str | None, purpose: str, max_chars: int) -> dict | None:
+    """What ``seal_payload`` sealed for ``purpose``; None for anything else: forged, changed, sealed with a
+    key no longer configured, made for another purpose, or longer than any we make."""
+    if not sealed or len(sealed) > max_chars or not sealed.startswith(SEALED_PREFIX):
+        return None
+    try:
+        payload = json.loads(sealer.open(sealed) or "")
+    except Exception:  # a forged or garbled text: whatever the cipher or the JSON decoder says
+        return None
+    if not isinstance(payload, dict) or payload.get("purpose") != purpose:
+        return None
+    return payload

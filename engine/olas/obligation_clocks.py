@@ -68,7 +68,7 @@ def on_handoff_event(conn, handoff, event: str, at: datetime, *, new: bool = Fal
         # Clocks the closing event did not stop can never be met now.
         for live in clocks + started:
             if live["state"] in ("running", "paused"):
-                ola_store.update_clock(conn, live["id"], _closed(book, live, "cancelled", at))
+                ola_store.update_clock(conn, live["id"], _stopped(book, live, "cancelled", at))
             elif live["state"] == "breached" and live["stopped_at"] is None:
                 ola_store.update_clock(conn, live["id"], _closed(book, live, "breached", at))
 
@@ -118,12 +118,7 @@ def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime
 def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: datetime) -> dict:
     """Stop, pause or resume a clock for ``event``; returns the columns written (none if it ignores it)."""
     if event in obligation.stop:
-        # Met only if stopped in time: a clock whose due time passed before the ticker got to it (e.g.
-        # while the workers were down) was breached, at its due time, even though it is stopped now.
-        late = live["state"] == "running" and live["due_at"] is not None and at > live["due_at"]
-        changes = _closed(book, live, "breached" if live["state"] == "breached" or late else "met", at)
-        if late:
-            changes["breached_at"] = live["due_at"]
+        changes = _stopped(book, live, "breached" if live["state"] == "breached" else "met", at)
     elif event in obligation.pause and live["running_since"] is not None:
         accumulated = live["accumulated_seconds"] + _elapsed(book, live, live["running_since"], at)
         state = "breached" if live["state"] == "breached" else "paused"
@@ -150,6 +145,17 @@ def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: dat
     else:
         return {}
     ola_store.update_clock(conn, live["id"], changes)
+    return changes
+
+
+def _stopped(book: CalendarBook, live, in_time: str, at: datetime) -> dict:
+    """Stop a clock at ``at`` in the state ``in_time`` (met, cancelled) — unless its due time has passed
+    before the ticker got to it (while the workers were down, or in the same tick as the event that stops
+    it): then it was breached, at its due time, whatever stopped it since."""
+    late = live["state"] == "running" and live["due_at"] is not None and at > live["due_at"]
+    changes = _closed(book, live, "breached" if late else in_time, at)
+    if late:
+        changes["breached_at"] = live["due_at"]
     return changes
 
 

@@ -196,12 +196,15 @@ class Olas:
                 raise NotFound(f"calendar '{name}' has no closure {closure_id}")
             reschedule_running_on(conn, name)
 
-    def report(self, start: datetime, end: datetime) -> dict[str, list[dict]]:
-        """Compliance over [start, end) per service, organisation pair, obligation and party."""
+    def report(
+        self, start: datetime, end: datetime, organisation: str | None = None
+    ) -> dict[str, list[dict]]:
+        """Compliance over [start, end) per service, organisation pair, obligation and party; with
+        ``organisation``, of the hand-offs it sent or received only (what its duty manager answers for)."""
         if end <= start:
             raise InvalidInput("the report's 'to' must be after its 'from'")
         with self._database.read() as conn:
-            rows = ola_store.clocks_stopped_between(conn, start, end)
+            rows = ola_store.clocks_stopped_between(conn, start, end, organisation)
         keys = {
             "service": lambda r: (r["to_service"],),
             "organisation_pair": lambda r: (r["from_organisation"] or "referrer", r["to_organisation"]),

@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine import clock
-from engine.bpmn import STATE_FORMAT, CompiledPathway, Operation, ParsedDeployment, SourceFile
+from engine.bpmn import (
+    STATE_FORMAT,
+    CodeProblem,
+    CompiledPathway,
+    Operation,
+    ParsedDeployment,
+    SourceFile,
+    code_problem,
+)
 from engine.errors import (
     Conflict,
     DefinitionInvalid,
@@ -30,6 +38,8 @@ from engine.store.db import Database
 
 # An approval's reason, in the approver's words: at least one character besides spaces, at most this many.
 LONGEST_APPROVAL_REASON = 2000
+# The code a designer can have checked on its own (``Definitions.check_code``).
+CODE_KINDS = ("expression", "script")
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,15 @@ class Definitions:
         except DefinitionInvalid as invalid:
             return invalid.problems
         return []
+
+    def check_code(self, code: str, kind: str) -> list[CodeProblem]:
+        """What a deployment would be refused for in one expression or script (``kind`` 'expression' or
+        'script'), by the same checks; an empty list when it would pass. Nothing runs: the code is checked
+        as deployed code is, in the sandbox when it could compute anything."""
+        if kind not in CODE_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(CODE_KINDS)}, not {kind!r}")
+        found = code_problem(self._evaluator, code, kind)
+        return [found] if found else []
 
     def _checked(self, files: list[SourceFile], key: str | None) -> tuple[CompiledPathway, list[dict]]:
         """Everything a deployment checks, in order: the files, the process to deploy, its expressions and the

@@ -17,6 +17,7 @@ from engine.pathways.definitions import Definitions
 from engine.pathways.forms import form_of_user_task
 from engine.pathways.instances import Instances
 from engine.pathways.messages import Messages
+from engine.referrals.listing import referral_page
 from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
 from engine.referrals.views import referral_view, task_view, timeline
 from engine.routing.transitions import OPEN, SERVICE_TRANSITIONS
@@ -254,6 +255,12 @@ class Referrals:
     def timeline(self, referral_id: str, viewer: Client) -> list[dict]:
         with self._database.read() as conn:
             return timeline(conn, visible_referral(conn, referral_id, viewer))
+
+    def page(self, viewer: Client, limit: int, after: str | None = None) -> tuple[list[dict], str | None]:
+        """A page of the referrals ``viewer`` may see, newest first, and the next page's cursor
+        (``engine.referrals.listing``)."""
+        with self._database.read() as conn:
+            return referral_page(conn, viewer, limit, after)
 
     def open_for_subject(self, subject: str, viewer: Client) -> list[dict]:
         """Open referrals for a person: what a front-door operator needs to answer a chase call."""

@@ -169,6 +169,7 @@ def _describe(event, names: dict[str, str]) -> str:
         "handoff_started": f"{service} started",
         "handoff_completed": f"Completed by {service}: {detail.get('outcome', '')}",
         "handoff_transferred": f"{service} transferred it to {transferred_to}: {detail.get('reason', '')}",
+        "handoff_closed": f"Closed with {service} by the point of access: {detail.get('reason', '')}",
     }
     if kind in ("ola_warning", "ola_breached"):
         owed = service if detail.get("party") == "receiver" else "The referrer"

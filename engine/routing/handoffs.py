@@ -311,6 +311,7 @@ def handoff_view(row) -> dict:
         "payload": row["payload"],
         "version": row["version"],
         "etag": etag(row),
+        "actions": [a for a, t in SERVICE_TRANSITIONS.items() if row["status"] in t.allowed_from],
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
     }

@@ -1,9 +1,14 @@
-"""Routing: the ``signpost.route`` operation that pathways call, and the hand-offs it makes.
+"""Routing: the ``signpost.route`` and ``signpost.close_handoffs`` operations that pathways call.
 
 A routing service task asks for a hand-off to a service of the directory; the routes stage of the step
 pipeline (``engine.pathways.pipeline``) turns each such call into a requested hand-off in the service's
 queue, in the step's transaction, and its first transition starts the hand-off's OLA clocks. A transfer
 makes a new hand-off the same way (``open_handoff``).
+
+A ``signpost.close_handoffs`` service task closes every hand-off of the referral that is still open
+(requested, received, accepted, in-progress or on-hold), whoever holds it: the pathway's own way to stand the
+services down when the referral can go no further (the person died, the need went away). Each becomes
+``cancelled`` with the task's ``reason``, and its clocks that have not stopped are cancelled with it.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from engine.bpmn import Operation, ServiceCall
 from engine.errors import InvalidInput, StepFailed
 from engine.olas import obligation_clocks
 from engine.pathways.events import ENGINE_ACTOR, instance_event
+from engine.routing.transitions import OPEN
 from engine.store import handoffs as handoff_store
 from engine.store import services as service_store
 from engine.store.db import Connection
 
 ROUTE_OPERATION = "signpost.route"
+CLOSE_OPERATION = "signpost.close_handoffs"
 
 
 def _answer_route(params: dict) -> dict:
@@ -44,14 +51,30 @@ ROUTE = Operation(
     optional=frozenset({"reason", "payload", "from_service"}),
     answer=_answer_route,
 )
-OPERATIONS = {ROUTE.name: ROUTE}
+
+
+def _answer_close(params: dict) -> dict:
+    reason = params.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput(f"parameter 'reason' must give a non-empty string, got {reason!r}")
+    return {"reason": reason.strip()}
+
+
+CLOSE = Operation(
+    name=CLOSE_OPERATION, required=frozenset({"reason"}), optional=frozenset(), answer=_answer_close
+)
+OPERATIONS = {ROUTE.name: ROUTE, CLOSE.name: CLOSE}
 
 
 def record_routes(conn: Connection, instance_id: str, calls: list[ServiceCall], now: datetime) -> list[dict]:
-    """The routes stage of the step pipeline: a requested hand-off for each routing call of the run, or
-    StepFailed naming the task whose target cannot take the referral."""
+    """The routes stage of the step pipeline: a requested hand-off for each routing call of the run, every
+    open hand-off closed for each closing call, in the order the run made them; StepFailed names the task
+    whose target cannot take the referral."""
     events = []
     for call in calls:
+        if call.operation == CLOSE_OPERATION:
+            events.extend(close_open_handoffs(conn, instance_id, call, now))
+            continue
         if call.operation != ROUTE_OPERATION:
             continue
         to_service = call.result["to_service"]
@@ -87,6 +110,41 @@ def record_routes(conn: Connection, instance_id: str, calls: list[ServiceCall], 
                 now,
                 task_name=call.task_name,
                 detail={"handoff_id": handoff["id"], "to_service": to_service},
+            )
+        )
+    return events
+
+
+def close_open_handoffs(conn: Connection, instance_id: str, call: ServiceCall, now: datetime) -> list[dict]:
+    """Cancel every open hand-off of the instance for a ``signpost.close_handoffs`` call."""
+    reason = call.result["reason"]
+    events = []
+    for current in handoff_store.handoffs_of_instance(conn, instance_id):
+        if current["status"] not in OPEN:
+            continue
+        values = {
+            "status": "cancelled",
+            "status_reason": reason,
+            "business_status": "closed by the point of access",
+            "updated_at": now,
+        }
+        if not handoff_store.update_handoff(conn, current["id"], current["version"], values):
+            raise StepFailed(
+                f"task '{call.task_name}' could not close hand-off {current['id']}: it changed meanwhile",
+                element_id=call.element_id,
+                task_name=call.task_name,
+            )
+        closed = {**current, **values, "version": current["version"] + 1}
+        log_transition(
+            conn, closed, "close", current["status"], ENGINE_ACTOR, now, {"reason": reason}, event="cancelled"
+        )
+        events.append(
+            instance_event(
+                "handoff_closed",
+                ENGINE_ACTOR,
+                now,
+                task_name=call.task_name,
+                detail={"handoff_id": current["id"], "to_service": current["to_service"], "reason": reason},
             )
         )
     return events

@@ -549,14 +549,46 @@ def _compile(source: str, mode: str) -> _Compiled:
         tree = ast.parse(text, CODE_FILENAME, mode)
         found = _first_problem(tree)
         if found is not None:
-            (line, *_), message = found
-            raise ExpressionRejected(message, line=line or None, source=source)
+            where, message = found
+            column = where[1] + 1 if len(where) > 1 else None
+            line, column = _as_written(source, text, where[0], column)
+            raise ExpressionRejected(message, line=line, column=column, source=source)
         code = compile(ast.fix_missing_locations(_GuardOperators().visit(tree)), CODE_FILENAME, mode)
     except SyntaxError as error:
-        raise ExpressionRejected(f"syntax error: {error.msg}", line=error.lineno, source=source) from None
+        line, column = _as_written(source, text, error.lineno, error.offset or _past_end(text, error.lineno))
+        raise ExpressionRejected(
+            f"syntax error: {error.msg}", line=line, column=column, source=source
+        ) from None
     except (RecursionError, MemoryError):
         raise ExpressionRejected("the code is nested too deeply to check", source=source) from None
     return _Compiled(code)
+
+
+def _as_written(
+    source: str, text: str, line: int | None, column: int | None
+) -> tuple[int | None, int | None]:
+    """A place in ``text`` (``source`` stripped or dedented before parsing) as a place in ``source``, which
+    is what a designer's editor shows."""
+    if not line:
+        return None, None
+    written = line + _leading_line_breaks(source) - _leading_line_breaks(text)
+    lines, text_lines = source.splitlines(), text.splitlines()
+    if column and written <= len(lines) and line <= len(text_lines):
+        as_written, parsed = lines[written - 1], text_lines[line - 1]
+        if as_written.endswith(parsed):
+            column += len(as_written) - len(parsed)
+    return written, column
+
+
+def _past_end(text: str, line: int | None) -> int | None:
+    """Just past the end of ``line``: what Python's parser means when it gives offset 0 at the end of the
+    text."""
+    lines = text.splitlines()
+    return len(lines[line - 1]) + 1 if line and line <= len(lines) else None
+
+
+def _leading_line_breaks(text: str) -> int:
+    return text[: len(text) - len(text.lstrip())].count("\n")
 
 
 def _line_in_pathway(error: BaseException) -> int | None:

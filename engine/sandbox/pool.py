@@ -321,9 +321,9 @@ def _outcome(answer: tuple, source: str) -> Any:
         return answer[1]
     if status == "bpmn_error":
         raise BpmnErrorThrown(answer[1], answer[2])
-    _, kind, message, line, cause_name, _retired = answer
+    _, kind, message, line, cause_name, _retired, column = answer
     error_class = {"rejected": ExpressionRejected, "timeout": ExpressionTimeout}.get(kind, ExpressionFailed)
-    error = error_class(message, line=line, source=source)
+    error = error_class(message, line=line, source=source, column=column)
     cause = getattr(builtins, cause_name, None) if cause_name else None
     if isinstance(cause, type) and issubclass(cause, Exception):
         raise error from cause(message)

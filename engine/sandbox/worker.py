@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             frame = dump_frame(answer)
         except (RecursionError, MemoryError, TypeError, ValueError) as error:
             frame = dump_frame(
-                ("error", "failed", f"the answer could not be sent: {error}", None, None, True)
+                ("error", "failed", f"the answer could not be sent: {error}", None, None, True, None)
             )
             retire = True
         write_all(answers, frame)
@@ -120,17 +120,17 @@ def _answer(evaluator: Evaluator, operation: str, source: str, names: dict, max_
                     for name, value in names.items()
                 },
             )
-        return ("error", "failed", f"unknown sandbox operation {operation!r}", None, None, False)
+        return ("error", "failed", f"unknown sandbox operation {operation!r}", None, None, False, None)
     except BpmnErrorThrown as thrown:
         return ("bpmn_error", thrown.code, thrown.error_message)
     except ExpressionError as error:
         if isinstance(error.__cause__, MemoryError):
-            return ("error", "failed", OUT_OF_MEMORY, error.line, None, True)
-        return ("error", _kind(error), error.message, error.line, _cause_name(error), False)
+            return ("error", "failed", OUT_OF_MEMORY, error.line, None, True, None)
+        return ("error", _kind(error), error.message, error.line, _cause_name(error), False, error.column)
     except MemoryError:
-        return ("error", "failed", OUT_OF_MEMORY, None, None, True)
+        return ("error", "failed", OUT_OF_MEMORY, None, None, True, None)
     except RecursionError:
-        return ("error", "failed", "nested too deep", None, None, False)
+        return ("error", "failed", "nested too deep", None, None, False, None)
 
 
 def _kind(error: ExpressionError) -> str:

@@ -111,15 +111,25 @@ def clocks_at_risk(
     return list(conn.execute(query).mappings())
 
 
-def clocks_stopped_between(conn: Connection, start: datetime, end: datetime) -> list[RowMapping]:
-    """Clocks that were met or breached in [start, end): what OLA reports count."""
+def clocks_stopped_between(
+    conn: Connection, start: datetime, end: datetime, organisation: str | None = None
+) -> list[RowMapping]:
+    """Clocks that were met or breached in [start, end): what OLA reports count; with ``organisation``,
+    only those of hand-offs it sent or received."""
     met = sa.and_(
         ola_clocks.c.state == "met", ola_clocks.c.stopped_at >= start, ola_clocks.c.stopped_at < end
     )
     breached = sa.and_(
         ola_clocks.c.state == "breached", ola_clocks.c.breached_at >= start, ola_clocks.c.breached_at < end
     )
-    return list(conn.execute(sa.select(ola_clocks).where(sa.or_(met, breached))).mappings())
+    query = sa.select(ola_clocks).where(sa.or_(met, breached))
+    if organisation is not None:
+        query = query.where(
+            sa.or_(
+                ola_clocks.c.from_organisation == organisation, ola_clocks.c.to_organisation == organisation
+            )
+        )
+    return list(conn.execute(query).mappings())
 
 
 _CLOSURES_OF_CALENDAR = (

@@ -104,6 +104,24 @@ def open_referrals_of_subject(conn: Connection, subject: str, scope) -> list[str
     return list(conn.execute(query).scalars())
 
 
+def visible_referrals_page(
+    conn: Connection, scope, limit: int, after: tuple[datetime, str] | None = None
+) -> list[tuple[str, datetime]]:
+    """(id, created_at) of up to ``limit`` referrals ``scope`` may see, newest first, from just after the
+    referral ``after`` names (its created_at and id): a keyset page, as quick deep in the list as on top."""
+    query = sa.select(referrals.c.id, referrals.c.created_at).where(visible_referrals(scope))
+    if after is not None:
+        created_at, referral_id = after
+        query = query.where(
+            sa.or_(
+                referrals.c.created_at < created_at,
+                sa.and_(referrals.c.created_at == created_at, referrals.c.id < referral_id),
+            )
+        )
+    query = query.order_by(referrals.c.created_at.desc(), referrals.c.id.desc()).limit(limit)
+    return [(row.id, row.created_at) for row in conn.execute(query)]
+
+
 def instances_in_scope(conn: Connection, instance_ids: list[str], scope) -> list[str]:
     """Those of ``instance_ids`` whose referral ``scope`` may see."""
     if not instance_ids:

@@ -198,6 +198,10 @@ referrals = sa.Table(
     sa.Column("cancel_reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.Integer, sa.ForeignKey("api_clients.id"), nullable=False),
+    # A referrer's or a point of access's referrals, newest first, a page at a time (keyset pagination).
+    sa.Index("ix_referrals_referrer_organisation_created_at_id", "referrer_organisation", "created_at", "id"),
+    sa.Index("ix_referrals_point_of_access_created_at_id", "point_of_access", "created_at", "id"),
+    sa.Index("ix_referrals_operated_by_created_at_id", "operated_by", "created_at", "id"),
 )
 
 idempotency_keys = sa.Table(

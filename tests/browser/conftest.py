@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import ROOT, process_env
 from tests.support.net import free_port
@@ -59,26 +60,62 @@ def context(context):
     return context
 
 
+@pytest.fixture
+def page(page):
+    """The page, refusing any breach of its Content-Security-Policy (the browser reports each one)."""
+    breaches = []
+    page.on("console", lambda m: breaches.append(m.text) if "Content Security Policy" in m.text else None)
+    yield page
+    assert breaches == [], breaches
+
+
 class Studio:
     """A `signpost serve` process on a free port serving the studio."""
 
-    def __init__(self, database_url: str, cwd):
+    def __init__(self, database_url: str, cwd, **settings: str):
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        env = process_env(database_url, PYTHONUNBUFFERED="1")
+        env = process_env(database_url, PYTHONUNBUFFERED="1", **settings)
         env.pop("SIGNPOST_ADMIN_TOKEN", None)
         self.process = Process([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env, cwd)
         self.process.wait_for(r"Running on http://127\.0\.0\.1")
 
 
 @pytest.fixture
-def studio(signpost, database_url, tmp_path, nursing):
-    """The server, with the community nursing pathway deployed (and the service directory it routes to)."""
-    running = Studio(database_url, tmp_path)
+def studio(signpost, database_url, tmp_path, nursing, request):
+    """The server, with the community nursing pathway deployed (and the service directory it routes to).
+    A module marked ``studio_settings(NAME=value, …)`` runs it with those settings in its environment."""
+    marker = request.node.get_closest_marker("studio_settings")
+    running = Studio(database_url, tmp_path, **(marker.kwargs if marker else {}))
     try:
         yield running
     finally:
         running.process.kill()
+
+
+# The console's screens: referrals may start on the nursing pathway before its clinical approval (as in
+# `make run`); approval is tests/browser/test_approve.py's subject.
+CONSOLE = pytest.mark.studio_settings(SIGNPOST_SKIP_PATHWAY_APPROVAL="true")
+ROUTINE_NURSING_REFERRAL = {
+    "pathway": "community_nursing_referral",
+    "referrer": "C81001",
+    "subject": "9434765919",
+    "data": {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
+}
+
+
+def call(studio: Studio, token: str, method: str, path: str, json: dict | None = None) -> dict:
+    """The server's answer (JSON) to a request made elsewhere than in the browser: by another client."""
+    answer = requests.request(
+        method, f"{studio.base}{path}", json=json, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert answer.ok, answer.text
+    return answer.json()
+
+
+def start_referral(studio: Studio, token: str) -> dict:
+    """A routine community nursing referral, started over HTTP by the client of ``token``."""
+    return call(studio, token, "POST", "/api/v1/referrals", ROUTINE_NURSING_REFERRAL)
 
 
 @pytest.fixture

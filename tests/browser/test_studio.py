@@ -34,10 +34,16 @@ IMPACTS_REFUSED = ("serious", "critical")
 # ---- helpers ------------------------------------------------------------------------------------------
 
 
-def sign_in(page: Page, token: str) -> None:
+def sign_in_with(page: Page, token: str) -> None:
+    """Signs in with an API token at the application's front page."""
     page.goto("/studio/")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("header")).to_contain_text("Sign out")
+
+
+def sign_in(page: Page, token: str) -> None:
+    sign_in_with(page, token)
     expect(page.get_by_role("heading", name="Pathway library")).to_be_visible()
 
 

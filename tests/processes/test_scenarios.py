@@ -11,7 +11,16 @@ from engine.scenarios import Directory, is_scenario_file, run_scenarios
 from engine.settings import Settings
 from tests.conftest import PROCESSES, SOPS
 
-PATHWAYS = ("adult_social_care_front_door", "bed_bureau_admission", "community_nursing_referral")
+PATHWAYS = (
+    "adult_mental_health_spa",
+    "adult_social_care_front_door",
+    "ambulance_conveyance_avoidance",
+    "bed_bureau_admission",
+    "clinical_triage_nhs111",
+    "community_nursing_referral",
+    "first_contact_plus",
+    "integrated_crisis_response",
+)
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,13 @@ export class Unreachable extends Error {}
 
 /**
  * api('/api/v1/definitions') → parsed JSON (or null for 204).
- * Options: method, json (a body sent as JSON), form (a FormData), signal (an AbortSignal).
+ * Options: method, json (a body sent as JSON), form (a FormData), signal (an AbortSignal), ifMatch (an
+ * ETag: the change is refused with 412 if the resource changed since), withHeaders (answer
+ * { body, headers } instead of the body alone: for a Link header's next page).
  * Throws SessionEnded for a 401 (and tells the application, which asks the person to sign in again),
  * ApiError for any other refusal, Unreachable when the network fails.
  */
-export async function api(path, { method = 'GET', json, form, signal } = {}) {
+export async function api(path, { method = 'GET', json, form, signal, ifMatch, withHeaders = false } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   let body;
   if (json !== undefined) {
@@ -42,6 +44,7 @@ export async function api(path, { method = 'GET', json, form, signal } = {}) {
     body = form;
   }
   if (UNSAFE.has(method) && session.csrfToken) headers['X-CSRF-Token'] = session.csrfToken;
+  if (ifMatch) headers['If-Match'] = ifMatch;
   let response;
   try {
     response = await fetch(path, { method, headers, body, signal, credentials: 'same-origin' });
@@ -56,7 +59,7 @@ export async function api(path, { method = 'GET', json, form, signal } = {}) {
     throw ended;
   }
   if (!response.ok) throw new ApiError(response.status, answer);
-  return answer;
+  return withHeaders ? { body: answer, headers: response.headers } : answer;
 }
 
 async function read(response) {

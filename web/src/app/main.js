@@ -4,6 +4,7 @@
 import { describe } from './api.js';
 import { h } from './dom.js';
 import { session } from './session.js';
+import { configuredIssuer, issuerSignInLink, tokenSignInInstead } from './issuer-sign-in.js';
 import { signInForm } from './sign-in-form.js';
 import { match, pages } from '../pages/index.js';
 
@@ -52,6 +53,15 @@ async function show({ firstLoad = false } = {}) {
       return show({ firstLoad });
     }
   }
+  if (!mayOpen(page)) {
+    // The application's front page is the studio's library; someone who works referrals rather than
+    // pathways starts at the first page their roles open.
+    const home = pages.find((candidate) => candidate.nav && mayOpen(candidate));
+    if (page.id === 'library' && home && home !== page) {
+      history.replaceState({}, '', home.path);
+      return show({ firstLoad });
+    }
+  }
   const module = await page.load();
   if (number !== showing) return;
   current?.view?.destroy?.();
@@ -83,6 +93,11 @@ async function show({ firstLoad = false } = {}) {
   }
 }
 
+/** Whether the signed-in person's roles open ``page`` (the API decides; this only keeps the menu honest). */
+function mayOpen(page) {
+  return !page.roles || page.roles.some((role) => session.has(role));
+}
+
 function setTitle(text) {
   document.title = `${text} · Signpost studio`;
 }
@@ -90,7 +105,7 @@ function setTitle(text) {
 function drawNav(activePage) {
   nav.replaceChildren(
     ...pages
-      .filter((page) => page.nav && (page.public || session.person))
+      .filter((page) => page.nav && (page.public || session.person) && mayOpen(page))
       .map((page) =>
         h(
           'li',
@@ -112,7 +127,7 @@ function drawWho() {
     h(
       'span',
       { class: 'who-name' },
-      person.person || person.name,
+      session.displayName(),
       h('span', { class: 'who-detail' }, ` · ${person.organisation} · ${person.roles.join(', ')}`),
     ),
     h('button', { type: 'button', class: 'link-button', onClick: signOut }, 'Sign out'),
@@ -148,14 +163,30 @@ function sessionEnded() {
       {},
       'Nothing was changed. Sign in again to carry on: what you were working on is still on this page.',
     ),
-    signInForm({
-      onSignedIn: async () => {
-        endedDialog.close();
-        drawWho();
-        announce('Signed in again. Repeat what you were doing.');
-      },
-    }),
   );
+  const signedInAgain = () => {
+    endedDialog.close();
+    drawWho();
+    announce('Signed in again. Repeat what you were doing.');
+  };
+  const tokenForm = signInForm({ onSignedIn: async () => signedInAgain() });
+  endedDialog.append(tokenForm);
+  configuredIssuer().then((issuer) => {
+    if (!issuer || !endedDialog?.open) return;
+    const problem = h('p', { class: 'form-error', role: 'alert' });
+    const carryOn = async () => {
+      problem.textContent = '';
+      if (await session.load().catch(() => false)) signedInAgain();
+      else problem.textContent = 'You are not signed in yet: sign in in the other tab first.';
+    };
+    tokenForm.remove();
+    endedDialog.append(
+      issuerSignInLink(issuer, '/studio/signed-in', { newTab: true }),
+      problem,
+      h('button', { type: 'button', onClick: carryOn }, 'Continue'),
+      tokenSignInInstead(tokenForm),
+    );
+  });
   endedDialog.addEventListener('cancel', (event) => event.preventDefault()); // Escape would leave it unsigned
   endedDialog.addEventListener('close', () => endedDialog.remove());
   document.body.append(endedDialog);
@@ -176,7 +207,8 @@ document.addEventListener('click', (event) => {
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   if (link.target || link.hasAttribute('download')) return;
   const url = new URL(link.href, location.href);
-  if (url.origin !== location.origin || !url.pathname.startsWith('/studio')) return;
+  const inApplication = url.pathname.startsWith('/studio') || url.pathname.startsWith('/console');
+  if (url.origin !== location.origin || !inApplication) return;
   if (url.pathname === location.pathname && url.hash) return; // in-page links (the skip link)
   event.preventDefault();
   navigate(url.pathname + url.search);

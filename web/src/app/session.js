@@ -14,6 +14,15 @@ export const session = {
     return Boolean(this.person?.roles?.includes(role));
   },
 
+  /**
+   * What to call the person: the person an API token was made for (a staff number, an email), or, for
+   * someone signed in at the issuer (whose ``person`` is the issuer's URL and subject), their name there.
+   */
+  displayName() {
+    const { person, name } = this.person || {};
+    return person && !/^https?:\/\//.test(person) ? person : name;
+  },
+
   /** Asks the server who is signed in (GET /api/v1/session); false when nobody is. */
   async load() {
     try {

@@ -9,8 +9,12 @@
 //   context.navigate   navigate(path, { replace }) within the application
 //   context.announce   announce(text): read out by screen readers (a polite live region)
 //   context.setTitle   setTitle(text): the document's title
+// ``roles``: the page is in the menu (and the front page leads to it) only for people holding one of them.
 //   leave()            false (or a promise of false) keeps the person on the page (unsaved work)
 //   destroy()          frees what the page holds (editors, timers)
+
+// Roles that read pathways in the studio (GET /api/v1/definitions).
+const STUDIO_ROLES = ['designer', 'clinical-approver', 'operator', 'admin'];
 
 export const pages = [
   {
@@ -18,6 +22,7 @@ export const pages = [
     path: '/studio/',
     title: 'Pathway library',
     nav: 'Pathway library',
+    roles: STUDIO_ROLES,
     load: () => import('./library/page.js'),
   },
   {
@@ -25,6 +30,7 @@ export const pages = [
     path: '/studio/new',
     title: 'New pathway',
     nav: 'New pathway',
+    roles: ['designer'],
     load: () => import('./modeler/page.js'),
   },
   {
@@ -38,6 +44,43 @@ export const pages = [
     path: '/studio/pathways/:key/versions/:number/approve',
     title: 'Review and approve',
     load: () => import('./approve/page.js'),
+  },
+  {
+    id: 'referrals',
+    path: '/console/referrals',
+    title: 'Referrals',
+    nav: 'Referrals',
+    roles: ['referrer', 'operator'],
+    load: () => import('./referrals/page.js'),
+  },
+  {
+    id: 'ola-board',
+    path: '/console/olas',
+    title: 'OLA board',
+    nav: 'OLA board',
+    roles: ['operator'],
+    load: () => import('./ola-board/page.js'),
+  },
+  {
+    id: 'service-queue',
+    path: '/console/services',
+    title: 'Service queue',
+    nav: 'Service queue',
+    roles: ['service'],
+    load: () => import('./service-queue/page.js'),
+  },
+  {
+    id: 'referral',
+    path: '/console/referrals/:id',
+    title: 'Referral',
+    roles: ['referrer', 'operator'],
+    load: () => import('./referral/page.js'),
+  },
+  {
+    id: 'signed-in',
+    path: '/studio/signed-in',
+    title: 'Signed in',
+    load: () => import('./signed-in/page.js'),
   },
   {
     id: 'sign-in',

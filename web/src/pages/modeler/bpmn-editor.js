@@ -12,7 +12,8 @@ import signpostModdle from './signpost-moddle.json';
 import signpostProperties from './properties/index.js';
 
 export class BpmnEditor {
-  constructor({ canvas, properties, services, onChange }) {
+  /** ``forms``: { names(), create(name, title), open(name) }, the workspace's task forms for user tasks. */
+  constructor({ canvas, properties, services, forms, onChange }) {
     this.modeler = new BpmnModeler({
       container: canvas,
       propertiesPanel: { parent: properties },
@@ -24,7 +25,7 @@ export class BpmnEditor {
       ],
       moddleExtensions: { camunda: camundaModdle, spiffworkflow: signpostModdle },
       linting: { bpmnlint: lintConfig, active: true },
-      signpost: { services },
+      signpost: { services, forms },
     });
     this.modeler.on('commandStack.changed', () => onChange());
   }

@@ -1,6 +1,6 @@
 // The modeler: open a version from the library, start a new diagram or import files from disk (Camunda
-// Modeler's included), edit BPMN with bpmn-js and DMN with dmn-js, see bpmnlint's and the server's checks
-// while drawing, download the files, and deploy them as a new version.
+// Modeler's included), edit BPMN with bpmn-js, DMN with dmn-js and user tasks' forms with form-js, see
+// bpmnlint's and the server's checks while drawing, download the files, and deploy them as a new version.
 
 import { ApiError, SessionEnded, api, describe } from '../../app/api.js';
 import { debounce, download, fieldOf, formatWhen, h } from '../../app/dom.js';
@@ -9,6 +9,8 @@ import { ChecksPanel } from './checks/checks-panel.js';
 import { ScenariosPanel } from './scenarios/scenarios-panel.js';
 import { deploy, validate } from './checks/dry-run.js';
 import { DIAGRAM_KINDS, Workspace } from './workspace.js';
+
+const DOWNLOAD_TYPES = { bpmn: 'application/bpmn+xml', dmn: 'application/dmn+xml', form: 'application/json' };
 
 const CHECK_DELAY_MS = 700; // after the last change, before the server is asked
 const UNSAVED = 'Your changes are not deployed or downloaded. Leave them?';
@@ -89,6 +91,12 @@ class ModelerPage {
       { class: 'workbench dmn', id: 'dmn-workbench', role: 'tabpanel', hidden: true },
       (this.dmnCanvas = h('div', { class: 'canvas dmn-canvas', role: 'region', 'aria-label': 'DMN decisions' })),
     );
+    this.formArea = h(
+      'div',
+      { class: 'workbench form', id: 'form-workbench', role: 'tabpanel', hidden: true },
+      (this.formCanvas = h('div', { class: 'canvas form-canvas', role: 'region', 'aria-label': 'Task form' })),
+    );
+    this.areas = { bpmn: this.bpmnArea, dmn: this.dmnArea, form: this.formArea };
     this.checksPanel = new ChecksPanel({ onReveal: (item) => this.reveal(item) });
     this.scenariosPanel = new ScenariosPanel({
       workspace: () => this.workspace,
@@ -118,6 +126,7 @@ class ModelerPage {
       this.tabs,
       this.bpmnArea,
       this.dmnArea,
+      this.formArea,
       this.companions,
       this.checksPanel.element,
       this.scenariosPanel.element,
@@ -161,7 +170,7 @@ class ModelerPage {
             type: 'button',
             role: 'tab',
             'aria-selected': String(file === this.active),
-            'aria-controls': file.kind === 'dmn' ? 'dmn-workbench' : 'bpmn-workbench',
+            'aria-controls': this.areas[file.kind].id,
             tabindex: file === this.active ? '0' : '-1',
             onClick: () => this.switchTo(file),
           },
@@ -195,6 +204,11 @@ class ModelerPage {
           canvas: this.bpmnCanvas,
           properties: this.propertiesArea,
           services: this.services,
+          forms: {
+            names: () => this.workspace.forms.map((form) => form.name),
+            create: (name, title) => this.createForm(name, title),
+            open: (name) => this.openForm(name),
+          },
           onChange: () => this.changed(),
         });
         const eventBus = this.editors.bpmn.modeler.get('eventBus');
@@ -202,9 +216,12 @@ class ModelerPage {
           this.lint = issues || {};
           this.drawChecks();
         });
-      } else {
+      } else if (kind === 'dmn') {
         const { DmnEditor } = await import('./dmn-editor.js');
         this.editors.dmn = new DmnEditor({ canvas: this.dmnCanvas, onChange: () => this.changed() });
+      } else {
+        const { FormEditor } = await import('./form-editor.js');
+        this.editors.form = new FormEditor({ canvas: this.formCanvas, onChange: () => this.changed() });
       }
     }
     return this.editors[kind];
@@ -228,17 +245,15 @@ class ModelerPage {
   async open(file) {
     if (!file) return false;
     const editor = await this.editorFor(file.kind);
-    const shown = { bpmn: !this.bpmnArea.hidden, dmn: !this.dmnArea.hidden };
+    const shown = Object.fromEntries(Object.entries(this.areas).map(([kind, area]) => [kind, !area.hidden]));
     // The editor measures its canvas when it opens a file: the canvas must be on screen by then.
-    this.bpmnArea.hidden = file.kind !== 'bpmn';
-    this.dmnArea.hidden = file.kind !== 'dmn';
+    for (const [kind, area] of Object.entries(this.areas)) area.hidden = file.kind !== kind;
     try {
       this.opening = true;
       const warnings = await editor.open(file.content);
       if (warnings.length) this.say(`${file.name} opened with ${warnings.length} warnings: ${warnings[0].message}`);
     } catch (error) {
-      this.bpmnArea.hidden = !shown.bpmn;
-      this.dmnArea.hidden = !shown.dmn;
+      for (const [kind, area] of Object.entries(this.areas)) area.hidden = !shown[kind];
       this.say(`${file.name} could not be opened: ${error.message}`, true);
       return false;
     } finally {
@@ -306,7 +321,10 @@ class ModelerPage {
 
   nameFreshFile() {
     const [first] = this.workspace.diagrams;
-    if (first) first.name = this.fileName(first);
+    const name = first && this.fileName(first);
+    if (!first || first.name === name) return;
+    first.name = name;
+    this.drawTabs();
   }
 
   /** The server's problems on the canvas (this file's) and in the checks list (every file's). */
@@ -416,9 +434,30 @@ class ModelerPage {
 
   async downloadActive() {
     await this.saveActive();
-    const type = this.active.kind === 'dmn' ? 'application/dmn+xml' : 'application/bpmn+xml';
-    download(this.fileName(this.active).split('/').pop(), this.active.content, type);
+    download(this.fileName(this.active).split('/').pop(), this.active.content, DOWNLOAD_TYPES[this.active.kind]);
     this.workspace.dirty = false;
+  }
+
+  // ---- task forms ---------------------------------------------------------------------------------------------
+
+  /** Adds an empty form ``name`` to the files (deployed with them) and opens it in the form editor. */
+  async createForm(name, title) {
+    if (!this.workspace.formNamed(name)) {
+      this.workspace.addForm(name, title);
+      this.changed();
+    }
+    await this.openForm(name);
+  }
+
+  /** Shows the form a user task names in the form editor; the diagram stays one tab away. */
+  async openForm(name) {
+    const file = this.workspace.formNamed(name);
+    if (!file) {
+      this.say(`This diagram has no form ${name}: create it from the user task's properties.`, true);
+      return;
+    }
+    await this.switchTo(file);
+    this.announce(`The form ${name} is open in the form editor; the diagram is in the first file tab.`);
   }
 
   // ---- deployment -------------------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 // The files a designer works on together: one or more BPMN diagrams, the DMN decisions they call, and the
 // companions stored with a version (forms, scenarios), which are kept as they are and deployed again.
 
-export const DIAGRAM_KINDS = { bpmn: 'BPMN diagram', dmn: 'DMN decisions' };
+export const DIAGRAM_KINDS = { bpmn: 'BPMN diagram', dmn: 'DMN decisions', form: 'task form' };
 const ACCEPTED = /\.(bpmn|dmn|xml|json|ya?ml)$/i;
+// A user task names its form by the file's name without this suffix (engine/pathways/forms.py).
+export const FORM_SUFFIX = '.form.json';
 
 export function kindOf(name, content = '') {
   if (/\.bpmn$/i.test(name)) return 'bpmn';
+  if (name.toLowerCase().endsWith(FORM_SUFFIX)) return 'form';
   if (/\.dmn$/i.test(name)) return 'dmn';
   if (/\.xml$/i.test(name)) {
     if (content.includes('http://www.omg.org/spec/BPMN/20100524/MODEL')) return 'bpmn';
@@ -35,8 +38,28 @@ export class Workspace {
     return workspace;
   }
 
+  /** The files edited in the studio: diagrams, decision tables and task forms (one tab each). */
   get diagrams() {
     return this.files.filter((file) => file.kind !== 'other');
+  }
+
+  /** The task forms, by the name a user task gives them (the file's name without .form.json). */
+  get forms() {
+    return this.files
+      .filter((file) => file.kind === 'form')
+      .map((file) => ({ name: file.name.slice(0, -FORM_SUFFIX.length), file }));
+  }
+
+  /** The form file a user task's form name means, or undefined. */
+  formNamed(name) {
+    return this.forms.find((form) => form.name === name)?.file;
+  }
+
+  /** Adds a new, empty form named ``name`` (its file ``name.form.json``) and returns its file. */
+  addForm(name, title) {
+    const file = { name: `${name}${FORM_SUFFIX}`, kind: 'form', content: emptyForm(name, title) };
+    this.add([file]);
+    return file;
   }
 
   /** Reads ``fileList`` (from an <input type=file>): [{ name, kind, content }], or throws saying why not. */
@@ -83,6 +106,13 @@ export class Workspace {
     if (this.origin?.key) form.append('key', this.origin.key);
     return form;
   }
+}
+
+/** A form-js schema with nothing in it yet: the designer adds fields from the form editor's palette. */
+export function emptyForm(name, title) {
+  const schema = { type: 'default', id: name, components: [] };
+  if (title) schema.components.push({ type: 'text', id: `${name}_title`, text: `## ${title}` });
+  return `${JSON.stringify(schema, null, 2)}\n`;
 }
 
 /** A diagram with an executable process and nothing in it yet: the designer draws from the palette. */

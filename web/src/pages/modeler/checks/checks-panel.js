@@ -2,6 +2,7 @@
 // diagram on screen), each a button that shows its element. Arrow keys move between them.
 
 import { h } from '../../../app/dom.js';
+import { keyboardList } from '../../../app/keyboard-list.js';
 
 const SERVER_SUMMARY = {
   unknown: 'Not checked by the server yet.',
@@ -16,7 +17,7 @@ export class ChecksPanel {
     this.onReveal = onReveal;
     this.summary = h('p', { class: 'checks-summary', role: 'status', id: 'checks-summary' });
     this.list = h('ul', { class: 'checks-list', 'aria-labelledby': 'checks-title' });
-    this.list.addEventListener('keydown', (event) => this._move(event));
+    this.keyboard = keyboardList(this.list);
     this.element = h(
       'section',
       { class: 'checks', 'aria-labelledby': 'checks-title' },
@@ -70,24 +71,7 @@ export class ChecksPanel {
       ),
     );
     // One stop in the tab order: the first problem; the arrow keys reach the others.
-    this.list.querySelector('button')?.setAttribute('tabindex', '0');
-  }
-
-  _move(event) {
-    const buttons = [...this.list.querySelectorAll('button')];
-    const index = buttons.indexOf(document.activeElement);
-    if (index < 0) return;
-    const next = {
-      ArrowDown: Math.min(index + 1, buttons.length - 1),
-      ArrowUp: Math.max(index - 1, 0),
-      Home: 0,
-      End: buttons.length - 1,
-    }[event.key];
-    if (next === undefined) return;
-    event.preventDefault();
-    buttons[index].setAttribute('tabindex', '-1');
-    buttons[next].setAttribute('tabindex', '0');
-    buttons[next].focus();
+    this.keyboard.reset();
   }
 }
 

@@ -2,11 +2,12 @@
 // Signpost reads them: parameters, conditions and scripts are Python; a topic is a quoted literal.
 
 import { h } from '@bpmn-io/properties-panel/preact';
-import { SelectEntry, TextAreaEntry, TextFieldEntry } from '@bpmn-io/properties-panel';
+import { SelectEntry, TextFieldEntry } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 import { getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
 
 import { describeTimer } from '../durations.js';
+import { codeEntry } from './code-entry.js';
 import {
   EXTERNAL,
   ROUTE,
@@ -221,14 +222,13 @@ export function ConditionEntry({ element, id }) {
   const editing = useEditing();
   const businessObject = getBusinessObject(element);
   const isDefault = businessObject.sourceRef?.default === businessObject;
-  return h(TextAreaEntry, {
+  return codeEntry('expression', {
     element,
     id,
     label: 'Taken when (Python expression)',
     description: isDefault
       ? 'This is the gateway’s default flow: it is taken when no other condition holds.'
       : 'For example: len(missing_fields) > 0',
-    monospace: true,
     rows: 2,
     debounce: editing.debounce,
     getValue: () => businessObject.conditionExpression?.body || '',
@@ -247,12 +247,11 @@ export function ConditionEntry({ element, id }) {
 export function ScriptEntry({ element, id }) {
   const editing = useEditing();
   const businessObject = getBusinessObject(element);
-  return h(TextAreaEntry, {
+  return codeEntry('script', {
     element,
     id,
     label: 'Python script',
     description: 'Plain statements on the referral’s data: no imports, no names starting with _.',
-    monospace: true,
     rows: 5,
     debounce: editing.debounce,
     getValue: () => businessObject.script || '',
@@ -262,12 +261,11 @@ export function ScriptEntry({ element, id }) {
 }
 
 function scriptExtensionEntry(element, id, type, label, description, editing) {
-  return h(TextAreaEntry, {
+  return codeEntry('script', {
     element,
     id,
     label,
     description,
-    monospace: true,
     rows: 3,
     debounce: editing.debounce,
     getValue: () => bodyOf(element, type),

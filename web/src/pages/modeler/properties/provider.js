@@ -1,6 +1,7 @@
 // The properties panel's Signpost groups: what a service task does (route to a service from the directory,
-// or an external worker's topic), conditions, scripts, timers in plain words, and the checks — bpmnlint's
-// and the server's — of the selected element.
+// or an external worker's topic), who works on a user task and its form, the message an event or a receive
+// task waits for and its correlation, conditions and scripts (checked as they are typed), timers in plain
+// words, and the checks — bpmnlint's and the server's — of the selected element.
 
 import { is, getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
 import { Group } from '@bpmn-io/properties-panel';
@@ -22,6 +23,8 @@ import {
   TopicEntry,
   serviceKind,
 } from './entries.js';
+import { CorrelationEntry, MessageChoiceEntry, MessageNameEntry, hasMessage } from './message-entries.js';
+import { FormEntry, LaneEntry, OpenFormEntry } from './user-task-entries.js';
 
 const LOW_PRIORITY = 400; // after the standard groups, so that ours can adjust theirs
 
@@ -57,44 +60,44 @@ function checksGroup(element) {
 function signpostGroups(element) {
   const groups = [];
   if (is(element, 'bpmn:ServiceTask')) {
-    groups.push({
-      id: 'signpost-service-task',
-      label: 'What this task does',
-      component: Group,
-      shouldOpen: true,
-      entries: serviceTaskEntries(element),
-    });
+    groups.push(group('signpost-service-task', 'What this task does', serviceTaskEntries(element)));
+  }
+  if (is(element, 'bpmn:UserTask')) {
+    groups.push(
+      group('signpost-user-task', 'Who works on it, and the form', [
+        { id: 'signpost-lane', component: LaneEntry },
+        { id: 'signpost-form', component: FormEntry },
+        { id: 'signpost-open-form', component: OpenFormEntry },
+      ]),
+    );
+  }
+  if (hasMessage(element)) {
+    groups.push(
+      group('signpost-message', 'Message', [
+        { id: 'signpost-message-choice', component: MessageChoiceEntry },
+        { id: 'signpost-message-name', component: MessageNameEntry },
+        { id: 'signpost-correlation', component: CorrelationEntry },
+      ]),
+    );
   }
   if (is(element, 'bpmn:SequenceFlow') && conditionApplies(element)) {
-    groups.push({
-      id: 'signpost-condition',
-      label: 'Condition',
-      component: Group,
-      shouldOpen: true,
-      entries: [{ id: 'signpost-condition', component: ConditionEntry }],
-    });
+    groups.push(group('signpost-condition', 'Condition', [{ id: 'signpost-condition', component: ConditionEntry }]));
   }
   if (is(element, 'bpmn:ScriptTask')) {
-    groups.push({
-      id: 'signpost-script',
-      label: 'Script',
-      component: Group,
-      shouldOpen: true,
-      entries: [{ id: 'signpost-script', component: ScriptEntry }],
-    });
+    groups.push(group('signpost-script', 'Script', [{ id: 'signpost-script', component: ScriptEntry }]));
   }
   if (is(element, 'bpmn:Activity') && !is(element, 'bpmn:SubProcess')) {
-    groups.push({
-      id: 'signpost-scripts',
-      label: 'Scripts before and after',
-      component: Group,
-      entries: [
-        { id: 'signpost-pre-script', component: PreScriptEntry },
-        { id: 'signpost-post-script', component: PostScriptEntry },
-      ],
-    });
+    const scripts = [
+      { id: 'signpost-pre-script', component: PreScriptEntry },
+      { id: 'signpost-post-script', component: PostScriptEntry },
+    ];
+    groups.push(group('signpost-scripts', 'Scripts before and after', scripts, false));
   }
   return groups;
+}
+
+function group(id, label, entries, shouldOpen = true) {
+  return { id, label, component: Group, shouldOpen, entries };
 }
 
 function serviceTaskEntries(element) {

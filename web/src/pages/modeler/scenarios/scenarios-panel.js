@@ -6,6 +6,7 @@
 
 import { ApiError, api, describe } from '../../../app/api.js';
 import { h } from '../../../app/dom.js';
+import { keyboardList } from '../../../app/keyboard-list.js';
 
 const SCENARIO_FILE = /\.scenarios\.ya?ml$/i;
 const MARKERS = { true: 'signpost-covered', false: 'signpost-uncovered' };
@@ -34,7 +35,7 @@ export class ScenariosPanel {
     this.runButton = h('button', { type: 'button', class: 'primary', onClick: () => this.run() }, 'Run scenarios');
     this.summary = h('p', { class: 'scenarios-summary', role: 'status', id: 'scenarios-summary' });
     this.list = h('ul', { class: 'scenarios-list', 'aria-label': 'Scenario results' });
-    this.list.addEventListener('keydown', (event) => this.move(event));
+    this.keyboard = keyboardList(this.list);
     this.coverage = h('div', { class: 'coverage', 'aria-label': 'Path coverage', role: 'group', hidden: true });
     this.element = h(
       'section',
@@ -199,24 +200,7 @@ export class ScenariosPanel {
   }
 
   roving() {
-    this.list.querySelector('button')?.setAttribute('tabindex', '0');
-  }
-
-  move(event) {
-    const buttons = [...this.list.querySelectorAll('button')];
-    const index = buttons.indexOf(document.activeElement);
-    if (index < 0) return;
-    const next = {
-      ArrowDown: Math.min(index + 1, buttons.length - 1),
-      ArrowUp: Math.max(index - 1, 0),
-      Home: 0,
-      End: buttons.length - 1,
-    }[event.key];
-    if (next === undefined) return;
-    event.preventDefault();
-    buttons[index].setAttribute('tabindex', '-1');
-    buttons[next].setAttribute('tabindex', '0');
-    buttons[next].focus();
+    this.keyboard.reset();
   }
 
   tell(text, tone) {
