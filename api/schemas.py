@@ -144,6 +144,12 @@ class ReferralStartSchema(StrictSchema):
 class TaskSchema(Schema):
     id = fields.String()
     referral_id = fields.String(allow_none=True)
+    reference = fields.String(allow_none=True, metadata={"description": "the referral's reference"})
+    pathway = fields.String(allow_none=True)
+    priority = fields.String(allow_none=True, metadata={"description": "from the task's camunda:priority"})
+    due_at = fields.String(allow_none=True, metadata={"description": "from the task's camunda:dueDate"})
+    at_risk = fields.Boolean(metadata={"description": "in the last quarter of its time, or overdue"})
+    claimed_by_you = fields.Boolean(metadata={"description": "whether the caller holds it"})
     element_id = fields.String()
     title = fields.String(allow_none=True)
     lane = fields.String(allow_none=True)
@@ -247,7 +253,24 @@ class TaskQuerySchema(StrictSchema):
     referral = fields.String(load_default=None)
     lane = fields.String(load_default=None)
     status = fields.String(
-        load_default="ready", validate=validate.OneOf(["ready", "claimed", "completed", "cancelled"])
+        load_default="ready",
+        validate=validate.OneOf(["open", "ready", "claimed", "completed", "cancelled"]),
+        metadata={"description": "open: ready or claimed (the worklist)"},
+    )
+    pathway = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    priority = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    created_before = fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "only tasks waiting since before this (ISO 8601 with offset)"},
+    )
+    at_risk = fields.Boolean(
+        load_default=False,
+        metadata={"description": "only tasks in the last quarter of their time, or overdue"},
+    )
+    after = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=300),
+        metadata={"description": "the cursor of the next page, from the previous page's Link header"},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
@@ -488,6 +511,20 @@ class ComplianceSchema(Schema):
     percent_met = fields.Float()
     median_seconds_to_meet = fields.Integer(allow_none=True)
     p90_seconds_to_meet = fields.Integer(allow_none=True)
+
+
+class ElementDwellSchema(Schema):
+    element_id = fields.String()
+    passed = fields.Integer(metadata={"description": "referrals that passed the element"})
+    median_seconds = fields.Integer(metadata={"description": "median time the element held a referral"})
+    p90_seconds = fields.Integer(metadata={"description": "90th percentile of that time"})
+
+
+class DwellReportSchema(Schema):
+    pathway = fields.String()
+    version = fields.Integer()
+    referrals = fields.Integer(metadata={"description": "referrals started on the version in the period"})
+    elements = fields.List(fields.Nested(ElementDwellSchema), metadata={"description": "longest stay first"})
 
 
 class OlaReportSchema(Schema):

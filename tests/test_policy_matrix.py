@@ -125,6 +125,7 @@ POLICY: dict[str, set[str]] = {
     "GET /api/v1/tasks": {"operator"},
     "GET /api/v1/tasks/<task_id>": {"operator"},
     "POST /api/v1/tasks/<task_id>/claim": {"operator"},
+    "POST /api/v1/tasks/<task_id>/release": {"operator"},
     "POST /api/v1/tasks/<task_id>/complete": {"operator"},
     "POST /api/v1/messages": {"operator", "service"},
     "POST /api/v1/signals": {"operator", "service"},
@@ -142,6 +143,7 @@ POLICY: dict[str, set[str]] = {
     "POST /api/v1/handoffs/<handoff_id>/<action>": {"service"},
     "GET /api/v1/obligations": {"operator", "service"},
     "GET /api/v1/reports/ola": {"operator"},
+    "GET /api/v1/reports/pathways/<key>/versions/<number>/dwell": {"operator", "designer"},
     "GET /api/v1/reports/ola.csv": {"operator"},
     "GET /api/v1/calendars": {"designer", "operator", "service", "referrer", "admin"},
     "POST /api/v1/calendars/<name>/closures": {"admin"},
@@ -186,6 +188,7 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /api/v1/tasks": {"operator": 404},
     "GET /api/v1/tasks/<task_id>": {"operator": 404},
     "POST /api/v1/tasks/<task_id>/claim": {"operator": 404},
+    "POST /api/v1/tasks/<task_id>/release": {"operator": 404},
     "POST /api/v1/tasks/<task_id>/complete": {"operator": 404},
     "GET /api/v1/services/<service_id>/handoffs": {"service": 403},
     # An operator reads the hand-offs of referrals its point of access works on; any other is absent.
@@ -289,6 +292,7 @@ CALLS: dict[str, Call] = {
     ),
     "GET /api/v1/tasks/<task_id>": Call("/api/v1/tasks/{task}"),
     "POST /api/v1/tasks/<task_id>/claim": Call("/api/v1/tasks/{task}/claim"),
+    "POST /api/v1/tasks/<task_id>/release": Call("/api/v1/tasks/{task}/release"),
     "POST /api/v1/tasks/<task_id>/complete": Call(
         "/api/v1/tasks/{task}/complete", json={"data": {"clinical_need": "catheter"}}
     ),
@@ -334,6 +338,10 @@ CALLS: dict[str, Call] = {
     ),
     "GET /api/v1/obligations": Call(
         "/api/v1/obligations", shows=lambda body, ids: ids["referral"] in _ids_in(body, "referral_id")
+    ),
+    "GET /api/v1/reports/pathways/<key>/versions/<number>/dwell": Call(
+        "/api/v1/reports/pathways/{key}/versions/{version}/dwell",
+        query={"from": "2000-01-01T00:00:00+00:00", "to": "2100-01-01T00:00:00+00:00"},
     ),
     "GET /api/v1/reports/ola": Call(
         "/api/v1/reports/ola", query={"from": "2000-01-01T00:00:00+00:00", "to": "2100-01-01T00:00:00+00:00"}

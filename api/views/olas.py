@@ -13,6 +13,7 @@ from api.schemas import (
     CalendarSchema,
     ClosureBodySchema,
     ClosureSchema,
+    DwellReportSchema,
     ObligationQuerySchema,
     OlaReportSchema,
     ReportQuerySchema,
@@ -71,6 +72,19 @@ def ola_report_csv(query: dict):
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="ola-report.csv"'},
     )
+
+
+@blp.route("/reports/pathways/<string:key>/versions/<int:number>/dwell", methods=["GET"])
+@requires("operator", "designer")
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, DwellReportSchema)
+@blp.doc(
+    description="Where referrals wait on a pathway version: per element, the referrals started in the period "
+    "that passed it and how long it held them. Operators count their point of access's referrals; designers, "
+    "who read no referral, every referral of the version, as figures only."
+)
+def dwell_report(query: dict, key: str, number: int):
+    return signpost().referrals.dwell(current_client(), key, number, query["start"], query["end"])
 
 
 @blp.route("/calendars", methods=["GET"])

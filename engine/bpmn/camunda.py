@@ -39,6 +39,7 @@ from SpiffWorkflow.spiff.specs.defaults import (
 )
 
 from engine.bpmn.task_forms import KeepsCamundaFormRef
+from engine.bpmn.user_tasks import KeepsCamundaTaskAttributes
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -200,7 +201,9 @@ _KEEPING_FORM_REF: dict[type, type] = {}
 
 def _keeping_form_ref(parser_class: type) -> type:
     if parser_class not in _KEEPING_FORM_REF:
-        _KEEPING_FORM_REF[parser_class] = type(parser_class.__name__, (KeepsCamundaFormRef, parser_class), {})
+        _KEEPING_FORM_REF[parser_class] = type(
+            parser_class.__name__, (KeepsCamundaFormRef, KeepsCamundaTaskAttributes, parser_class), {}
+        )
     return _KEEPING_FORM_REF[parser_class]
 
 

@@ -25,6 +25,7 @@ from engine.bpmn.problems import bpmn_problems, readable
 from engine.bpmn.serialization import new_serializer
 from engine.bpmn.task_forms import FormCheck, form_of_spec, form_reference_problems
 from engine.bpmn.unsupported import unsupported_constructs
+from engine.bpmn.user_tasks import task_attribute_problems
 from engine.bpmn.xml_guard import parse_untrusted_xml
 from engine.errors import DefinitionInvalid, Problem
 from engine.sandbox.evaluator import PathwayCode
@@ -196,6 +197,7 @@ class ParsedDeployment:
         try:
             if namespace == BPMN_NAMESPACE:
                 refused = bpmn_problems(source.filename, root) + unsupported_constructs(source.filename, root)
+                refused += task_attribute_problems(source.filename, root)
                 refused = refused or join_link_events(source.filename, root)
                 if refused:
                     return [self._named(problem) for problem in refused]

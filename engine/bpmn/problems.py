@@ -25,7 +25,8 @@ PYTHON_SCRIPT_FORMATS = {"", "python", "py", "python3", "text/x-python"}
 JAVA_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
 
 
-def _problem(filename: str, element, message: str) -> Problem:
+def problem_on(filename: str, element, message: str) -> Problem:
+    """A problem on a BPMN element of ``filename``, with its id, line and name."""
     return Problem(
         filename,
         message,
@@ -53,7 +54,7 @@ def bpmn_problems(filename: str, root) -> list[Problem]:
             and element.find(f"{_B}extensionElements/{_S}calledDecisionId") is None
         ):
             problems.append(
-                _problem(
+                problem_on(
                     filename,
                     element,
                     "business rule task names no decision: set camunda:decisionRef (or "
@@ -65,7 +66,7 @@ def bpmn_problems(filename: str, root) -> list[Problem]:
     for element in root.iter(f"{_B}callActivity"):
         if not (element.get("calledElement") or "").strip():
             problems.append(
-                _problem(
+                problem_on(
                     filename, element, "call activity names no process: set calledElement to the id of one"
                 )
             )
@@ -75,7 +76,7 @@ def bpmn_problems(filename: str, root) -> list[Problem]:
         ):
             event = element.getparent()
             problems.append(
-                _problem(
+                problem_on(
                     filename,
                     event,
                     "timer has no time: give it a duration (e.g. PT48H), a date (e.g. 2026-12-24T09:00:00Z) "
@@ -91,7 +92,7 @@ def bpmn_problems(filename: str, root) -> list[Problem]:
                 f"write `{name}`" if name and name.isidentifier() else "write the name of the list variable"
             )
             problems.append(
-                _problem(
+                problem_on(
                     filename,
                     loop.getparent(),
                     f"camunda:collection `{collection}` is not the name of a variable: {hint}",
@@ -113,7 +114,7 @@ def _reference_problems(filename: str, root) -> list[Problem]:
         caught = etree.QName(event).localname in CATCHING
         if caught and not definition.get("messageRef") and not (event.get("name") or "").strip():
             problems.append(
-                _problem(
+                problem_on(
                     filename,
                     event,
                     "message event names no message, so nothing could ever be sent to it: set its messageRef "
@@ -125,7 +126,7 @@ def _reference_problems(filename: str, root) -> list[Problem]:
         caught = etree.QName(event).localname in CATCHING
         if caught and not definition.get("signalRef") and not (event.get("name") or "").strip():
             problems.append(
-                _problem(
+                problem_on(
                     filename,
                     event,
                     "signal event names no signal, so nothing could ever be sent to it: set its signalRef "
@@ -135,7 +136,7 @@ def _reference_problems(filename: str, root) -> list[Problem]:
     for receive in root.iter(f"{_B}receiveTask"):
         if not receive.get("messageRef") and not (receive.get("name") or "").strip():
             problems.append(
-                _problem(
+                problem_on(
                     filename,
                     receive,
                     "receive task names no message, so nothing could ever be sent to it: set its messageRef "
@@ -153,7 +154,7 @@ def _reference_problems(filename: str, root) -> list[Problem]:
             )
             element = element if element is not None else definition.getparent()
             problems.append(
-                _problem(
+                problem_on(
                     filename,
                     element,
                     f"refers to message '{ref}', which this file does not define: add a bpmn:message with "
@@ -166,7 +167,7 @@ def _reference_problems(filename: str, root) -> list[Problem]:
 def _java_problem(filename: str, element, what: str) -> Problem | None:
     for attribute in JAVA_IMPLEMENTATIONS:
         if element.get(f"{_C}{attribute}"):
-            return _problem(
+            return problem_on(
                 filename,
                 element,
                 f"{what} is implemented by a Java camunda:{attribute}, which Signpost cannot run: "
@@ -188,7 +189,7 @@ def _implementation_problems(filename: str, element) -> list[Problem]:
         return []
     what = f'camunda:type="{camunda_type}"' if camunda_type else "no implementation"
     return [
-        _problem(
+        problem_on(
             filename,
             element,
             f"service task has {what}: add a spiffworkflow:serviceTaskOperator naming a Signpost operation "
@@ -202,7 +203,7 @@ def _script_problems(filename: str, element) -> list[Problem]:
     script_format = (element.get("scriptFormat") or "").strip().lower()
     if script_format not in PYTHON_SCRIPT_FORMATS:
         return [
-            _problem(
+            problem_on(
                 filename,
                 element,
                 f"script is written in {element.get('scriptFormat')}; Signpost runs Python scripts: rewrite "
@@ -211,7 +212,7 @@ def _script_problems(filename: str, element) -> list[Problem]:
         ]
     if element.get(f"{_C}resource"):
         return [
-            _problem(
+            problem_on(
                 filename,
                 element,
                 "script is in an external resource (camunda:resource), which Signpost cannot read: write the "
@@ -221,7 +222,7 @@ def _script_problems(filename: str, element) -> list[Problem]:
     script = element.find(f"{_B}script")
     if script is None or not (script.text or "").strip():
         return [
-            _problem(
+            problem_on(
                 filename,
                 element,
                 "script task has no script: write the Python it runs, or make it a task (bpmn:task) if it "
@@ -243,7 +244,7 @@ def _flow_problems(filename: str, root) -> list[Problem]:
             leaves_activity = source_kind.endswith(("Task", "Event")) or source_kind in ACTIVITIES
             if flow.find(f"{_B}conditionExpression") is not None and leaves_activity:
                 problems.append(
-                    _problem(
+                    problem_on(
                         filename,
                         flow,
                         f"sequence flow has a condition but leaves the {source_kind} "
@@ -256,7 +257,7 @@ def _flow_problems(filename: str, root) -> list[Problem]:
                 if ref and ref not in ids:
                     side = "starts at" if end == "sourceRef" else "leads to"
                     problems.append(
-                        _problem(
+                        problem_on(
                             filename,
                             flow,
                             f"sequence flow {side} '{ref}', which is not an element of the same process: "

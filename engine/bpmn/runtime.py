@@ -31,6 +31,7 @@ from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCal
 from engine.bpmn.parse import CompiledPathway
 from engine.bpmn.serialization import STATE_FORMAT, StateCodec
 from engine.bpmn.storable import DEFAULT_MAX_DATA_BYTES, dump_after_step, dump_data
+from engine.bpmn.user_tasks import TaskView, task_view
 from engine.errors import (
     BpmnErrorThrown,
     ExpressionError,
@@ -49,16 +50,6 @@ MAX_SCRIPT_THROWS_PER_RUN = 100
 # these loggers' own level is below INFO — which it is unless set. Pinned here, no log line carries them.
 for _spiff_logger in ("spiff.task", "spiff.workflow"):
     logging.getLogger(_spiff_logger).setLevel(logging.INFO)
-
-
-@dataclass(frozen=True)
-class TaskView:
-    id: str
-    element_id: str
-    title: str | None
-    lane: str | None
-    documentation: str | None
-    kind: str = "task"  # the BPMN task type, e.g. UserTask, ScriptTask, BusinessRuleTask
 
 
 @dataclass(frozen=True)
@@ -135,7 +126,7 @@ class Runtime:
 
         def note_completed(task) -> None:
             if task.task_spec.bpmn_id is not None and task.state == TaskState.COMPLETED:
-                completed.append(_user_task_view(task))
+                completed.append(task_view(task))
 
         try:
             for _throw in range(MAX_SCRIPT_THROWS_PER_RUN):
@@ -177,7 +168,7 @@ class Runtime:
             task.run()
         except WorkflowException as error:
             raise _step_failed(error) from error
-        return _user_task_view(task)
+        return task_view(task)
 
     def cancel(self, workflow: BpmnWorkflow) -> None:
         """End the instance where it is: every unfinished task is cancelled, nothing more runs."""
@@ -188,7 +179,7 @@ class Runtime:
             task.data.update(data)
 
     def user_task(self, workflow: BpmnWorkflow, task_id: str) -> TaskView:
-        return _user_task_view(self._ready_user_task(workflow, task_id))
+        return task_view(self._ready_user_task(workflow, task_id))
 
     def _ready_user_task(self, workflow: BpmnWorkflow, task_id: str):
         try:
@@ -255,7 +246,7 @@ class Runtime:
         user_tasks, external = [], []
         for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
             if task.state == TaskState.READY and task.task_spec.manual:
-                user_tasks.append(_user_task_view(task))
+                user_tasks.append(task_view(task))
             elif task.state == TaskState.STARTED and isinstance(task.task_spec, ExternalTask):
                 external.append(external_task_view(task))
         return user_tasks, external
@@ -353,13 +344,6 @@ def _due_at(value: str) -> datetime:
         return TimerEventDefinition.get_datetime(value)
     except ValueError as error:
         raise InvalidInput(f"timer due time {value!r} is not an ISO 8601 date-time") from error
-
-
-def _user_task_view(task) -> TaskView:
-    spec = task.task_spec
-    return TaskView(
-        str(task.id), spec.bpmn_id, spec.bpmn_name, spec.lane, spec.documentation, type(spec).__name__
-    )
 
 
 def _plain_data(workflow: BpmnWorkflow) -> dict:

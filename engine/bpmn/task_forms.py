@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from engine.bpmn.problems import problem_on
 from engine.errors import Problem
 
 CAMUNDA_FORM_REF = "{http://camunda.org/schema/1.0/bpmn}formRef"
@@ -65,15 +66,7 @@ def form_reference_problems(filename: str, root: etree._Element, check: FormChec
             else check(reference)
         )
         if message:
-            problems.append(
-                Problem(
-                    filename,
-                    message,
-                    element_id=user_task.get("id"),
-                    line=user_task.sourceline,
-                    element_name=user_task.get("name"),
-                )
-            )
+            problems.append(problem_on(filename, user_task, message))
     return problems
 
 

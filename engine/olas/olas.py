@@ -229,13 +229,13 @@ def _compliance(rows, key) -> list[dict]:
                 "breached": len(members) - len(met),
                 "percent_met": round(100 * len(met) / len(members), 1),
                 "median_seconds_to_meet": round(statistics.median(times)) if times else None,
-                "p90_seconds_to_meet": round(_percentile(times, 0.9)) if times else None,
+                "p90_seconds_to_meet": round(percentile(times, 0.9)) if times else None,
             }
         )
     return result
 
 
-def _percentile(ordered: list[float], fraction: float) -> float:
+def percentile(ordered: list[float], fraction: float) -> float:
     """Nearest-rank percentile: the smallest value with at least ``fraction`` of the values at or below it."""
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 

@@ -14,6 +14,7 @@ from engine.pathways.changes import Change
 from engine.store import external_tasks as external_task_store
 from engine.store import instances as instance_store
 from engine.store.db import Connection
+from engine.store.tables import NO_DUE_TIME
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ def write_indexes(
                 "lane": t.lane,
                 "status": "ready",
                 "created_at": now,
+                "priority": t.priority,
+                "due_at": now + t.due_after if t.due_after else None,
+                "at_risk_from": now + t.due_after * 3 / 4 if t.due_after else None,
+                "due_order": now + t.due_after if t.due_after else NO_DUE_TIME,
             }
             for task_id, t in ready.items()
             if task_id not in open_ids

@@ -132,31 +132,6 @@ class Instances:
 
         return self.advance(task["instance_id"], complete, actor=actor, report=report)
 
-    def claim_user_task(self, task_id: str, actor: str) -> dict:
-        with self._database.write() as conn:
-            task = instance_store.user_task(conn, task_id)
-            if task is None:
-                raise NotFound(f"no task with id {task_id}")
-            if task["status"] == "claimed" and task["claimed_by"] == actor:
-                return dict(task)
-            if not instance_store.claim_user_task(conn, task_id, actor):
-                holder = f" by {task['claimed_by']}" if task["claimed_by"] else ""
-                raise TaskNotReady(f"task {task_id} is {task['status']}{holder}, so it cannot be claimed")
-            instance_store.append_events(
-                conn,
-                [
-                    instance_event(
-                        "task_claimed",
-                        actor,
-                        clock.now(),
-                        task_id=task_id,
-                        task_name=task["title"],
-                        instance_id=task["instance_id"],
-                    )
-                ],
-            )
-            return dict(instance_store.user_task(conn, task_id))
-
     def retry(
         self, instance_id: str, actor: str, data: dict | None = None, report: Report | None = None
     ) -> Outcome:

@@ -17,7 +17,9 @@ from engine.pathways.definitions import Definitions
 from engine.pathways.forms import form_of_user_task
 from engine.pathways.instances import Instances
 from engine.pathways.messages import Messages
-from engine.referrals.listing import referral_page
+from engine.pathways.task_claims import claim_user_task, release_user_task
+from engine.referrals.dwell import dwell_report
+from engine.referrals.listing import referral_page, task_page
 from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
 from engine.referrals.views import referral_view, task_view, timeline
 from engine.routing.transitions import OPEN, SERVICE_TRANSITIONS
@@ -184,7 +186,7 @@ class Referrals:
 
     def claim_task(self, task_id: str, client: Client) -> dict:
         self.task(task_id, client)
-        claimed = self._instances.claim_user_task(task_id, client.actor)
+        claimed = claim_user_task(self._database, task_id, client.actor)
         return self.task(claimed["id"], client)
 
     def deliver_message(
@@ -280,30 +282,25 @@ class Referrals:
         return found["instance_id"]
 
     def tasks(
-        self,
-        viewer: Client,
-        *,
-        referral_id: str | None = None,
-        lane: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
+        self, viewer: Client, *, referral_id: str | None = None, limit: int = 100, **filters
     ) -> list[dict]:
-        """The user tasks of the referrals ``viewer``'s point of access works on."""
+        """The user tasks of the referrals ``viewer``'s point of access works on (``listing.task_page``)."""
+        return self.task_page(viewer, limit=limit, referral_id=referral_id, **filters)[0]
+
+    def task_page(self, viewer: Client, *, limit: int, after: str | None = None, **filters):
+        """A page of the worklist and the next page's cursor (``engine.referrals.listing``)."""
         with self._database.read() as conn:
-            instance_ids = None
-            if referral_id is not None:
-                instance_ids = [visible_referral(conn, referral_id, viewer, operating=True)["instance_id"]]
-            return [
-                task_view(t)
-                for t in instance_store.list_user_tasks(
-                    conn,
-                    instance_ids=instance_ids,
-                    lane=lane,
-                    status=status,
-                    scope=_operator_scope(viewer),
-                    limit=limit,
-                )
-            ]
+            return task_page(conn, viewer, _operator_scope(viewer), limit, after, **filters)
+
+    def dwell(self, viewer: Client, key: str, number: int, start, end) -> dict:
+        """Where referrals wait on a pathway version (``engine.referrals.dwell``)."""
+        with self._database.read() as conn:
+            return dwell_report(conn, viewer, key, number, start, end)
+
+    def release_task(self, task_id: str, client: Client) -> dict:
+        self.task(task_id, client)
+        release_user_task(self._database, task_id, client.actor)
+        return self.task(task_id, client)
 
     def task(self, task_id: str, viewer: Client, *, with_form: bool = False) -> dict:
         """A task of a referral ``viewer``'s point of access works on; ``with_form`` adds the form it names

@@ -22,7 +22,7 @@ PATHWAY_STATUS_FIELD = "status_for_referrer"
 POINT_OF_ACCESS = "the point of access"
 # Engine-internal events (each automated step) are in the event log, not in a referrer's timeline.
 # A worker's failed attempt at an external task is retried by the engine: the referrer hears of the outcome.
-NOT_IN_TIMELINE = ("step_completed", "task_claimed", "retried", "external_task_failed")
+NOT_IN_TIMELINE = ("step_completed", "task_claimed", "task_released", "retried", "external_task_failed")
 
 
 def referral_view(conn, referral, now: datetime | None = None) -> dict:
@@ -180,10 +180,16 @@ def _describe(event, names: dict[str, str]) -> str:
     return described.get(kind, kind.replace("_", " "))
 
 
-def task_view(row) -> dict:
+def task_view(row, now: datetime | None = None) -> dict:
+    at_risk_from = row.get("at_risk_from")
     return {
         "id": row["id"],
         "referral_id": row["referral_id"],
+        "reference": row.get("reference"),
+        "pathway": row.get("pathway_key"),
+        "priority": row.get("priority"),
+        "due_at": row["due_at"].isoformat() if row.get("due_at") else None,
+        "at_risk": at_risk_from is not None and at_risk_from <= (now or clock.now()),
         "element_id": row["element_id"],
         "title": row["title"],
         "lane": row["lane"],

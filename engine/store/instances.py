@@ -87,6 +87,22 @@ def events_of(conn: Connection, instance_id: str) -> list[RowMapping]:
     return list(conn.execute(query).mappings())
 
 
+def events_of_kinds(conn: Connection, instance_ids: list[str], kinds: tuple[str, ...]):
+    """(instance_id, at, kind, detail) of the events of ``kinds`` of several instances, each instance's in
+    the order they happened."""
+    query = (
+        sa.select(
+            instance_events.c.instance_id,
+            instance_events.c.at,
+            instance_events.c.kind,
+            instance_events.c.detail,
+        )
+        .where(instance_events.c.instance_id.in_(instance_ids), instance_events.c.kind.in_(kinds))
+        .order_by(instance_events.c.instance_id, instance_events.c.id)
+    )
+    return conn.execute(query).all()
+
+
 _DELETE_WAITS = waits.delete().where(waits.c.instance_id == sa.bindparam("instance_id"))
 
 _INSERT_WAITS = waits.insert()
@@ -205,9 +221,13 @@ def claim_user_task(conn: Connection, task_id: str, claimed_by: str) -> bool:
     return result.rowcount == 1
 
 
+OPEN_TASKS = ("ready", "claimed")
+
 _USER_TASKS = sa.select(
     user_tasks,
     referrals.c.id.label("referral_id"),
+    referrals.c.reference,
+    referrals.c.pathway_key,
     referrals.c.referrer_organisation,
     referrals.c.point_of_access,
     referrals.c.operated_by,
@@ -229,24 +249,83 @@ def open_tasks_of_instance(conn: Connection, instance_id: str) -> list[RowMappin
 
 
 def list_user_tasks(
-    conn: Connection, *, instance_ids=None, lane=None, status=None, task_id=None, scope=None, limit=100
+    conn: Connection,
+    *,
+    instance_ids=None,
+    lane=None,
+    status=None,
+    task_id=None,
+    scope=None,
+    limit=100,
+    pathway: str | None = None,
+    priority: str | None = None,
+    created_before: datetime | None = None,
+    at_risk_at: datetime | None = None,
+    after: tuple[datetime, datetime, str] | None = None,
 ) -> list[RowMapping]:
-    query = _USER_TASKS
+    """User tasks soonest due first (those without a due time last), then oldest first, filtered, from just
+    after ``after`` (a task's due_order, created_at and id): a keyset page.
+
+    The page's tasks are chosen from ``user_tasks`` alone, the referral conditions asked as a sub-query, so
+    that the planner walks the open tasks' index in the worklist's order and stops at the page's end
+    (joined first, SQLite would gather every task of the scope and sort them); their referrals are read
+    for that page only."""
+    chosen = sa.select(user_tasks.c.id)
+    of_referrals = []
     if scope is not None:
-        query = query.where(visible_referrals(scope))
+        of_referrals.append(visible_referrals(scope))
+    if pathway is not None:
+        of_referrals.append(referrals.c.pathway_key == pathway)
+    if of_referrals:
+        # Asked of each task as the index hands it over (the referral found by its unique instance_id), so
+        # that a page costs its own tasks' lookups, however many tasks the scope holds.
+        chosen = chosen.where(
+            sa.select(referrals.c.id)
+            .where(referrals.c.instance_id == user_tasks.c.instance_id, *of_referrals)
+            .exists()
+        )
+    if priority is not None:
+        chosen = chosen.where(user_tasks.c.priority == priority)
+    if created_before is not None:
+        chosen = chosen.where(user_tasks.c.created_at < created_before)
+    if at_risk_at is not None:
+        chosen = chosen.where(user_tasks.c.at_risk_from <= at_risk_at)
+    worklist_order = (user_tasks.c.due_order, user_tasks.c.created_at, user_tasks.c.id)
+    if after is not None:
+        chosen = chosen.where(sa.tuple_(*worklist_order) > sa.tuple_(*(sa.literal(v) for v in after)))
     if task_id is not None:
-        query = query.where(user_tasks.c.id == task_id)
+        chosen = chosen.where(user_tasks.c.id == task_id)
     if instance_ids is not None:
-        query = query.where(user_tasks.c.instance_id.in_(instance_ids))
+        chosen = chosen.where(user_tasks.c.instance_id.in_(instance_ids))
     if lane is not None:
-        query = query.where(user_tasks.c.lane == lane)
+        chosen = chosen.where(user_tasks.c.lane == lane)
     if isinstance(status, str):
-        query = query.where(user_tasks.c.status == status)
+        chosen = chosen.where(user_tasks.c.status == status)
+    elif status is not None and tuple(status) == OPEN_TASKS:
+        # Written as the partial index's own condition, so that the planner may walk that index.
+        chosen = chosen.where(sa.text("user_tasks.status IN ('ready', 'claimed')"))
     elif status is not None:
-        query = query.where(user_tasks.c.status.in_(status))
-    return list(
-        conn.execute(query.order_by(user_tasks.c.created_at, user_tasks.c.id).limit(limit)).mappings()
+        chosen = chosen.where(user_tasks.c.status.in_(status))
+    ids = list(conn.execute(chosen.order_by(*worklist_order).limit(limit)).scalars())
+    if not ids:
+        return []
+    found = {row["id"]: row for row in conn.execute(_USER_TASKS.where(user_tasks.c.id.in_(ids))).mappings()}
+    return [found[task_id] for task_id in ids]
+
+
+def release_user_task(conn: Connection, task_id: str, claimed_by: str) -> bool:
+    """Put a task claimed by ``claimed_by`` back in the worklist; False if it is not claimed by them."""
+    note_change(conn, "user_task", task_id)
+    released = conn.execute(
+        user_tasks.update()
+        .where(
+            user_tasks.c.id == task_id,
+            user_tasks.c.status == "claimed",
+            user_tasks.c.claimed_by == claimed_by,
+        )
+        .values(status="ready", claimed_by=None)
     )
+    return released.rowcount == 1
 
 
 _CORRELATION_VALUES = sa.select(correlations.c.key, correlations.c.value).where(

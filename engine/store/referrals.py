@@ -122,6 +122,25 @@ def visible_referrals_page(
     return [(row.id, row.created_at) for row in conn.execute(query)]
 
 
+def instances_of_version(
+    conn: Connection, version_id: int, start: datetime, end: datetime, scope, *, limit: int
+) -> list[str]:
+    """The instances of the referrals started on a pathway version in [start, end), within ``scope`` (every
+    one when it is None), up to ``limit``."""
+    query = (
+        sa.select(referrals.c.instance_id)
+        .join(instances, instances.c.id == referrals.c.instance_id)
+        .where(
+            instances.c.version_id == version_id,
+            referrals.c.created_at >= start,
+            referrals.c.created_at < end,
+        )
+    )
+    if scope is not None:
+        query = query.where(visible_referrals(scope))
+    return list(conn.execute(query.limit(limit)).scalars())
+
+
 def instances_in_scope(conn: Connection, instance_ids: list[str], scope) -> list[str]:
     """Those of ``instance_ids`` whose referral ``scope`` may see."""
     if not instance_ids:

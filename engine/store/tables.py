@@ -169,12 +169,40 @@ user_tasks = sa.Table(
     sa.Column("element_id", sa.String(200), nullable=False),
     sa.Column("title", sa.String(500)),
     sa.Column("lane", sa.String(200), index=True),
-    sa.Column("status", sa.String(20), nullable=False, index=True),
+    # No index of its own: open tasks are found through ix_user_tasks_open_due_order, an instance's by
+    # instance_id (an index on status alone tempts SQLite's planner away from the worklist's order).
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("claimed_by", sa.String(200)),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("completed_at", UTCDateTime),
     sa.Column("completed_by", sa.String(200)),
+    # From the task's camunda:priority and camunda:dueDate (engine/bpmn/user_tasks.py); at_risk_from is the
+    # last quarter of the time it was given, when the worklist calls it due soon.
+    sa.Column("priority", sa.String(40)),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("at_risk_from", UTCDateTime),
+    # The worklist's order: due_at, or NO_DUE_TIME for a task without one (after every due time), so that
+    # one index serves "soonest due first" on every database. Only open tasks are in it: completed ones,
+    # which pile up, are never walked past.
+    sa.Column("due_order", UTCDateTime),
+    sa.Index(
+        "ix_user_tasks_open_due_order",
+        "due_order",
+        "created_at",
+        "id",
+        sqlite_where=sa.text("status IN ('ready', 'claimed')"),
+        postgresql_where=sa.text("status IN ('ready', 'claimed')"),
+    ),
+    # The open tasks due soon or overdue: few, found by a range of this index rather than a walk of all.
+    sa.Index(
+        "ix_user_tasks_open_at_risk_from",
+        "at_risk_from",
+        sqlite_where=sa.text("status IN ('ready', 'claimed')"),
+        postgresql_where=sa.text("status IN ('ready', 'claimed')"),
+    ),
 )
+# Where a task without a due time sorts in the worklist.
+NO_DUE_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 referrals = sa.Table(
     "referrals",

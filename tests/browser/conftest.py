@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
+import time_machine
 
+from engine.bpmn import SourceFile
 from tests.conftest import ROOT, process_env
 from tests.support.net import free_port
 from tests.support.personas import DESIGNER
@@ -27,6 +30,7 @@ CHROMIUM = Path(os.environ.get("SIGNPOST_CHROMIUM") or shutil.which("chromium") 
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 BUILT = ROOT / "web" / "dist" / "index.html"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+HERE = Path(__file__).parent
 VIEWPORT = {"width": 1400, "height": 900}
 
 
@@ -57,6 +61,9 @@ def browser_context_args(browser_context_args, studio):
 @pytest.fixture
 def context(context):
     context.add_init_script(path=str(AXE))
+    # The page reads the clock the test's processes read: Chromium is not a Python process, so CI's run with
+    # every process's clock moved ahead would otherwise leave the browser a year behind its server.
+    context.clock.set_system_time(datetime.now(UTC))
     return context
 
 
@@ -111,6 +118,27 @@ def call(studio: Studio, token: str, method: str, path: str, json: dict | None =
     )
     assert answer.ok, answer.text
     return answer.json()
+
+
+def deploy_worklist_sample(signpost) -> None:
+    """tests/browser/worklist.bpmn with its form: start -> a script -> "Check the referral" (a user task with
+    a form, due two hours after it is ready, of the referral's priority) -> end, with its drawing."""
+    files = [SourceFile(name, (HERE / name).read_bytes()) for name in ("worklist.bpmn", "review.form.json")]
+    signpost.definitions.deploy(files, "tests")
+
+
+def start_worklist_referral(signpost, referrer, at: datetime, priority: str = "routine") -> dict:
+    """A referral of the worklist sample, started at ``at`` (the engine's clock moved there)."""
+    with time_machine.travel(at, tick=False):
+        referral, _ = signpost.referrals.start(
+            referrer,
+            pathway="worklist_sample",
+            version=None,
+            referrer="C81001",
+            subject=None,
+            data={"priority": priority},
+        )
+    return referral
 
 
 def start_referral(studio: Studio, token: str) -> dict:

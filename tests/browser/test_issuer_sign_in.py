@@ -91,6 +91,8 @@ def test_an_ended_session_is_renewed_in_a_tab_of_its_own(page: Page, studio, iss
     page.goto("/studio/")
     page.get_by_role("link", name=SIGN_IN_AT_ISSUER).click()
     expect(page.get_by_role("heading", name="Pathway library")).to_be_visible()
+    # The library has finished asking the API: a request of its own must not be the one that is refused.
+    expect(page.locator("tbody", has_text="community_nursing_referral")).to_be_visible()
 
     page.context.clear_cookies()  # the session ends (as it does when the issuer's access token expires)
     page.get_by_role("link", name="New pathway").first.click()  # its checks ask the API: refused

@@ -45,7 +45,8 @@ export async function referralDiagram(referral, events) {
     try {
       await viewer.importXML(bpmn);
     } catch {
-      canvasElement.replaceWith(h('p', {}, 'The pathway’s diagram has no drawing (no BPMN diagram information).'));
+      const note = 'The pathway’s diagram has no drawing (no BPMN diagram information).';
+      canvasElement.replaceWith(h('p', {}, note));
       list.replaceChildren(...waitLines(referral, null));
       return;
     }

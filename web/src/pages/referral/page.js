@@ -88,7 +88,8 @@ function retryForm(path, incident, announce) {
             corrected = null;
           }
           if (!corrected || typeof corrected !== 'object' || Array.isArray(corrected)) {
-            problem.textContent = 'The corrected data must be a JSON object, for example {"postcode": "LE1 5WW"}.';
+            problem.textContent =
+              'The corrected data must be a JSON object, for example {"postcode": "LE1 5WW"}.';
             data.setAttribute('aria-invalid', 'true');
             return;
           }
@@ -103,7 +104,11 @@ function retryForm(path, incident, announce) {
     },
     h('h2', {}, 'Incident'),
     h('p', {}, `Stopped at ${incident.task}: ${incident.error}`),
-    h('label', { for: 'retry-data' }, 'Corrected data (optional, a JSON object added to the referral’s data)'),
+    h(
+      'label',
+      { for: 'retry-data' },
+      'Corrected data (optional, a JSON object added to the referral’s data)',
+    ),
     data,
     problem,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Retry')),

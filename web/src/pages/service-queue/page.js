@@ -20,7 +20,10 @@ const ACTIONS = {
   acknowledge: { label: 'Acknowledge', fields: [] },
   accept: { label: 'Accept', fields: [['window', 'Visit window (optional)', 'text', false]] },
   reject: { label: 'Decline', fields: [['reason', 'Why it is declined', 'long', true]] },
-  'request-information': { label: 'Ask for information', fields: [['question', 'What is needed', 'long', true]] },
+  'request-information': {
+    label: 'Ask for information',
+    fields: [['question', 'What is needed', 'long', true]],
+  },
   schedule: { label: 'Schedule', fields: [['window', 'When the visit is', 'text', true]] },
   start: { label: 'Start', fields: [] },
   complete: { label: 'Complete', fields: [['outcome', 'Outcome', 'long', true]] },
@@ -60,7 +63,9 @@ export async function render({ main, query, navigate, announce }) {
   const picker = h(
     'select',
     { id: 'queue-service', onChange: (event) => go({ service: event.target.value }) },
-    own.map((service) => h('option', { value: service.id, selected: service.id === serviceId }, service.name)),
+    own.map((service) =>
+      h('option', { value: service.id, selected: service.id === serviceId }, service.name),
+    ),
   );
   const tabs = h(
     'nav',
@@ -86,7 +91,9 @@ export async function render({ main, query, navigate, announce }) {
   );
   const listStatus = h('p', { role: 'status' });
   const list = h('ul', { class: 'queue' });
-  main.append(h('p', { class: 'inline-field' }, h('label', { for: 'queue-service' }, 'Service'), picker), tabs);
+  const label = h('label', { for: 'queue-service' }, 'Service');
+  const pickerField = h('p', { class: 'inline-field' }, label, picker);
+  main.append(pickerField, tabs);
   main.append(listStatus, list);
 
   const cards = new Map();
