@@ -18,6 +18,7 @@ from engine.errors import (
 )
 from engine.routing.transitions import SERVICE_TRANSITIONS
 from tests import bpmn_samples as samples
+from tests.support.personas import Persona
 
 LPT = "leicestershire-partnership-nhs-trust"
 ROUTINE = {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False}
@@ -295,6 +296,25 @@ def test_the_referrer_may_cancel_until_a_service_starts(signpost, nursing, refer
     with pytest.raises(Conflict, match="already started"):
         signpost.handoffs.cancel(second["id"], "changed my mind", gp)
     assert signpost.referrals.get(second["id"], gp)["status"] == "waiting"
+
+
+def test_the_point_of_access_working_on_a_referral_may_cancel_it_and_says_so(
+    signpost, http, referral, gp, operator_headers, enrolled
+):
+    answer = http.post(
+        f"/api/v1/referrals/{referral['id']}/cancel",
+        json={"reason": "the person was admitted to hospital"},
+        headers=operator_headers,
+    )
+    assert answer.status_code == 200, answer.json
+    assert answer.json["status_text"] == "Cancelled by the point of access"
+    assert answer.json["handoffs"][0]["status"] == "cancelled"
+    timeline = signpost.referrals.timeline(referral["id"], gp)
+    assert timeline[-1]["what"] == "Cancelled by the point of access: the person was admitted to hospital"
+    # An operator of an organisation that does not work on the referral finds nothing to cancel.
+    stranger = enrolled(Persona("other trust operator", "other-trust", ("operator",))).headers
+    refused = http.post(f"/api/v1/referrals/{referral['id']}/cancel", json={"reason": "x"}, headers=stranger)
+    assert refused.status_code == 404
 
 
 def test_only_the_referring_organisation_may_cancel_or_answer(signpost, referral):

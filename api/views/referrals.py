@@ -139,7 +139,8 @@ def supply_information(body: dict, referral_id: str):
 
 
 @blp.route("/<string:referral_id>/cancel", methods=["POST"])
-@requires("referrer")
+@requires("referrer", "operator")
+@blp.doc(description="By the referrer, or by an operator of the point of access working on the referral.")
 @blp.arguments(CancelSchema)
 @blp.response(200, ReferralSchema)
 def cancel_referral(body: dict, referral_id: str):

@@ -10,6 +10,7 @@ working) that also reads:
   input data reference and the input data item;
 * abstract tasks (``bpmn:task``), which pass straight through instead of waiting for someone;
 * ``camunda:formRef`` on a user task, kept with the task's extensions (``task_forms.py``);
+* ``camunda:dueDate`` and ``camunda:priority`` on a user task, kept the same way (``user_tasks.py``);
 * a task with several outgoing sequence flows (an implicit parallel split): every flow is taken;
 * DMN files holding several decisions (``requiredDecision``s are evaluated first and their outputs are
   visible to the decision that requires them) and literal-expression decisions.
@@ -196,15 +197,15 @@ def _adapted(parser_class: type) -> type:
     return _ADAPTED[parser_class]
 
 
-_KEEPING_FORM_REF: dict[type, type] = {}
+_KEEPING_TASK_EXTENSIONS: dict[type, type] = {}
 
 
-def _keeping_form_ref(parser_class: type) -> type:
-    if parser_class not in _KEEPING_FORM_REF:
-        _KEEPING_FORM_REF[parser_class] = type(
+def _keeping_task_extensions(parser_class: type) -> type:
+    if parser_class not in _KEEPING_TASK_EXTENSIONS:
+        _KEEPING_TASK_EXTENSIONS[parser_class] = type(
             parser_class.__name__, (KeepsCamundaFormRef, KeepsCamundaTaskAttributes, parser_class), {}
         )
-    return _KEEPING_FORM_REF[parser_class]
+    return _KEEPING_TASK_EXTENSIONS[parser_class]
 
 
 class SignpostBpmnParser(SpiffBpmnParser):
@@ -217,7 +218,7 @@ class SignpostBpmnParser(SpiffBpmnParser):
             parser_class, spec_class = _DecisionRefParser, super()._get_parser_class(tag)[1]
         elif tag == full_tag("userTask"):
             parser_class, spec_class = super()._get_parser_class(tag)
-            parser_class = _keeping_form_ref(parser_class)
+            parser_class = _keeping_task_extensions(parser_class)
         else:
             parser_class, spec_class = super()._get_parser_class(tag)
         if parser_class is None:

@@ -164,7 +164,7 @@ def _milestone_data(milestone: str, event: dict, names: dict[str, str]) -> dict:
             f"Visit booked by {service}: {detail.get('window', '')}",
         ),
         "referral.completed": ("completed", "Completed"),
-        "referral.cancelled": ("cancelled", "Cancelled by the referrer"),
+        "referral.cancelled": ("cancelled", f"Cancelled by {detail.get('by') or 'the referrer'}"),
         "ola.warning": (
             "ola-warning",
             f"{owed} is {round(100 * detail.get('threshold', 0))}% through its time limit to {deed}",

@@ -197,7 +197,7 @@ def _service_request(referral, handoffs, view: dict) -> dict:
             {"coding": [{"system": REFERRAL_TYPE_SYSTEM, "code": t}], "text": t} for t in referral_types
         ]
     if referral["cancel_reason"]:
-        resource["note"].append({"text": f"Cancelled by the referrer: {referral['cancel_reason']}"})
+        resource["note"].append({"text": f"{view['status_text']}: {referral['cancel_reason']}"})
     return resource
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from engine import clock
 from engine.olas.obligation_clocks import CalendarBook, clock_view
 from engine.routing.handoffs import handoff_view, services_named_by
-from engine.routing.transitions import OPEN
+from engine.routing.transitions import CANCELLED_BY_REFERRER, OPEN
 from engine.store import external_tasks as external_task_store
 from engine.store import handoffs as handoff_store
 from engine.store import instances as instance_store
@@ -33,7 +33,9 @@ def referral_view(conn, referral, now: datetime | None = None) -> dict:
     tasks = instance_store.open_tasks_of_instance(conn, instance_id)
     handoffs = handoff_store.handoffs_of_instance(conn, instance_id)
     names = service_store.service_names(conn, services_named_by(handoffs))
-    status_text, owner = plain_status(referral, handoffs, names, has_open_tasks=bool(tasks))
+    status_text, owner = plain_status(
+        referral, handoffs, names, has_open_tasks=bool(tasks), cancelled_by=_cancelled_by(conn, referral)
+    )
     now = now or clock.now()
     book = CalendarBook(conn)
     return {
@@ -84,10 +86,17 @@ def timeline(conn, referral) -> list[dict]:
     ]
 
 
-def plain_status(referral, handoffs, names: dict[str, str], *, has_open_tasks: bool) -> tuple[str, str]:
+def plain_status(
+    referral,
+    handoffs,
+    names: dict[str, str],
+    *,
+    has_open_tasks: bool,
+    cancelled_by: str = CANCELLED_BY_REFERRER,
+) -> tuple[str, str]:
     """(what a referrer reads, who holds the referral now)."""
     if referral["status"] == "cancelled" or referral["cancelled_at"] is not None:
-        return "Cancelled by the referrer", "nobody"
+        return f"Cancelled by {cancelled_by}", "nobody"
     if referral["status"] == "incident":
         return "Delayed: the point of access is sorting out a problem with this referral", POINT_OF_ACCESS
     live = [h for h in handoffs if not _transferred_away(h)]
@@ -152,7 +161,7 @@ def _describe(event, names: dict[str, str]) -> str:
     described = {
         "started": "Referral received",
         "completed": "Pathway finished",
-        "cancelled": f"Cancelled by the referrer: {detail.get('reason', '')}".rstrip(": "),
+        "cancelled": f"Cancelled by {canceller_of(detail)}: {detail.get('reason', '')}".rstrip(": "),
         "incident": "Delayed by a problem the point of access is sorting out",
         "timer_fired": f"Time limit reached: {detail.get('timer', 'timer')}",
         "task_completed": f"Point of access completed '{event['task_name']}'",
@@ -178,6 +187,20 @@ def _describe(event, names: dict[str, str]) -> str:
             return f"{owed} missed its time limit to {deed}"
         return f"{owed} is {round(100 * detail.get('threshold', 0))}% through its time limit to {deed}"
     return described.get(kind, kind.replace("_", " "))
+
+
+def canceller_of(detail: dict) -> str:
+    """Who a ``cancelled`` event says cancelled the referral (events from before operators could: the
+    referrer)."""
+    return detail.get("by") or CANCELLED_BY_REFERRER
+
+
+def _cancelled_by(conn, referral) -> str:
+    if referral["cancelled_at"] is None:
+        return CANCELLED_BY_REFERRER
+    events = instance_store.events_of(conn, referral["instance_id"])
+    cancellations = [e for e in events if e["kind"] == "cancelled"]
+    return canceller_of(cancellations[-1]["detail"] or {}) if cancellations else CANCELLED_BY_REFERRER
 
 
 def task_view(row, now: datetime | None = None) -> dict:

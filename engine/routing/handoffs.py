@@ -19,6 +19,8 @@ from engine.routing.routes import log_transition, new_handoff, open_handoff, rou
 from engine.routing.transitions import (
     CANCEL,
     CANCELLABLE,
+    CANCELLED_BY_POINT_OF_ACCESS,
+    CANCELLED_BY_REFERRER,
     SERVICE_TRANSITIONS,
     SUPPLY_INFORMATION,
     Transition,
@@ -150,11 +152,23 @@ class Handoffs:
         return self._handoffs_of(instance_id)
 
     def cancel(self, referral_id: str, reason: str, client: Client) -> None:
-        """The referrer withdraws a referral: open hand-offs are cancelled and the pathway is told (or
-        cancelled itself if it does not wait for ``referral.cancelled``)."""
+        """The referrer withdraws a referral, or the point of access working on it closes it: open hand-offs
+        are cancelled and the pathway is told (or cancelled itself if it does not wait for
+        ``referral.cancelled``). The referral says which of them cancelled it."""
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("say why the referral is cancelled ('reason')")
-        instance_id = self._instance_of_referral_for(referral_id, client)
+        with self._database.read() as conn:
+            referral = visible_referral(conn, referral_id, client)
+        if "referrer" in client.roles and referral["referrer_organisation"] == client.organisation:
+            cancelled_by = CANCELLED_BY_REFERRER
+        elif operates(client, referral):
+            cancelled_by = CANCELLED_BY_POINT_OF_ACCESS
+        else:
+            raise NotAllowed(
+                "a referral is cancelled by its referrer or by the point of access working on it; "
+                f"{client.organisation} is neither for referral {referral_id}"
+            )
+        instance_id = referral["instance_id"]
 
         def apply(workflow, conn, now) -> Change:
             current = handoff_store.handoffs_of_instance(conn, instance_id)
@@ -170,7 +184,9 @@ class Handoffs:
                 if handoff["status"] in CANCELLABLE:
                     self._transition(conn, handoff, CANCEL, {"reason": reason}, client.actor, now)
             referral_store.set_referral_cancelled(conn, referral_id, now, reason)
-            event = instance_event("cancelled", client.actor, now, detail={"reason": reason})
+            event = instance_event(
+                "cancelled", client.actor, now, detail={"reason": reason, "by": cancelled_by}
+            )
             waits_for_cancel = self._notify_pathway(workflow, "referral.cancelled", {"reason": reason})
             return Change(events=[event], cancel=not waits_for_cancel)
 

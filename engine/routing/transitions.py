@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 
 from engine.errors import IllegalTransition, InvalidInput
 
+# Who cancelled a referral, as its status and timeline say it.
+CANCELLED_BY_REFERRER = "the referrer"
+CANCELLED_BY_POINT_OF_ACCESS = "the point of access"
 OPEN = ("requested", "received", "accepted", "in-progress", "on-hold")
 CLOSED = ("rejected", "completed", "cancelled", "failed")
 REFERRER = "referrer"

@@ -50,6 +50,14 @@ export async function render({ main, params, setTitle, announce }) {
   };
   main.append(operations);
   await drawOperations(await api(path));
+  // The referrer withdraws a referral, or the point of access working on it closes it, with a reason.
+  const cancelling = h('div', { class: 'cancelling no-print' });
+  const drawCancel = (referral) => {
+    const open = !['completed', 'cancelled'].includes(referral.status) && !referral.completed_at;
+    cancelling.replaceChildren(open ? cancelForm(path, announce) : '');
+  };
+  main.append(cancelling);
+  drawCancel(await api(path));
 
   const live = keepFresh(async () => {
     const referral = await api(path); // revalidated with its ETag: unchanged costs a 304
@@ -59,6 +67,7 @@ export async function render({ main, params, setTitle, announce }) {
     view.replaceWith(fresh);
     view = fresh;
     await drawOperations(referral);
+    drawCancel(referral);
     announce(`Referral updated: ${referral.status_text}`);
   });
   return {
@@ -67,6 +76,45 @@ export async function render({ main, params, setTitle, announce }) {
       diagram?.destroy();
     },
   };
+}
+
+/** Cancel the referral, saying why: every open hand-off is cancelled with it. */
+function cancelForm(path, announce) {
+  const reason = h('textarea', { id: 'cancel-reason', name: 'reason', rows: 2, required: true });
+  const problem = h('p', { class: 'form-error', role: 'alert' });
+  const details = h(
+    'details',
+    { class: 'cancel-referral' },
+    h('summary', {}, 'Cancel this referral'),
+    h(
+      'form',
+      {
+        class: 'action-form',
+        novalidate: true,
+        onSubmit: async (event) => {
+          event.preventDefault();
+          problem.textContent = '';
+          if (!reason.value.trim()) {
+            problem.textContent = 'Say why the referral is cancelled.';
+            reason.setAttribute('aria-invalid', 'true');
+            reason.focus();
+            return;
+          }
+          try {
+            const after = await api(`${path}/cancel`, { method: 'POST', json: { reason: reason.value.trim() } });
+            announce(`${after.status_text}.`);
+          } catch (error) {
+            problem.textContent = describe(error);
+          }
+        },
+      },
+      h('label', { for: 'cancel-reason' }, 'Why it is cancelled (the services it was sent to are told)'),
+      reason,
+      problem,
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Cancel the referral')),
+    ),
+  );
+  return details;
 }
 
 /** Run an incident's failed steps again, optionally with corrected data (a JSON object). */
