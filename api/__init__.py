@@ -14,18 +14,23 @@ from api.views import (
     definitions,
     external_tasks,
     fhir,
+    go_lives,
     handoffs,
     messages,
     notifications,
     olas,
     personal_data,
     referrals,
+    reports,
     scenarios,
     services,
     session,
     signals,
+    simulations,
     tasks,
+    variants,
 )
+from engine.simulation.jobs import SimulationJobs
 from engine.system import Signpost
 
 
@@ -62,12 +67,15 @@ def create_app(signpost: Signpost) -> Flask:
         },
     )
     app.extensions["signpost"] = signpost
+    app.extensions["simulations"] = SimulationJobs(signpost)
     hops = signpost.settings.proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     api = errors.ProblemApi(app)
     for blueprint in (
         definitions.blp,
+        go_lives.blp,
+        variants.blp,
         referrals.blp,
         tasks.blp,
         messages.blp,
@@ -76,6 +84,7 @@ def create_app(signpost: Signpost) -> Flask:
         services.blp,
         handoffs.blp,
         olas.blp,
+        reports.blp,
         notifications.blp,
         fhir.blp,
         audit.blp,
@@ -83,6 +92,7 @@ def create_app(signpost: Signpost) -> Flask:
         clients.blp,
         session.blp,
         scenarios.blp,
+        simulations.blp,
     ):
         api.register_blueprint(blueprint)
     errors.register(app)

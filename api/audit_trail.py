@@ -18,6 +18,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
+from itertools import islice
 
 from flask import Flask, Response, current_app, g, request
 
@@ -168,11 +170,17 @@ def _record_real_outcome(recorded: Entry, status: int, caller) -> None:
         log.exception("could not record the answer %s to %s %s", status, request.method, _rule())
 
 
+def name_answered_referrals(referral_ids: Iterable[str]) -> None:
+    """The referrals an answer that is not JSON holds (a streamed export), for its audit record; read (up to
+    MOST_REFERRALS_PER_RECORD of them) when the record is written, before the answer leaves."""
+    g.answered_referrals = referral_ids
+
+
 def _referrals_in(response: Response) -> set[str]:
     """The referrals an answer holds: the ``referral_id`` of anything in it, the ``id`` of the referrals a
-    view answers with, and the ServiceRequests FHIR resources are or name."""
+    view answers with, the ServiceRequests FHIR resources are or name, and those a view named."""
     if not response.is_json:
-        return set()
+        return set(islice(g.pop("answered_referrals", ()), MOST_REFERRALS_PER_RECORD))
     body = response.get_json(silent=True)
     found: set[str] = set()
     if request.endpoint in REFERRAL_ANSWERS:

@@ -1,4 +1,4 @@
-"""The ``signpost`` command: serve, deploy, clients, audit, secrets, db."""
+"""The ``signpost`` command: serve, deploy, test, simulate, clients, audit, secrets, db."""
 
 from __future__ import annotations
 
@@ -16,16 +16,20 @@ from urllib.parse import urlsplit
 from werkzeug.serving import WSGIRequestHandler
 
 from api.scenario_cli import add_test_command
+from api.simulate_cli import add_simulate_command
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, SignpostError
 from engine.governance.audit_keys import new_audit_key
 from engine.governance.clients import CLI_ACTOR
 from engine.notifications.secrets_at_rest import new_key
+from engine.pathways.blueprints import VARIANTS_SUFFIX
+from engine.pathways.forms import FORM_SUFFIX
 from engine.pathways.scenario_files import SCENARIO_SUFFIXES
 from engine.settings import Settings
 from engine.system import Signpost, build
 
 DEFINITION_SUFFIXES = (".bpmn", ".dmn")
+COMPANION_SUFFIXES = (*SCENARIO_SUFFIXES, VARIANTS_SUFFIX, FORM_SUFFIX)
 # A folder given to `deploy` may hold the service directory, loaded before the pathways that route to it.
 DIRECTORY_FILE = "services.toml"
 OLA_FILE = "olas.toml"
@@ -95,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy.set_defaults(command=_deploy)
 
     add_test_command(commands)
+    add_simulate_command(commands)
 
     clients = commands.add_parser("clients", help="manage API clients").add_subparsers(
         required=True, metavar="ACTION"
@@ -249,12 +254,13 @@ def _definition_files(paths: list[Path]) -> list[Path]:
     found = []
     for path in paths:
         if path.is_dir():
-            # Scenario files beside the diagrams are deployed with them (stored with each version).
+            # Scenario, variants and task form files beside the diagrams are deployed with them (stored with
+            # each one).
             found.extend(
                 sorted(
                     p
                     for p in path.rglob("*")
-                    if p.suffix in DEFINITION_SUFFIXES or p.name.endswith(SCENARIO_SUFFIXES)
+                    if p.suffix in DEFINITION_SUFFIXES or p.name.endswith(COMPANION_SUFFIXES)
                 )
             )
         elif path.exists():

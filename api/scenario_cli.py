@@ -21,6 +21,8 @@ from pathlib import Path
 
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, SignpostError
+from engine.pathways.blueprints import VARIANTS_SUFFIX
+from engine.pathways.forms import FORM_SUFFIX
 from engine.pathways.scenario_files import SCENARIO_SUFFIXES
 from engine.scenarios import Directory, RunResult, run_scenarios
 from engine.settings import Settings
@@ -80,7 +82,7 @@ def _files(paths: list[Path]) -> list[SourceFile]:
             found[path] = None
             if path.name.endswith(SCENARIO_SUFFIXES):
                 found.update(
-                    dict.fromkeys(sorted(p for p in path.parent.iterdir() if p.suffix in DIAGRAM_SUFFIXES))
+                    dict.fromkeys(sorted(p for p in path.parent.iterdir() if _beside_scenarios(p.name)))
                 )
         else:
             raise OSError(f"{path} does not exist")
@@ -88,7 +90,13 @@ def _files(paths: list[Path]) -> list[SourceFile]:
 
 
 def _wanted(name: str) -> bool:
-    return name.endswith(DIAGRAM_SUFFIXES) or name.endswith(SCENARIO_SUFFIXES)
+    return _beside_scenarios(name) or name.endswith(SCENARIO_SUFFIXES)
+
+
+def _beside_scenarios(name: str) -> bool:
+    """The files a scenario file's pathway is deployed from: its diagrams, a blueprint's variants and the
+    forms its user tasks name."""
+    return name.endswith((*DIAGRAM_SUFFIXES, VARIANTS_SUFFIX, FORM_SUFFIX))
 
 
 def _directory(paths: list[Path], sops: Path | None) -> Directory:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from api.go_live_schemas import GoLiveSchema, LiveAtSchema, ScheduledGoLiveSchema
+from api.variant_schemas import ParameterSchema, VariantSchema
+from engine.referrals.intake_channels import CHANNELS
 from engine.referrals.nhs_number import VERIFICATION_STATUSES
 
 # Ids, numbers and positions are stored in 32-bit integer columns (PostgreSQL's INTEGER).
@@ -48,7 +51,28 @@ class VersionSchema(Schema):
     referrals_running = fields.Integer(metadata={"description": "referrals on this version not yet finished"})
     referrals_total = fields.Integer(metadata={"description": "every referral ever started on this version"})
     starts_new_referrals = fields.Boolean(
-        metadata={"description": "whether new referrals start on this version (see startable_version)"}
+        metadata={
+            "description": "whether new referrals start on this version (see startable_version); once the "
+            "pathway has go-lives: whether it is live at any point of access"
+        }
+    )
+    live_at = fields.List(
+        fields.Nested(LiveAtSchema),
+        metadata={
+            "description": "where it is live now and since when, once the pathway has go-lives: a pilot "
+            "names its point of access; point_of_access null stands for every other point of access"
+        },
+    )
+    scheduled_go_lives = fields.List(
+        fields.Nested(ScheduledGoLiveSchema), metadata={"description": "where it goes live later, from when"}
+    )
+    parameters = fields.List(
+        fields.Nested(ParameterSchema),
+        metadata={"description": "a blueprint's parameters, as its variants file declares them (else none)"},
+    )
+    variants = fields.List(
+        fields.Nested(VariantSchema),
+        metadata={"description": "a blueprint's variants: where each applies, its values, its approval"},
     )
 
 
@@ -87,11 +111,21 @@ class DefinitionSummarySchema(Schema):
         allow_none=True,
         metadata={
             "description": "the version new referrals start on: the latest approved one (the latest, when "
-            "approval is not required); null while none may take referrals"
+            "approval is not required); once the pathway has go-lives, the one live at every point of access "
+            "without a pilot of its own; null while none may take referrals"
         },
     )
     referrals_running = fields.Integer(metadata={"description": "referrals on any version not yet finished"})
     referrals_total = fields.Integer(metadata={"description": "every referral ever started on the pathway"})
+    staged_go_live = fields.Boolean(
+        metadata={
+            "description": "whether go-lives decide the version new referrals start on at each point of "
+            "access (true from the pathway's first go-live; false: the rule of approval decides)"
+        }
+    )
+    go_lives = fields.List(
+        fields.Nested(GoLiveSchema), metadata={"description": "every go-live, newest first"}
+    )
 
 
 class DefinitionSchema(DefinitionSummarySchema):
@@ -129,6 +163,14 @@ class ReferralStartSchema(StrictSchema):
         metadata={
             "description": "the point of access that works on the referral; by default the operator's own, "
             "else the one that handles the pathway"
+        },
+    )
+    channel = fields.String(
+        load_default=None,
+        validate=validate.OneOf(CHANNELS),
+        metadata={
+            "description": "how the referral reached the sender (e.g. 'pdf', 'phone'); when omitted, how the "
+            "request arrived: 'web' (the web application), 'bars' (with X-Correlation-ID) or 'api'"
         },
     )
     data = fields.Dict(keys=fields.String(), load_default=dict)
@@ -216,6 +258,16 @@ class ReferralSchema(Schema):
     subject = fields.String(allow_none=True)
     subject_verification = fields.String(allow_none=True)
     point_of_access = fields.String(allow_none=True)
+    variant = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the variant of a blueprint pathway it runs (none: not a blueprint, or the "
+            "blueprint's defaults where no variant applies)"
+        },
+    )
+    channel = fields.String(
+        allow_none=True, metadata={"description": "how it arrived; none if it came before that was kept"}
+    )
     redacted_at = fields.String(
         allow_none=True, metadata={"description": "when its personal data was removed after retention"}
     )
@@ -225,6 +277,12 @@ class ReferralSchema(Schema):
     handoffs = fields.List(fields.Nested(lambda: HandoffSummarySchema()))
     clocks = fields.List(
         fields.Nested(lambda: ClockSchema()), metadata={"description": "OLA clocks: who owes what"}
+    )
+    repeat_contacts = fields.List(
+        fields.Nested(lambda: RepeatContactSchema()),
+        metadata={
+            "description": "contacts about this referral while it was open, and what each caller was told"
+        },
     )
     notification_subscription = fields.Dict(
         metadata={
@@ -237,6 +295,11 @@ class ReferralSchema(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     completed_at = fields.String(allow_none=True)
+
+
+class RepeatContactSchema(Schema):
+    at = fields.String()
+    answer = fields.String(metadata={"description": "the status the caller was told, without free text"})
 
 
 class EventSchema(Schema):
@@ -496,6 +559,13 @@ class ObligationQuerySchema(Schema):
         load_default=lambda: ["running"],
     )
     due_before = fields.AwareDateTime(load_default=None, metadata={"description": "ISO 8601 with an offset"})
+    open = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "true: only the obligations still owed (a clock met after its due time stays "
+            "'breached', with stopped_at set)"
+        },
+    )
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=5000))
 
 
@@ -527,11 +597,24 @@ class DwellReportSchema(Schema):
     elements = fields.List(fields.Nested(ElementDwellSchema), metadata={"description": "longest stay first"})
 
 
+class FailureDemandSchema(Schema):
+    group = fields.List(
+        fields.String(), metadata={"description": "the organisation pair holding the referral: from, to"}
+    )
+    repeat_contacts = fields.Integer(
+        metadata={"description": "contacts about a referral already open, recorded on it in the period"}
+    )
+
+
 class OlaReportSchema(Schema):
     service = fields.List(fields.Nested(ComplianceSchema))
     organisation_pair = fields.List(fields.Nested(ComplianceSchema))
     obligation = fields.List(fields.Nested(ComplianceSchema))
     party = fields.List(fields.Nested(ComplianceSchema))
+    failure_demand = fields.List(
+        fields.Nested(FailureDemandSchema),
+        metadata={"description": "repeat contacts per organisation pair: the chase calls a hand-off caused"},
+    )
 
 
 class ClosureBodySchema(Schema):

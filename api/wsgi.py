@@ -1,4 +1,4 @@
-"""The WSGI application for gunicorn: ``gunicorn -w 4 -b 0.0.0.0:8000 api.wsgi:app``.
+"""The WSGI application for gunicorn: ``gunicorn -c python:api.gunicorn_conf api.wsgi:app``.
 
 API processes serve requests only; timers, OLA warnings and breaches are attended to by separate
 ``signpost worker`` processes sharing the same PostgreSQL database."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import queue
 import secrets
@@ -47,7 +48,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from SpiffWorkflow.bpmn import BpmnEvent  # noqa: E402 - the path must be set first
+import sqlalchemy as sa  # noqa: E402 - the path must be set first
+from round_trips import profile_lifecycle  # noqa: E402
+from round_trips import report as report_round_trips  # noqa: E402
+from SpiffWorkflow.bpmn import BpmnEvent  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
@@ -253,10 +257,13 @@ GUNICORN_WORKERS = 4
 
 def _server_command(server: str, port: int) -> list[str]:
     if server == "gunicorn":
+        # The production settings (threaded keep-alive workers, a pool sized to them), with this many workers.
         return [
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            "python:api.gunicorn_conf",
             "--workers",
             str(GUNICORN_WORKERS),
             "--bind",
@@ -280,9 +287,9 @@ def _pump(stream, startup: queue.Queue, tail: deque, ready: str) -> None:
 
 
 @contextmanager
-def running_server(env: dict[str, str], kind: str = "serve") -> Iterator[int]:
+def running_server(env: dict[str, str], kind: str = "serve") -> Iterator[tuple[int, int]]:
     """``signpost serve`` (or gunicorn with 4 API workers) on a free port, stopped at the end whatever
-    happens; yields the port."""
+    happens; yields the port and the server's process id."""
     port = _free_port()
     server = subprocess.Popen(
         _server_command(kind, port),
@@ -309,7 +316,7 @@ def running_server(env: dict[str, str], kind: str = "serve") -> Iterator[int]:
                 raise RuntimeError(f"signpost serve stopped ({server.wait()}):\n{''.join(tail)}")
             if READY[kind] in line:
                 break
-        yield port
+        yield port, server.pid
     finally:
         server.terminate()
         try:
@@ -323,10 +330,12 @@ def running_server(env: dict[str, str], kind: str = "serve") -> Iterator[int]:
 
 class Api:
     """An HTTP/1.1 connection to the server, reused while the server keeps it open (http.client opens a new
-    one when the server has closed it)."""
+    one when the server has closed it). With ``latencies``, each request's time is added to the list of its
+    kind (``POST referrals``, ``POST accept``…)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, latencies: dict[str, list[float]] | None = None):
         self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self._latencies = latencies
 
     def call(self, method: str, path: str, token: str, body: dict | None = None, expect: int = 200) -> dict:
         headers = {"Authorization": f"Bearer {token}"}
@@ -334,9 +343,13 @@ class Api:
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
         self._connection.request(method, path, body=payload, headers=headers)
         response = self._connection.getresponse()
         text = response.read()  # read to the end, so the connection can carry the next request
+        if self._latencies is not None:
+            kind = f"{method} {path.rstrip('/').rsplit('/', 1)[-1]}"
+            self._latencies.setdefault(kind, []).append(time.perf_counter() - started)
         if response.status != expect:
             raise RuntimeError(f"{method} {path}: {response.status} {text.decode(errors='replace')}")
         return json.loads(text)
@@ -363,16 +376,18 @@ def routed_lifecycle(api: Api, referrer: str, team: str, i: int) -> str:
     return referral["id"]
 
 
-def drive(port: int, referrer: str, team: str, n: int, clients: int) -> tuple[float, list[str]]:
+def drive(
+    port: int, referrer: str, team: str, n: int, clients: int, latencies: dict | None = None
+) -> tuple[float, list[str]]:
     """N routed lifecycles split over ``clients`` threads, each with its own connection; returns
-    (referrals per second, their ids)."""
+    (referrals per second, their ids). Request times go to ``latencies`` by kind, when given."""
     shares = [range(c, n, clients) for c in range(clients)]
     done: list[list[str]] = [[] for _ in range(clients)]
     failures: list[BaseException] = []
     ready = threading.Barrier(clients + 1)
 
     def client(c: int) -> None:
-        api = Api(port)
+        api = Api(port, latencies)
         try:
             ready.wait()
             for i in shares[c]:
@@ -395,8 +410,9 @@ def drive(port: int, referrer: str, team: str, n: int, clients: int) -> tuple[fl
     return n / elapsed, [referral_id for ids in done for referral_id in ids]
 
 
-def http_lifecycles(n: int, database_url: str, kind: str = "serve") -> dict[int, float]:
-    """Set up a database as an operator would, serve it, and drive it with each client count."""
+def set_up_database(database_url: str) -> tuple[dict[str, str], str, str]:
+    """Set up a database as an operator would; the environment to serve it with, and the referrer's and
+    the service's tokens."""
     env = {
         **os.environ,
         "SIGNPOST_DATABASE_URL": database_url,
@@ -418,11 +434,28 @@ def http_lifecycles(n: int, database_url: str, kind: str = "serve") -> dict[int,
     team = _created_token(
         _signpost_command(["clients", "create", "--org", TEAM_ORGANISATION, "--role", "service"], env)
     )
+    return env, referrer, team
+
+
+def http_lifecycles(n: int, database_url: str, kind: str = "serve") -> dict[int, float]:
+    """Set up a database as an operator would, serve it, and drive it with each client count."""
+    env, referrer, team = set_up_database(database_url)
     rates = {}
-    with running_server(env, kind) as port:
+    with running_server(env, kind) as (port, server_pid):
         drive(port, referrer, team, WARM_UP, 1)
         for clients in CONCURRENCY:
-            rates[clients], referral_ids = drive(port, referrer, team, n, clients)
+            latencies: dict[str, list[float]] = {}
+            cpu_before = cpu_used(server_pid, database_url)
+            rates[clients], referral_ids = drive(port, referrer, team, n, clients, latencies)
+            cpu_after = cpu_used(server_pid, database_url)
+            server_cpu, database_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+            print(
+                f"CPU per referral, {clients} client{'s' if clients > 1 else ''} through {kind}: "
+                f"{server_cpu / n * 1e3:.1f} ms server processes + {database_cpu / n * 1e3:.1f} ms database",
+                flush=True,
+            )
+            if clients > 1 and kind == "gunicorn":
+                report_latencies(f"{clients} clients through {kind}", latencies)
             api = Api(port)
             try:
                 for referral_id in referral_ids:
@@ -431,6 +464,122 @@ def http_lifecycles(n: int, database_url: str, kind: str = "serve") -> dict[int,
             finally:
                 api.close()
     return rates
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_process() -> tuple[dict[int, int], dict[int, float]]:
+    """Every process's parent and CPU seconds (user + system) so far, from /proc."""
+    parents, seconds = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return parents, seconds
+
+
+def cpu_used(server_pid: int, database_url: str) -> tuple[float, float]:
+    """CPU seconds used so far by the server and every process under it (workers, sandboxes), and by the
+    database's server processes serving its database (SQLite: none)."""
+    parents, seconds = _cpu_by_process()
+    tree = {server_pid}
+    while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
+        tree |= grown
+    backends: list[int] = []
+    if not database_url.startswith("sqlite"):
+        engine = sa.create_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                backends = [pid for (pid,) in conn.exec_driver_sql(query)]
+        finally:
+            engine.dispose()
+    return sum(seconds.get(pid, 0.0) for pid in tree), sum(seconds.get(pid, 0.0) for pid in backends)
+
+
+# ---- round trips and stored state -----------------------------------------------------------------------
+
+
+def profile_database(database_url: str, backend: str) -> None:
+    """On a database the HTTP contender set up (the directory, the OLA terms, the pathway), count the round
+    trips of one routed lifecycle in-process and through the API, and the stored state's size."""
+    from api import create_app  # Flask only for this
+
+    system = build(
+        Settings(
+            database_url=database_url,
+            require_pathway_approval=False,
+            rate_limit="off",
+            secret_keys=(SECRET_KEY,),
+            audit_keys=(AUDIT_KEY,),
+        )
+    )
+    try:
+        referrer, referrer_token = system.clients.create(
+            name="profile gp", organisation="city-gp-practice", roles={"referrer"}
+        )
+        team, team_token = system.clients.create(
+            name="profile team", organisation=TEAM_ORGANISATION, roles={"service"}
+        )
+        http = create_app(system).test_client()
+
+        def lifecycle(system, i: int, between) -> None:
+            referral, _ = system.referrals.start(
+                referrer,
+                pathway=PROCESS_ID,
+                version=None,
+                referrer=f"GP{i}",
+                subject=SUBJECT,
+                data=REFERRAL_DATA,
+            )
+            between(lambda: _instance_of(system, referral))
+            [handoff] = referral["handoffs"]
+            for action in ROUTED:
+                system.handoffs.act(handoff["id"], action, ACTION_BODIES[action], team)
+                between(lambda: _instance_of(system, referral))
+
+        def api_lifecycle(i: int, done) -> None:
+            def call(path: str, token: str, body: dict, expect: int = 200) -> dict:
+                response = http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+                assert response.status_code == expect, response.get_data(as_text=True)
+                return response.get_json()
+
+            body = {"pathway": PROCESS_ID, "referrer": f"GP{i}", "subject": SUBJECT, "data": REFERRAL_DATA}
+            referral = call("/api/v1/referrals", referrer_token, body, 201)
+            done("POST referrals")
+            [handoff] = referral["handoffs"]
+            for action in ROUTED:
+                call(f"/api/v1/handoffs/{handoff['id']}/{action}", team_token, ACTION_BODIES[action])
+                done(f"POST {action}")
+
+        report_round_trips(profile_lifecycle(system, lifecycle, api_lifecycle), backend)
+    finally:
+        system.close()
+
+
+def _instance_of(system, referral: dict) -> str:
+    with system.database.read() as conn:
+        query = sa.text("SELECT instance_id FROM referrals WHERE id = :id")
+        return conn.execute(query, {"id": referral["id"]}).scalar_one()
+
+
+def report_latencies(what: str, latencies: dict[str, list[float]]) -> None:
+    """p50/p95/p99 (nearest rank) of each kind of request, in ms."""
+
+    def rank(ordered: list[float], p: float) -> float:
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    parts = []
+    for kind, times in latencies.items():
+        ordered = sorted(times)
+        parts.append(f"{kind} " + "/".join(f"{rank(ordered, p) * 1e3:.1f}" for p in (50, 95, 99)))
+    print(f"latency p50/p95/p99 ms, {what}: {'; '.join(parts)}", flush=True)
 
 
 # ---- the run ---------------------------------------------------------------------------------------------
@@ -444,16 +593,31 @@ def main() -> None:
         default=os.environ.get("SIGNPOST_DATABASE_URL"),
         help="also run Signpost on this database (e.g. PostgreSQL); SQLite always runs",
     )
+    parser.add_argument(
+        "--postgresql-only", action="store_true", help="leave SQLite out (with --database-url)"
+    )
+    parser.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="only count the round trips and the stored state's size of one lifecycle, on each database",
+    )
     args = parser.parse_args()
     postgres_url = (
         args.database_url if args.database_url and not args.database_url.startswith("sqlite") else None
     )
+    if args.profile_only:
+        for name, server_url in (("SQLite", None), ("PostgreSQL", postgres_url)):
+            if name == "SQLite" or server_url:
+                with scratch_database(server_url, "signpost_bench_profile") as url:
+                    set_up_database(url)
+                    profile_database(url, name)
+        return
 
     raw_lifecycles(min(20, args.n))  # warm-up: imports, caches
     raw = raw_lifecycles(args.n)
     report("raw SpiffWorkflow (in memory, spec serialized with each save)", raw, "lifecycles")
     ratios = {}
-    databases = [("sqlite", "SQLite", None)]
+    databases = [] if args.postgresql_only and postgres_url else [("sqlite", "SQLite", None)]
     if postgres_url:
         databases.append(("postgresql", "PostgreSQL", postgres_url))
     for key, name, server_url in databases:
@@ -470,6 +634,7 @@ def main() -> None:
         ratios[f"routed_{key}"] = routed / raw
         with scratch_database(server_url, "signpost_bench_http") as url:
             over_http = http_lifecycles(args.n, url)
+            profile_database(url, name)
         for clients, rate in over_http.items():
             report(
                 f"Signpost over HTTP on {name}, {clients} client{'s' if clients > 1 else ''}",
@@ -492,7 +657,8 @@ def main() -> None:
     for key, ratio in ratios.items():
         if key != "sqlite":
             print(f"ratio_{key}={ratio:.3f}")
-    print(f"ratio={ratios['sqlite']:.3f}")
+    if "sqlite" in ratios:
+        print(f"ratio={ratios['sqlite']:.3f}")
 
 
 def report(what: str, rate: float, unit: str) -> None:

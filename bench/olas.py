@@ -78,7 +78,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import clock as wall_clock  # noqa: E402 - the path must be set first
-from engine.bpmn import SourceFile  # noqa: E402
+from engine.bpmn import STATE_FORMAT, SourceFile, state_json  # noqa: E402
 from engine.governance.audit_keys import new_audit_key  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
 from engine.olas.calendars import calendar  # noqa: E402
@@ -191,7 +191,8 @@ class Template:
 
     def __post_init__(self):
         ids = {self.instance["id"], self.handoff["id"], self.referral["id"], self.referral["reference"]}
-        self.state = Rewriter(self.instance["state"], ids)
+        # Rewritten as JSON: the copies are stored uncompressed, a format the engine still reads.
+        self.state = Rewriter(state_json(self.instance["state"], self.instance["serializer_version"]), ids)
         self.data = Rewriter(self.instance["data"], ids)
 
     @property
@@ -366,6 +367,7 @@ class Copies:
                     **shifted(template.instance, "instances", delta),
                     "id": instance_id,
                     "state": template.state.copy(ids, self.serial, delta),
+                    "serializer_version": STATE_FORMAT,
                     "data": template.data.copy(ids, self.serial, delta),
                 }
             ],

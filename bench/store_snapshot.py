@@ -351,8 +351,8 @@ LOW_ACUITY_INFECTION = {
     "clinical_summary": "Urinary infection, not improving on oral antibiotics",
 }
 CLIENTS = (  # name, organisation, roles, extra
-    ("designer", "signpost-design", ["designer"], {}),
-    ("approver", "clinical-safety", ["clinical-approver"], {}),
+    ("designer", "signpost-design", ["designer"], {"person": "designer@signpost-design.example"}),
+    ("approver", "clinical-safety", ["clinical-approver"], {"person": "approver@clinical-safety.example"}),
     ("gp", GP_ORG, ["referrer"], {}),
     ("lpt-operator", LPT, ["operator"], {}),
     ("spoc-operator", CITY, ["operator"], {"service": "city-single-point-of-contact"}),
@@ -363,7 +363,12 @@ CLIENTS = (  # name, organisation, roles, extra
     ("county-service", COUNTY, ["service"], {}),
     ("uhl-service", UHL, ["service"], {}),
     ("emas-service", EMAS, ["service"], {}),
-    ("auditor", "information-governance", ["auditor"], {}),
+    (
+        "auditor",
+        "information-governance",
+        ["auditor", "platform-auditor"],
+        {"person": "auditor@information-governance.example"},
+    ),
     ("leaver", GP_ORG, ["referrer"], {"valid_for_days": 30}),
 )
 
@@ -376,7 +381,7 @@ def run(signpost, permissive, create_app, root: Path, api: Api) -> None:
     )
     signpost.olas.load_terms((sops / "olas.toml").read_text(), "sops/olas.toml", "cli:snapshot")
     _admin, api.tokens["admin"] = signpost.clients.create(
-        name="admin", organisation="signpost", roles={"admin"}
+        name="admin", organisation="signpost", roles={"admin", "platform-admin"}, person="platform admin"
     )
 
     for name, organisation, roles, extra in CLIENTS:
@@ -384,7 +389,12 @@ def run(signpost, permissive, create_app, root: Path, api: Api) -> None:
         api.tokens[name] = api.post("admin", "/api/v1/clients", body, expect=201)["token"]
     api.get("admin", "/api/v1/clients")
 
-    files = sorted(p for p in (root / "processes").iterdir() if p.suffix in (".bpmn", ".dmn"))
+    # The diagrams and a blueprint's variants (the front door's, one per council).
+    files = sorted(
+        p
+        for p in (root / "processes").iterdir()
+        if p.suffix in (".bpmn", ".dmn") or p.name.endswith((".variants.toml", ".form.json"))
+    )
     for pathway in PATHWAYS:
         upload = {"files": [(io.BytesIO(p.read_bytes()), p.name) for p in files], "key": pathway}
         api.call("designer", "POST", "/api/v1/definitions", data=upload, expect=201)
@@ -405,6 +415,12 @@ def run(signpost, permissive, create_app, root: Path, api: Api) -> None:
             f"/api/v1/definitions/{pathway}/versions/1/approve",
             {"reason": "Clinical safety review of the shipped pathway"},
         )
+    # The front door's referrals below start at the city's point of access: its variant needs approving too.
+    api.post(
+        "approver",
+        f"/api/v1/definitions/{PATHWAYS[1]}/versions/1/variants/city/approve",
+        {"reason": "Clinical safety review of the city's variant"},
+    )
     api.get("designer", f"/api/v1/definitions/{PATHWAYS[1]}/versions/1")
 
     api.later(minutes=5)

@@ -609,6 +609,7 @@ class Lookup:
     server_ms: float  # the statement's execution inside PostgreSQL (EXPLAIN ANALYZE's "Execution Time")
     scan_seconds: float
     plan: list[str]
+    claim_seconds: float  # what a worker sends now: the due instance found and locked in one statement
 
 
 def template_instance(system: Signpost, referrer) -> tuple[dict, str]:
@@ -701,6 +702,9 @@ def measure_lookup(databases: list[Database], sizes: list[int], now: datetime, d
     timed = alternating(databases, find, QUERY_REPEATS)
     for (_, found), size in zip(timed, sizes, strict=True):
         assert {i for i, _ in found} == due_ids, f"at {size:,} pending the lookup found other than the due"
+    claims = alternating(databases, lambda conn: instance_store.claim_due_timer(conn, now), QUERY_REPEATS)
+    for (_, claimed), size in zip(claims, sizes, strict=True):
+        assert claimed["id"] in due_ids, f"at {size:,} pending the claim took an instance not due"
     with statements(databases[0]) as sent, databases[0].read() as conn:
         find(conn)
     [(statement, parameters)] = [(s, p) for s, p in sent if s.lstrip().upper().startswith("SELECT")]
@@ -733,9 +737,9 @@ def measure_lookup(databases: list[Database], sizes: list[int], now: datetime, d
     for _, rows in scans:
         assert len(rows) == DUE_NOW, f"the scan found {len(rows)}, not {DUE_NOW}"
     return [
-        Lookup(size, seconds, statistics.median(server), scan, plan)
-        for size, (seconds, _), server, (scan, _), plan in zip(
-            sizes, timed, executions, scans, plans, strict=True
+        Lookup(size, seconds, statistics.median(server), scan, plan, claim)
+        for size, (seconds, _), server, (scan, _), plan, (claim, _) in zip(
+            sizes, timed, executions, scans, plans, claims, strict=True
         )
     ]
 
@@ -831,17 +835,24 @@ def main() -> None:
     print(f"summary ({time.monotonic() - started:.0f} s in all):")
     for phase in phases:
         verdict = "under" if phase.percentile(99) < 2 else "NOT under"
+        timers = len(phase.lateness) + phase.burst
         print(
             f"  {phase.workers} worker{'s' if phase.workers > 1 else ' '}: lateness p50 "
             f"{phase.percentile(50):.3f} s, p99 {phase.percentile(99):.3f} s ({verdict} 2 s); "
             f"burst {phase.burst_rate:.0f} timers/s, {phase.cpu_per_timer * 1e3:.1f} CPU ms each, "
-            f"{phase.cores_busy:.2f} cores busy"
+            f"{phase.cores_busy:.2f} cores busy; stale attempts {phase.stale} of "
+            f"{timers} fired ({phase.stale / timers:.1%})"
         )
     ratio = large.seconds / small.seconds
     print(
         f"  lookup at {small.pending:,} / {large.pending:,} pending: {small.seconds * 1e3:.3f} / "
         f"{large.seconds * 1e3:.3f} ms ({small.server_ms:.3f} / {large.server_ms:.3f} ms in PostgreSQL); "
         f"scanning without the index: {small.scan_seconds * 1e3:.2f} / {large.scan_seconds * 1e3:.2f} ms"
+    )
+    print(
+        f"  a worker's claim of the next due instance at {small.pending:,} / {large.pending:,} pending: "
+        f"{small.claim_seconds * 1e3:.3f} / {large.claim_seconds * 1e3:.3f} ms "
+        f"(ratio {large.claim_seconds / small.claim_seconds:.2f})"
     )
     flat = "flat" if ratio < 1.5 else "NOT flat"
     print(

@@ -41,9 +41,8 @@ from engine.bpmn import ParsedDeployment, SourceFile  # noqa: E402
 from engine.bpmn.xml_guard import parse_untrusted_xml  # noqa: E402
 from engine.governance.audit_keys import new_audit_key  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
-from engine.routing.routes import OPERATIONS  # noqa: E402
 from engine.settings import Settings  # noqa: E402
-from engine.system import build  # noqa: E402
+from engine.system import OPERATIONS, build  # noqa: E402
 
 WARM_UP_ROUNDS = 3
 

@@ -27,6 +27,9 @@ class Settings:
     ``SIGNPOST_MAX_INSTANCE_DATA_BYTES``: the most an instance's data may take as stored JSON (default 4 MiB);
     a step leaving more makes the instance an incident.
     ``SIGNPOST_TICK_SECONDS``: how often the in-process ticker looks for due timers (default 1).
+    ``SIGNPOST_DATABASE_POOL_SIZE``: connections each process keeps open to PostgreSQL (default 10; as many
+    again may be opened for a burst). One per request a process serves at once is enough:
+    ``api/gunicorn_conf.py`` sets it to its threads per worker plus one.
     ``SIGNPOST_SKIP_PATHWAY_APPROVAL``: let referrals start on versions nobody has clinically approved
     (development and tests only; by default a version needs a clinical-approver's approval first).
     ``SIGNPOST_WEBHOOK_ALLOW_PRIVATE``: allow webhook URLs on loopback/private addresses and plain http
@@ -85,6 +88,7 @@ class Settings:
     max_upload_bytes: int = 2 * 1024 * 1024
     max_instance_data_bytes: int = 4 * 1024 * 1024
     tick_seconds: float = 1.0
+    database_pool_size: int = 10
     require_pathway_approval: bool = True
     webhook_allow_private: bool = False
     public_url: str = "http://127.0.0.1:8000"
@@ -130,6 +134,7 @@ class Settings:
                 _positive_float(env, "SIGNPOST_MAX_INSTANCE_DATA_BYTES", 4 * 1024 * 1024)
             ),
             tick_seconds=_positive_float(env, "SIGNPOST_TICK_SECONDS", 1.0),
+            database_pool_size=int(_positive_float(env, "SIGNPOST_DATABASE_POOL_SIZE", 10)),
             require_pathway_approval=not _flag(env, "SIGNPOST_SKIP_PATHWAY_APPROVAL"),
             webhook_allow_private=_flag(env, "SIGNPOST_WEBHOOK_ALLOW_PRIVATE"),
             public_url=env.get("SIGNPOST_PUBLIC_URL") or "http://127.0.0.1:8000",

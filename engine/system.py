@@ -17,17 +17,24 @@ from engine.notifications.channels import EmailChannel, SmtpSettings, WebhookCha
 from engine.notifications.deliveries import Deliverer
 from engine.notifications.notifications import Notifications
 from engine.notifications.secrets_at_rest import box_for
+from engine.olas.calendars import CALENDARS
 from engine.olas.olas import Olas
 from engine.pathways.definitions import Definitions, PathwayCache
 from engine.pathways.external_tasks import ExternalTasks
+from engine.pathways.go_lives import GoLives
 from engine.pathways.instances import Instances
 from engine.pathways.messages import Messages
 from engine.pathways.pipeline import StepPipeline
 from engine.pathways.timers import Timers
+from engine.pathways.variants import Variants
 from engine.referrals.personal_data import PersonalData
 from engine.referrals.referrals import Referrals
+from engine.referrals.repeat_contacts import OPERATIONS as CONTACT_OPERATIONS
+from engine.referrals.repeat_contacts import record_contacts
+from engine.referrals.reports import ReferralReports
 from engine.routing.handoffs import Handoffs
-from engine.routing.routes import OPERATIONS, record_routes
+from engine.routing.routes import OPERATIONS as ROUTING_OPERATIONS
+from engine.routing.routes import record_routes
 from engine.routing.services import Services
 from engine.sandbox.pool import SandboxedEvaluator, shared_pool
 from engine.settings import Settings
@@ -35,6 +42,9 @@ from engine.store import instances as instance_store
 from engine.store import notifications as notification_store
 from engine.store.db import Database
 from engine.store.migrate import upgrade
+
+# Every operation a pathway's service tasks may call.
+OPERATIONS = {**ROUTING_OPERATIONS, **CONTACT_OPERATIONS}
 
 # Retention is counted in days: looking for referrals to redact once an hour is plenty.
 HOUSEKEEPING_INTERVAL = timedelta(hours=1)
@@ -48,6 +58,7 @@ class Signpost:
     definitions: Definitions
     instances: Instances
     referrals: Referrals
+    reports: ReferralReports
     clients: Clients
     timers: Timers
     services: Services
@@ -59,6 +70,8 @@ class Signpost:
     rate_limits: RateLimits
     personal_data: PersonalData
     external_tasks: ExternalTasks
+    variants: Variants
+    go_lives: GoLives
     # Verifies OpenID Connect bearer JWTs; None when no issuer is configured.
     oidc: OidcVerifier | None = None
     _next_housekeeping: datetime | None = None
@@ -106,7 +119,7 @@ class Signpost:
 def build(settings: Settings) -> Signpost:
     """Raises ``SecretKeysUnavailable`` when no key can encrypt webhook secrets, ``AuditKeysUnavailable``
     when none can sign the audit trail."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
     secret_box = box_for(settings.secret_keys, database)
     audit_keys = audit_keys_for(settings.audit_keys, database)
     evaluator = SandboxedEvaluator(
@@ -124,8 +137,9 @@ def build(settings: Settings) -> Signpost:
         settings.max_upload_bytes,
         OPERATIONS,
         approval_required=settings.require_pathway_approval,
+        calendars=CALENDARS,
     )
-    instances = Instances(database, runtime, pathways, StepPipeline(routes=record_routes), metrics=metrics)
+    instances = Instances(database, runtime, pathways, StepPipeline(routes=_service_calls), metrics=metrics)
     deliverer = Deliverer(
         database,
         WebhookChannel(allow_private=settings.webhook_allow_private),
@@ -155,6 +169,7 @@ def build(settings: Settings) -> Signpost:
             notifications,
             approval_required=settings.require_pathway_approval,
         ),
+        reports=ReferralReports(database),
         clients=Clients(database),
         timers=Timers(database, instances, runtime, metrics),
         services=Services(database),
@@ -166,8 +181,17 @@ def build(settings: Settings) -> Signpost:
         rate_limits=_rate_limits(settings, metrics),
         personal_data=PersonalData(database, timedelta(days=settings.retention_days)),
         external_tasks=ExternalTasks(database, instances),
+        variants=Variants(database),
+        go_lives=GoLives(database, approval_required=settings.require_pathway_approval),
         oidc=_oidc_verifier(settings),
     )
+
+
+def _service_calls(conn, instance_id: str, calls, now: datetime) -> list[dict]:
+    """Stage 1 of the step pipeline: the repeat contacts the run's attaching calls record, then the hand-offs
+    its routing calls ask for. Contacts first: a contact the engine refuses stops the step before any
+    hand-off is written, and one recorded is never recorded twice when the step is retried."""
+    return record_contacts(conn, instance_id, calls, now) + record_routes(conn, instance_id, calls, now)
 
 
 def _email_channel(settings: Settings) -> EmailChannel | None:

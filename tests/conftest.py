@@ -78,7 +78,9 @@ def database_template(tmp_path_factory):
     """A migrated database the tests start from: an SQLite file to copy, or a PostgreSQL database to empty."""
     configured = os.environ.get("SIGNPOST_DATABASE_URL")
     if configured and not configured.startswith("sqlite"):
-        with scratch_postgres_database(configured, "signpost_test") as url:
+        # A run beside another (a second checkout, CI) names its own scratch database.
+        scratch = os.environ.get("SIGNPOST_TEST_DATABASE", "signpost_test")
+        with scratch_postgres_database(configured, scratch) as url:
             database = Database(url)
             upgrade(database)
             database.dispose()

@@ -16,9 +16,9 @@ from tests.conftest import ROOT
 
 # The engine's packages from the top down: a module imports from its own package or from those below it
 # (and from the base modules), never from one above. `system` and `settings` compose the rest; `scenarios`
-# builds whole Signposts of its own to run scenario files in.
+# builds whole Signposts of its own to run scenario files in, and `simulation` to simulate pathways in.
 LAYERS = (
-    ("system", "settings", "scenarios"),
+    ("system", "settings", "scenarios", "simulation"),
     ("referrals",),
     ("routing",),
     ("olas",),

@@ -373,8 +373,9 @@ def test_a_change_and_its_record_commit_together_even_when_the_server_is_killed_
 
             sender = threading.Thread(target=send)
             sender.start()
+            # The statement that writes the record (on PostgreSQL with the lane's head, in one statement).
             waiting = """SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-                         AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_log%%'"""
+                         AND wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO audit_log%%'"""
             with watcher.connect() as conn:
                 [pid] = wait_for(
                     lambda: conn.exec_driver_sql(waiting).scalars().all(),

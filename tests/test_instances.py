@@ -7,7 +7,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from engine.bpmn import STATE_FORMAT, state_json
 from engine.errors import Conflict, TaskNotReady
 from engine.system import build
 from tests import bpmn_samples as samples
@@ -60,7 +62,8 @@ def test_a_failure_after_a_completed_task_keeps_the_completion_and_nothing_after
     assert "answer" in after["incident"]["error"]
     stored = stored_instance(signpost, referral["id"])
     assert stored["lock_version"] == before["lock_version"] + 1
-    assert "note" in stored["state"] and "result" not in stored["state"]
+    state = state_json(stored["state"], stored["serializer_version"])
+    assert "note" in state and "result" not in state
     [closed] = signpost.referrals.tasks(practice_operator, referral_id=referral["id"], status="completed")
     assert closed["id"] == task["id"]
 
@@ -198,11 +201,32 @@ def test_a_timer_expression_giving_nonsense_at_run_time_is_an_incident(signpost,
 
 def test_stored_state_leaves_the_spec_out_and_loads_back(signpost, gp, practice_operator):
     referral = deploy_and_start(signpost, gp, samples.script_then_user_task())
-    state = json.loads(stored_instance(signpost, referral["id"])["state"])
+    stored = stored_instance(signpost, referral["id"])
+    state = json.loads(state_json(stored["state"], stored["serializer_version"]))
     assert "spec" not in state and "subprocess_specs" not in state
     assert state["tasks"]
     [task] = referral["waiting_for"]["tasks"]
     assert signpost.referrals.complete_task(task["id"], {}, practice_operator)["status"] == "completed"
+
+
+def test_a_state_stored_before_compression_still_loads_and_is_stored_compressed_after(
+    signpost, gp, practice_operator
+):
+    referral = deploy_and_start(signpost, gp, samples.script_then_user_task())
+    stored = stored_instance(signpost, referral["id"])
+    plain = state_json(stored["state"], stored["serializer_version"])
+    assert stored["serializer_version"] != STATE_FORMAT and len(stored["state"]) < len(plain)
+    with signpost.database.write() as conn:  # the row as a database written before compression holds it
+        conn.execute(
+            sa.text("UPDATE instances SET state = :state, serializer_version = :format WHERE id = :id"),
+            {"state": plain, "format": STATE_FORMAT, "id": stored["id"]},
+        )
+
+    [task] = referral["waiting_for"]["tasks"]
+    assert signpost.referrals.complete_task(task["id"], {}, practice_operator)["status"] == "completed"
+    after = stored_instance(signpost, referral["id"])
+    assert after["serializer_version"] == stored["serializer_version"]
+    assert json.loads(state_json(after["state"], after["serializer_version"]))["completed"] is True
 
 
 def test_completing_a_task_twice_is_a_conflict(signpost, gp, practice_operator):

@@ -387,12 +387,20 @@ def test_obligations_reports_and_calendars_over_http(
     # Another organisation's duty manager answers for its own hand-offs only: the trust's are not counted.
     elsewhere = http.get("/api/v1/reports/ola", query_string=window, headers=practice_operator_headers)
     assert elsewhere.status_code == 200
-    assert elsewhere.json == {"service": [], "organisation_pair": [], "obligation": [], "party": []}
+    assert elsewhere.json == {
+        "service": [],
+        "organisation_pair": [],
+        "obligation": [],
+        "party": [],
+        "failure_demand": [],
+    }
     as_csv = http.get("/api/v1/reports/ola.csv", query_string=window, headers=operator_headers)
     assert as_csv.content_type.startswith("text/csv")
     lines = as_csv.data.decode().splitlines()
-    assert lines[0] == "grouping,group,met,breached,percent_met,median_seconds_to_meet,p90_seconds_to_meet"
-    assert "obligation,community nursing locality teams / acknowledge,1,0,100.0,1800,1800" in lines
+    assert lines[0] == (
+        "grouping,group,met,breached,percent_met,median_seconds_to_meet,p90_seconds_to_meet,repeat_contacts"
+    )
+    assert "obligation,community nursing locality teams / acknowledge,1,0,100.0,1800,1800," in lines
     backwards = http.get(
         "/api/v1/reports/ola",
         query_string={"from": window["to"], "to": window["from"]},
@@ -453,3 +461,56 @@ def test_a_clock_past_due_when_its_hand_off_closes_before_any_tick_is_breached_n
     # Accept-or-reject was due at 13:00: still in time when the hand-off closed, so it is cancelled.
     assert closed["accept-or-reject"]["state"] == "cancelled"
     assert closed["accept-or-reject"]["breached_at"] is None
+
+
+def test_a_clock_paused_after_its_due_time_before_any_tick_is_breached_and_the_answer_is_taken(
+    signpost, nursing, olas, gp, nursing_team
+):
+    referral = start_referral(signpost, gp, MONDAY_9)
+    # Accept-or-reject was due at 13:00; no tick ran since. The question pauses it, the answer resumes it.
+    act(
+        signpost,
+        nursing_team,
+        referral,
+        "request-information",
+        {"question": "Allergies?"},
+        MONDAY_9 + hours(5),
+    )
+    with time_machine.travel(MONDAY_9 + hours(6), tick=False):
+        signpost.handoffs.supply_information(referral["id"], {"allergies": "none"}, gp)
+    late = clocks(signpost, referral, MONDAY_9 + hours(6))["accept-or-reject"]
+    assert late["state"] == "breached"
+    assert datetime.fromisoformat(late["breached_at"]) == MONDAY_9 + hours(4)
+    assert late["stopped_at"] is None  # still owed
+
+
+def test_the_board_asks_for_the_obligations_still_owed_soonest_due_first(
+    http, signpost, nursing, olas, gp, nursing_team, operator_headers
+):
+    met_late = start_referral(signpost, gp, MONDAY_9)
+    act(signpost, nursing_team, met_late, "acknowledge", {}, MONDAY_9 + hours(2))  # breached, then met
+    overdue = start_referral(signpost, gp, MONDAY_9 + hours(1))
+    running = start_referral(signpost, gp, MONDAY_9 + hours(2.5))
+    asked = {"state": ["running", "breached"], "open": "true"}
+    with time_machine.travel(MONDAY_9 + hours(3), tick=False):
+        signpost.olas.attend_due()  # the overdue acknowledgement is breached
+        every = http.get(
+            "/api/v1/obligations", query_string=asked | {"open": "false"}, headers=operator_headers
+        )
+        owed = http.get("/api/v1/obligations", query_string=asked, headers=operator_headers)
+        first = http.get("/api/v1/obligations", query_string=asked | {"limit": 2}, headers=operator_headers)
+    assert owed.status_code == 200, owed.json
+    assert (met_late["reference"], "acknowledge", "breached") in {
+        (c["reference"], c["obligation"], c["state"]) for c in every.json
+    }
+    listed = [(c["reference"], c["obligation"], c["state"]) for c in owed.json]
+    # Due 11:00 (breached), 12:30, 13:00, 14:00 and 15:30 (running): soonest first, across the states.
+    assert listed == [
+        (overdue["reference"], "acknowledge", "breached"),
+        (running["reference"], "acknowledge", "running"),
+        (met_late["reference"], "accept-or-reject", "running"),
+        (overdue["reference"], "accept-or-reject", "running"),
+        (running["reference"], "accept-or-reject", "running"),
+    ]
+    assert all(c["stopped_at"] is None for c in owed.json)
+    assert [(c["reference"], c["obligation"]) for c in first.json] == [entry[:2] for entry in listed[:2]]

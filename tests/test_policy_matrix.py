@@ -33,7 +33,9 @@ OTHER_ORG = "leicester-city-council"
 # Any other role's home is SERVICE_ORG too: the trust runs the point of access the referral is worked on at.
 # Auditors and admins act within their organisation: the trust's audit the referral it operates and receives,
 # and its admins manage its clients. The platform roles act in every organisation, their own or another.
+# Designers are scoped only where their own work is (the trust's designer ran the scenario's simulation).
 HOME_ORG = {
+    "designer": SERVICE_ORG,
     "referrer": REFERRER_ORG,
     "service": SERVICE_ORG,
     "operator": SERVICE_ORG,
@@ -54,7 +56,24 @@ REFERRAL = {
     "data": {"clinical_need": "medication", "address_postcode": "LE1 5WW", "housebound": False},
 }
 # The topic of the scenario's external task, worked by the trust: its point of access operates the referral.
+# A pathway of its own for the go-live routes, piloted at the trust's point of access.
+GO_LIVE_KEY = "matrix_go_live"
+GO_LIVE_POINT = "community-health-spa"
+# A blueprint sample with one variant, for the route approving a variant.
+VARIANT_KEY = "matrix_blueprint"
+BLUEPRINT = """
+[parameters.team]
+type = "service"
+default = "community-nursing-city"
+
+[variants.trust]
+points_of_access = ["community-health-spa"]
+"""
 EXTERNAL_TOPIC = "policy-matrix"
+# The MI reports' period, around the pinned clock the scenario is made on (a report covers at most a year).
+MI_PERIOD = {"from": "2026-11-01T00:00:00+00:00", "to": "2026-12-01T00:00:00+00:00"}
+# The point of access working on the scenario's referrals (an allowed caller's own referrals are elsewhere).
+MI_POINT = "community-health-spa"
 # Sent by callers who must be refused: the access decision has to come before the body is read.
 UNREADABLE_BODY = {"policy-matrix": "not a field of any request"}
 
@@ -108,6 +127,13 @@ POLICY: dict[str, set[str]] = {
     "GET /api/v1/definitions/<key>": {"designer", "operator", "admin", "clinical-approver"},
     "GET /api/v1/definitions/<key>/versions/<number>": {"designer", "operator", "admin", "clinical-approver"},
     "POST /api/v1/definitions/<key>/versions/<number>/approve": {"clinical-approver"},
+    # Each variant of a blueprint is clinically approved on its own, by the same role.
+    "POST /api/v1/definitions/<key>/versions/<number>/variants/<name>/approve": {"clinical-approver"},
+    # Going live is the operational decision of the organisation running the point of access (its admins;
+    # platform admins anywhere); everyone who reads the library reads the go-lives.
+    "POST /api/v1/definitions/<key>/versions/<number>/go-live": {"admin", "platform-admin"},
+    "POST /api/v1/definitions/<key>/go-lives/<go_live_id>/rollback": {"admin", "platform-admin"},
+    "GET /api/v1/definitions/<key>/go-lives": {"designer", "operator", "admin", "clinical-approver"},
     # Scenario runs store nothing and read no referral: designers run drafts, a clinical approver may re-run
     # a stored version's scenarios to see their results before approving it.
     "POST /api/v1/scenario-runs": {"designer"},
@@ -145,6 +171,10 @@ POLICY: dict[str, set[str]] = {
     "GET /api/v1/reports/ola": {"operator"},
     "GET /api/v1/reports/pathways/<key>/versions/<number>/dwell": {"operator", "designer"},
     "GET /api/v1/reports/ola.csv": {"operator"},
+    # MI of the referrals an operator's point of access works on: figures, and an event log naming referrals.
+    "GET /api/v1/reports/referrals": {"operator"},
+    "GET /api/v1/reports/referrals.csv": {"operator"},
+    "GET /api/v1/reports/event-log.xes": {"operator"},
     "GET /api/v1/calendars": {"designer", "operator", "service", "referrer", "admin"},
     "POST /api/v1/calendars/<name>/closures": {"admin"},
     "DELETE /api/v1/calendars/<name>/closures/<closure_id>": {"admin"},
@@ -166,14 +196,21 @@ POLICY: dict[str, set[str]] = {
     "POST /api/v1/clients/<client_id>/revoke": {"admin", "platform-admin"},
     # Who is signed in (the web application's session, or a bearer token's client): anyone with a role.
     "GET /api/v1/session": set(ROLES),
+    # Simulations store nothing and answer figures, no referral: designers try a change, duty managers
+    # (operators) and admins ask what demand and staffing would do.
+    "POST /api/v1/simulations": {"designer", "operator", "admin"},
+    "GET /api/v1/simulations": {"designer", "operator", "admin"},
+    "GET /api/v1/simulations/<simulation_id>": {"designer", "operator", "admin"},
+    "POST /api/v1/simulations/<simulation_id>/cancel": {"designer", "operator", "admin"},
+    "GET /api/v1/simulations/<simulation_id>/report": {"designer", "operator", "admin"},
 }
 
 FILTERED = "filtered"  # 200, without the other organisation's items
 # What an allowed role from another organisation gets, where the engine scopes the data by organisation.
 # 404 where even the existence of another organisation's referral, task or subscription is withheld; 403
 # where the engine refuses openly. Roles not named are not scoped on that route: designer, clinical-approver,
-# platform-admin and platform-auditor; admin and auditor except on the clients, audit and subject access
-# routes; operators on the OLA reports (figures per service, no referral in them) and on starting a
+# platform-admin and platform-auditor; admin and auditor except on the clients, audit, subject access and
+# go-live routes; operators on the OLA reports (figures per service, no referral in them) and on starting a
 # referral; and POST /messages, where nobody waits for the probe, so every allowed caller gets the same 409.
 WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /api/v1/referrals": {"referrer": FILTERED, "operator": FILTERED},
@@ -202,6 +239,9 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "POST /api/v1/external-tasks/<task_id>/failure": {"service": 404},
     "POST /api/v1/external-tasks/<task_id>/bpmn-error": {"service": 404},
     "GET /api/v1/obligations": {"service": FILTERED, "operator": FILTERED},
+    "GET /api/v1/reports/referrals": {"operator": FILTERED},
+    "GET /api/v1/reports/referrals.csv": {"operator": FILTERED},
+    "GET /api/v1/reports/event-log.xes": {"operator": FILTERED},
     "POST /api/v1/subscriptions": {"referrer": 404},
     "GET /api/v1/subscriptions": {"referrer": FILTERED},
     "GET /api/v1/subscriptions/<subscription_id>": {"referrer": 404},
@@ -219,6 +259,14 @@ WRONG_ORGANISATION: dict[str, dict[str, int | str]] = {
     "GET /api/v1/clients": {"admin": FILTERED},
     "POST /api/v1/clients": {"admin": 403},
     "POST /api/v1/clients/<client_id>/revoke": {"admin": 404},
+    # A simulation is its organisation's (and an operator's, its point of access's).
+    "GET /api/v1/simulations": {"designer": FILTERED, "operator": FILTERED, "admin": FILTERED},
+    "GET /api/v1/simulations/<simulation_id>": {"designer": 404, "operator": 404, "admin": 404},
+    "POST /api/v1/simulations/<simulation_id>/cancel": {"designer": 404, "operator": 404, "admin": 404},
+    "GET /api/v1/simulations/<simulation_id>/report": {"designer": 404, "operator": 404, "admin": 404},
+    # An admin goes live and rolls back at its own organisation's points of access only.
+    "POST /api/v1/definitions/<key>/versions/<number>/go-live": {"admin": 403},
+    "POST /api/v1/definitions/<key>/go-lives/<go_live_id>/rollback": {"admin": 403},
 }
 
 # Allowed by the route, refused by the engine: a clinical sign-off needs the clinical-approver role itself.
@@ -241,11 +289,35 @@ class Call:
     shows: Callable[[object, dict], bool] | None = None
 
 
+def answer_of(response):
+    """What a listing answered: its JSON, or the text of any other answer (a CSV, an XES event log)."""
+    return response.get_json() if response.is_json else response.get_data(as_text=True)
+
+
 def _ids_in(items, key: str = "id") -> set:
     return {item.get(key) for item in items}
 
 
 CALLS: dict[str, Call] = {
+    # No arrivals, a quarter of an hour: it is done almost at once (a second one running meanwhile is a 409).
+    "POST /api/v1/simulations": Call(
+        "/api/v1/simulations",
+        json={
+            "pathway": "community_nursing_referral",
+            "start": "2026-01-05T00:00:00+00:00",
+            "days": 0.01,
+            "runs": 1,
+            "warm_up_days": 0,
+            "demand": {"arrivals": [{"pathway": "community_nursing_referral", "per_hour": 0}]},
+        },
+    ),
+    "GET /api/v1/simulations": Call(
+        "/api/v1/simulations", shows=lambda body, ids: ids["simulation"] in _ids_in(body)
+    ),
+    "GET /api/v1/simulations/<simulation_id>": Call("/api/v1/simulations/{simulation}"),
+    # Done already: an allowed caller is told so (409), not refused.
+    "POST /api/v1/simulations/<simulation_id>/cancel": Call("/api/v1/simulations/{simulation}/cancel"),
+    "GET /api/v1/simulations/<simulation_id>/report": Call("/api/v1/simulations/{simulation}/report"),
     "POST /api/v1/definitions": Call("/api/v1/definitions", upload=True),
     "POST /api/v1/definitions/validate": Call("/api/v1/definitions/validate", upload=True),
     "POST /api/v1/definitions/check-code": Call(
@@ -261,6 +333,20 @@ CALLS: dict[str, Call] = {
     "POST /api/v1/definitions/<key>/versions/<number>/approve": Call(
         "/api/v1/definitions/{key}/versions/{version}/approve", json={"reason": "reviewed in the matrix"}
     ),
+    "POST /api/v1/definitions/<key>/versions/<number>/variants/<name>/approve": Call(
+        "/api/v1/definitions/{variant_key}/versions/1/variants/{variant}/approve",
+        json={"reason": "reviewed in the matrix"},
+    ),
+    # A pilot of the approved go-live sample at the trust's point of access; the scenario's own pilot is
+    # rolled back (once: every later allowed caller gets 409, nothing left to roll back).
+    "POST /api/v1/definitions/<key>/versions/<number>/go-live": Call(
+        "/api/v1/definitions/{go_live_key}/versions/1/go-live",
+        json={"points_of_access": [GO_LIVE_POINT], "reason": "a pilot in the matrix"},
+    ),
+    "POST /api/v1/definitions/<key>/go-lives/<go_live_id>/rollback": Call(
+        "/api/v1/definitions/{go_live_key}/go-lives/{go_live}/rollback", json={"reason": "matrix rollback"}
+    ),
+    "GET /api/v1/definitions/<key>/go-lives": Call("/api/v1/definitions/{go_live_key}/go-lives"),
     "POST /api/v1/referrals": Call("/api/v1/referrals", json=REFERRAL),
     "GET /api/v1/referrals": Call(
         "/api/v1/referrals",
@@ -349,6 +435,17 @@ CALLS: dict[str, Call] = {
     "GET /api/v1/reports/ola.csv": Call(
         "/api/v1/reports/ola.csv",
         query={"from": "2000-01-01T00:00:00+00:00", "to": "2100-01-01T00:00:00+00:00"},
+    ),
+    "GET /api/v1/reports/referrals": Call(
+        "/api/v1/reports/referrals",
+        query=MI_PERIOD,
+        shows=lambda body, ids: MI_POINT in {g["point_of_access"] for g in body["groups"]},
+    ),
+    "GET /api/v1/reports/referrals.csv": Call(
+        "/api/v1/reports/referrals.csv", query=MI_PERIOD, shows=lambda text, ids: MI_POINT in text
+    ),
+    "GET /api/v1/reports/event-log.xes": Call(
+        "/api/v1/reports/event-log.xes", query=MI_PERIOD, shows=lambda text, ids: ids["referral"] in text
     ),
     "GET /api/v1/calendars": Call("/api/v1/calendars"),
     "POST /api/v1/calendars/<name>/closures": Call(
@@ -467,7 +564,7 @@ def settings(settings):
 
 
 @pytest.fixture
-def scenario(signpost, nursing) -> dict:
+def scenario(signpost, nursing, app) -> dict:
     """A referral from the GP practice routed to City community nursing (with its OLA clocks running), a
     second one waiting for an operator, a subscription with deliveries, and things made to be removed."""
     signpost.olas.load_terms((SOPS / "olas.toml").read_text(), "sops/olas.toml", "tests")
@@ -500,10 +597,20 @@ def scenario(signpost, nursing) -> dict:
         point_of_access="community-health-spa",
     )
     [external_task] = waiting["waiting_for"]["external_tasks"]
+    pilot = _go_live_sample(signpost, client("clinical-approver", SERVICE_ORG), client("admin", SERVICE_ORG))
+    blueprint = samples.script_then_user_task(process_id=VARIANT_KEY)
+    signpost.definitions.deploy(
+        [
+            samples.source(blueprint, f"{VARIANT_KEY}.bpmn"),
+            samples.source(BLUEPRINT, f"{VARIANT_KEY}.variants.toml"),
+        ],
+        "matrix designer",
+    )
     [delivery, *_] = signpost.notifications.deliveries(gp, subscription_id=subscription["id"])
     later = datetime.now(UTC) + timedelta(days=400)
     closure = signpost.olas.add_closure("office-hours", later, later + timedelta(days=1), "to remove", gp)
     service = signpost.services.get(SERVICE_ID).as_dict()
+    simulation = _simulation_sample(app, client("designer", SERVICE_ORG))
     return {
         "key": nursing.key,
         "version": nursing.number,
@@ -522,7 +629,41 @@ def scenario(signpost, nursing) -> dict:
         "closure_starts": (later + timedelta(days=7)).isoformat(),
         "closure_ends": (later + timedelta(days=8)).isoformat(),
         "spare_client": client("referrer", SERVICE_ORG).id,
+        "go_live_key": GO_LIVE_KEY,
+        "go_live": pilot["id"],
+        "variant_key": VARIANT_KEY,
+        "variant": "trust",
+        "simulation": simulation,
     }
+
+
+def _simulation_sample(app, designer) -> str:
+    """A finished simulation of the trust's designer (a day without arrivals: nothing to run)."""
+    jobs = app.extensions["simulations"]
+    started = jobs.start(
+        {
+            "pathway": "community_nursing_referral",
+            "start": datetime(2026, 1, 5, tzinfo=UTC),
+            "days": 0.01,
+            "runs": 1,
+            "warm_up_days": 0,
+            "demand": {"arrivals": [{"pathway": "community_nursing_referral", "per_hour": 0}]},
+        },
+        designer,
+    )
+    jobs.wait(started["id"], 60)
+    assert jobs.get(started["id"], designer)["status"] == "done"
+    return started["id"]
+
+
+def _go_live_sample(signpost, approver, admin) -> dict:
+    """An approved sample pathway piloted at the trust's point of access by the trust's admin."""
+    sample = samples.script_then_user_task(process_id=GO_LIVE_KEY)
+    signpost.definitions.deploy([samples.source(sample, f"{GO_LIVE_KEY}.bpmn")], "matrix designer")
+    signpost.definitions.approve(GO_LIVE_KEY, 1, approver, reason="reviewed in the matrix")
+    return signpost.go_lives.go_live(
+        GO_LIVE_KEY, 1, admin, reason="the scenario's pilot", points_of_access=[GO_LIVE_POINT]
+    )
 
 
 def filled(value, ids: dict):
@@ -597,14 +738,14 @@ def test_every_route_role_and_organisation(http, signpost, token_for, scenario):
                 expect(route, who, response, str(refused), response.status_code == refused)
             elif scoped is not None and not home:
                 if scoped == FILTERED:
-                    hidden = response.status_code == 200 and not shows(response.get_json(), ids)
+                    hidden = response.status_code == 200 and not shows(answer_of(response), ids)
                     expect(route, who, response, "200 without the scenario's item", hidden)
                 else:
                     expect(route, who, response, str(scoped), response.status_code == scoped)
             else:
                 ok = response.status_code not in (401, 403)
                 if route.startswith("GET ") or shows is not None:
-                    ok = response.status_code == 200 and (shows is None or shows(response.get_json(), ids))
+                    ok = response.status_code == 200 and (shows is None or shows(answer_of(response), ids))
                 expect(route, who, response, "not refused (200 for a read, showing the scenario)", ok)
     assert not problems, "\n".join(problems)
 

@@ -137,6 +137,7 @@ def test_the_shipped_scenario_files_are_valid():
         "community_nursing_referral.scenarios.yaml",
         "first_contact_plus.scenarios.yaml",
         "integrated_crisis_response.scenarios.yaml",
+        "repeat_contact.scenarios.yaml",
     ]
     for path in shipped:
         assert scenario_problems(SourceFile(path.name, path.read_bytes())) == [], path.name

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response
 from flask_smorest import Blueprint
 
 from api.auth import current_client, requires
+from api.csv_answer import csv_answer
 from api.engine_access import signpost
 from api.schemas import (
     AtRiskClockSchema,
@@ -31,6 +28,7 @@ CSV_COLUMNS = (
     "percent_met",
     "median_seconds_to_meet",
     "p90_seconds_to_meet",
+    "repeat_contacts",
 )
 
 
@@ -40,7 +38,11 @@ CSV_COLUMNS = (
 @blp.response(200, AtRiskClockSchema(many=True))
 def obligations(query: dict):
     return signpost().olas.at_risk(
-        current_client(), states=query["state"], due_before=query["due_before"], limit=query["limit"]
+        current_client(),
+        states=query["state"],
+        due_before=query["due_before"],
+        limit=query["limit"],
+        open_only=query["open"],
     )
 
 
@@ -59,19 +61,12 @@ def ola_report(query: dict):
 @blp.response(200, description="the same figures as /reports/ola, one row per group", content_type="text/csv")
 def ola_report_csv(query: dict):
     report = signpost().olas.report(query["start"], query["end"], current_client().organisation)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for grouping, rows in report.items():
-        for row in rows:
-            writer.writerow(
-                [grouping, " / ".join(str(g) for g in row["group"]), *(row[c] for c in CSV_COLUMNS[2:])]
-            )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="ola-report.csv"'},
+    rows = (
+        [grouping, " / ".join(str(g) for g in row["group"]), *(row.get(c, "") for c in CSV_COLUMNS[2:])]
+        for grouping, rows in report.items()
+        for row in rows
     )
+    return csv_answer(CSV_COLUMNS, rows, "ola-report.csv")
 
 
 @blp.route("/reports/pathways/<string:key>/versions/<int:number>/dwell", methods=["GET"])

@@ -50,12 +50,22 @@ blp = Blueprint(
 @blp.response(201, ReferralSchema)
 def start_referral(body: dict):
     referral, replayed = signpost().referrals.start(
-        current_client(), idempotency_key=idempotency_key(), **body
+        current_client(),
+        idempotency_key=idempotency_key(),
+        **{**body, "channel": body["channel"] or arrival()},
     )
     headers = {"Location": url_for("referrals.get_referral", referral_id=referral["id"])}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return referral, 201, headers
+
+
+def arrival() -> str:
+    """The channel of a referral whose sender did not name one: how the request reached Signpost."""
+    if request.headers.get("Authorization") is None:
+        return "web"  # authenticated by the web application's session cookie
+    # BaRS senders name the referral's journey in X-Correlation-ID; other systems do not.
+    return "bars" if request.headers.get("X-Correlation-ID") else "api"
 
 
 @blp.route("/<string:referral_id>", methods=["GET"])

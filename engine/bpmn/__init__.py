@@ -9,12 +9,15 @@ from engine.bpmn import engine_time  # noqa: F401 -- SpiffWorkflow's timers read
 from engine.bpmn.checks import CodeProblem, code_problem
 from engine.bpmn.coverage import PathTrace, ProcessCoverage, ProcessDiagram, coverage_of, diagrams_of
 from engine.bpmn.external import ExternalTaskView, complete_external_task, throw_bpmn_error
+from engine.bpmn.local_parameters import LOCAL_NAME
+from engine.bpmn.local_references import local_references
 from engine.bpmn.operations import Operation, ServiceCall
 from engine.bpmn.parse import CompiledPathway, ParsedDeployment, SourceFile
 from engine.bpmn.runtime import RunResult, Runtime, Snapshot, TaskView, Wait
-from engine.bpmn.serialization import STATE_FORMAT
+from engine.bpmn.serialization import STATE_FORMAT, state_json
 
 __all__ = [
+    "LOCAL_NAME",
     "STATE_FORMAT",
     "CodeProblem",
     "CompiledPathway",
@@ -35,5 +38,7 @@ __all__ = [
     "complete_external_task",
     "coverage_of",
     "diagrams_of",
+    "local_references",
+    "state_json",
     "throw_bpmn_error",
 ]

@@ -43,11 +43,11 @@ def expression_problems(spec, evaluator: PathwayCode, operations: Mapping[str, O
         operation_problem = _operation_problem(task_spec, operations)
         if operation_problem:
             problems.append(Problem(spec.file or "", operation_problem, element_id=element_id))
-        for kind, source, check in _sources_of(task_spec):
+        for kind, source, check in sources_of(task_spec):
             problem = _check(evaluator, kind, source, check)
             if problem:
                 problems.append(Problem(spec.file or "", problem, element_id=element_id))
-        for source_id, kind, source in _decision_table_sources(task_spec):
+        for source_id, kind, source in decision_table_sources(task_spec):
             problem = (
                 _oversized_cell_problem(kind, source)
                 or _feel_cell_problem(kind, source)
@@ -69,7 +69,7 @@ def _operation_problem(task_spec, operations: Mapping[str, Operation]) -> str | 
     return operation.problem_with(set(task_spec.operation_params or {}))
 
 
-def _sources_of(task_spec) -> Iterator[tuple[str, str, str]]:
+def sources_of(task_spec) -> Iterator[tuple[str, str, str]]:
     """(what it is, its source text, 'script' | 'expression' | 'timer' | 'cycle') for one task spec."""
     for attribute, kind in (("script", "script"), ("prescript", "pre-script"), ("postscript", "post-script")):
         source = getattr(task_spec, attribute, None)
@@ -140,7 +140,7 @@ def _cell(test: str, text: str) -> _Cell:
     return built
 
 
-def _decision_table_sources(task_spec) -> Iterator[tuple[str, str, str]]:
+def decision_table_sources(task_spec) -> Iterator[tuple[str, str, str]]:
     engine = getattr(task_spec, "dmnEngine", None)
     if engine is None:
         return

@@ -16,6 +16,11 @@ A service task names an operation with SpiffWorkflow's extension element::
 Parameter values are expressions (run by the restricted evaluator). An operation runs inside the engine step
 and must not do I/O: it returns its result at once and the call is recorded; the instance layer acts on the
 recorded calls in the same transaction as the step that made them (so a failed step leaves no trace).
+
+An operation whose answer is something the engine holds (``reads``: the open referrals a repeat contact is
+matched against) is handed, besides its parameters, the step it runs in — whatever the instance layer gave
+``Runtime.run``: the instance and the transaction of its change. It may read through it and never writes:
+its reads see exactly what the change sees, and a failed step still leaves no trace.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
+from engine.bpmn.local_parameters import with_local
 from engine.errors import ExpressionError, InvalidInput
 
 
@@ -38,7 +44,9 @@ class Operation:
     name: str
     required: frozenset[str]
     optional: frozenset[str]
-    answer: Callable[[dict], dict]
+    # ``answer(params)``, or ``answer(params, step)`` for an operation that ``reads``.
+    answer: Callable[..., dict]
+    reads: bool = False
 
     def problem_with(self, parameter_names: set[str]) -> str | None:
         missing = self.required - parameter_names
@@ -64,7 +72,8 @@ class ServiceCall:
 
 
 class OperationsScriptEngine(PythonScriptEngine):
-    """SpiffWorkflow's script engine with ``call_service`` answered by our operations.
+    """SpiffWorkflow's script engine with ``call_service`` answered by our operations, and every piece of code
+    given its process's local parameters (``local_parameters.py``).
 
     (SpiffWorkflow's own ``call_service`` turns any error into a NameError; this one names the task.)
     """
@@ -74,10 +83,23 @@ class OperationsScriptEngine(PythonScriptEngine):
         self._operations = dict(operations)
         self._calls = threading.local()
 
-    def collect_calls(self) -> list[ServiceCall]:
-        """Start recording the calls this thread's next step makes; returns the list they go into."""
+    def evaluate(self, task, expression, external_context=None):
+        return super().evaluate(task, expression, with_local(task, external_context))
+
+    def execute(self, task, script, external_context=None):
+        return super().execute(task, script, with_local(task, external_context))
+
+    def collect_calls(self, step: object = None) -> list[ServiceCall]:
+        """Start recording the calls this thread's next step makes; returns the list they go into. ``step``
+        is what operations that read are handed (None: they are answered as for a step outside any
+        change)."""
         self._calls.current = []
+        self._calls.step = step
         return self._calls.current
+
+    def forget_step(self) -> None:
+        """Drop the step handed to ``collect_calls``: no operation answers from it once its run is over."""
+        self._calls.step = None
 
     def call_service(self, task, operation_name=None, operation_params=None, **_ignored):
         operation = self._operations.get(operation_name)
@@ -85,7 +107,10 @@ class OperationsScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(f"unknown service operation '{operation_name}'", task=task)
         params = {name: param["value"] for name, param in (operation_params or {}).items()}
         try:
-            result = operation.answer(params)
+            if operation.reads:
+                result = operation.answer(params, getattr(self._calls, "step", None))
+            else:
+                result = operation.answer(params)
         except (InvalidInput, ExpressionError) as error:
             raise WorkflowTaskException(error.message, task=task, exception=error) from error
         calls = getattr(self._calls, "current", None)

@@ -27,9 +27,10 @@ from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.external import ExternalTask, ExternalTaskView, external_task_view, throw_error_from
+from engine.bpmn.local_parameters import keep_local_parameters
 from engine.bpmn.operations import Operation, OperationsScriptEngine, ServiceCall
 from engine.bpmn.parse import CompiledPathway
-from engine.bpmn.serialization import STATE_FORMAT, StateCodec
+from engine.bpmn.serialization import COMPRESSED_STATE_FORMAT, StateCodec
 from engine.bpmn.storable import DEFAULT_MAX_DATA_BYTES, dump_after_step, dump_data
 from engine.bpmn.user_tasks import TaskView, task_view
 from engine.errors import (
@@ -37,7 +38,6 @@ from engine.errors import (
     ExpressionError,
     InvalidInput,
     NoMatchingWait,
-    SignpostError,
     StepFailed,
     TaskNotReady,
 )
@@ -82,7 +82,7 @@ class RunResult:
 class Runtime:
     """SpiffWorkflow behind a small, stable surface; every expression runs in our restricted evaluator."""
 
-    state_format = STATE_FORMAT
+    state_format = COMPRESSED_STATE_FORMAT
 
     def __init__(
         self,
@@ -94,9 +94,15 @@ class Runtime:
         self._codec = StateCodec()
         self._max_data_bytes = max_data_bytes
 
-    def new_workflow(self, pathway: CompiledPathway, data: dict) -> BpmnWorkflow:
+    def new_workflow(
+        self, pathway: CompiledPathway, data: dict, local: Mapping[str, Mapping] | None = None
+    ) -> BpmnWorkflow:
+        """A new instance with ``data``; ``local``: the blueprint parameters its code reads as ``local``, by
+        process id (``local_parameters.py``)."""
         workflow = BpmnWorkflow(pathway.spec, pathway.subprocess_specs, script_engine=self._script_engine)
         workflow.task_tree.data.update(data)
+        if local:
+            keep_local_parameters(workflow, local)
         return workflow
 
     def dump(self, workflow: BpmnWorkflow) -> str:
@@ -109,20 +115,19 @@ class Runtime:
         return dump_after_step(workflow, _plain_data(workflow), self._codec, self._max_data_bytes)
 
     def load(self, pathway: CompiledPathway, state: str, state_format: str) -> BpmnWorkflow:
-        if state_format != STATE_FORMAT:
-            raise SignpostError(
-                f"instance state is in format {state_format!r}; this engine reads {STATE_FORMAT!r}"
-            )
-        workflow = self._codec.load(state, pathway.spec, pathway.subprocess_specs)
+        """A stored state onto its version's spec, in the format it was stored in (plain JSON from before
+        compression, or compressed)."""
+        workflow = self._codec.load(state, state_format, pathway.spec, pathway.subprocess_specs)
         # The script engine is not part of the stored state: attach ours on every load.
         workflow.script_engine = self._script_engine
         return workflow
 
-    def run(self, workflow: BpmnWorkflow) -> RunResult:
+    def run(self, workflow: BpmnWorkflow, step: object = None) -> RunResult:
         """Run every automated step until the instance waits; return the BPMN elements completed on the way
-        and the service calls they made. Raise StepFailed naming the failing task."""
+        and the service calls they made. Raise StepFailed naming the failing task. ``step`` is handed to the
+        operations that read (``Operation.reads``)."""
         completed: list[TaskView] = []
-        calls = self._script_engine.collect_calls()
+        calls = self._script_engine.collect_calls(step)
 
         def note_completed(task) -> None:
             if task.task_spec.bpmn_id is not None and task.state == TaskState.COMPLETED:
@@ -151,6 +156,8 @@ class Runtime:
             raise _step_failed(error) from error
         except Exception as error:  # SpiffWorkflow raises bare Exception, e.g. for an invalid timer duration
             raise _unexpected_step_failure(error) from error
+        finally:
+            self._script_engine.forget_step()  # its transaction ends with the change
 
     def fire_due_timers(self, workflow: BpmnWorkflow) -> None:
         try:

@@ -7,8 +7,10 @@ objects instead of rebuilding them from JSON every time.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import zlib
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
@@ -40,7 +42,31 @@ SIGNPOST_CONFIG = {
 }
 
 # Stored with every instance: a state written by another serializer format is refused, not misread.
+# Plain JSON: how instances were stored before compression (still read), and how specs are stored.
 STATE_FORMAT = f"spiff-{SPIFF_SERIALIZER_VERSION}/specless-1"
+# The same JSON compressed with zlib, in base64 (a text column holds it): how instances are stored now.
+# SpiffWorkflow copies the data into every task, so the JSON repeats itself: the community nursing pathway
+# stores about 2.4 KB instead of 9.6 KB at its longest, for about 0.07 ms of compression per save.
+# (20 characters: what the serializer_version column holds.)
+COMPRESSED_STATE_FORMAT = f"spiff-{SPIFF_SERIALIZER_VERSION}/specless-z"
+READABLE_STATE_FORMATS = (COMPRESSED_STATE_FORMAT, STATE_FORMAT)
+_COMPRESSION_LEVEL = 6  # level 9 saves a few bytes more at no gain; level 1 about 7% more bytes
+
+
+def pack_state(text: str) -> str:
+    """State JSON as ``COMPRESSED_STATE_FORMAT`` stores it."""
+    return base64.b64encode(zlib.compress(text.encode(), _COMPRESSION_LEVEL)).decode("ascii")
+
+
+def state_json(stored: str, state_format: str) -> str:
+    """The JSON of a stored state, in either readable format."""
+    if state_format == COMPRESSED_STATE_FORMAT:
+        return zlib.decompress(base64.b64decode(stored)).decode()
+    if state_format == STATE_FORMAT:
+        return stored
+    raise SignpostError(
+        f"instance state is in format {state_format!r}; this engine reads {', '.join(READABLE_STATE_FORMATS)}"
+    )
 
 
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -81,6 +107,10 @@ class StateCodec:
         self._dump_lock = threading.Lock()
 
     def dump(self, workflow: BpmnWorkflow) -> str:
+        """The state as ``COMPRESSED_STATE_FORMAT`` stores it."""
+        return pack_state(self.dump_json(workflow))
+
+    def dump_json(self, workflow: BpmnWorkflow) -> str:
         # Encoder mode converts only Spiff's own objects here and leaves nested data to the JSON encoder,
         # as SpiffWorkflow's serialize_json does; it is far cheaper than a full recursive conversion.
         state = self._registry.convert_to_dict[self._registry.typenames[BpmnWorkflow]]
@@ -100,5 +130,6 @@ class StateCodec:
             finally:
                 self._registry._encoder_mode = False
 
-    def load(self, text: str, spec, subprocess_specs) -> BpmnWorkflow:
-        return self._registry.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)
+    def load(self, stored: str, state_format: str, spec, subprocess_specs) -> BpmnWorkflow:
+        state = json.loads(state_json(stored, state_format))
+        return self._registry.restore(state, spec=spec, subprocess_specs=subprocess_specs)

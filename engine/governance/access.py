@@ -9,6 +9,7 @@ reads referral data: admins manage clients, services and calendars; auditors rea
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from engine.errors import NotFound
@@ -32,6 +33,12 @@ def scope_of(client: Client) -> ReferralScope:
     if client.service:
         return ReferralScope(submitted_by=client.organisation, point_of_access=client.service)
     return ReferralScope(submitted_by=client.organisation, operated_by=client.organisation)
+
+
+def operating_scope(client: Client) -> ReferralScope:
+    """The referrals an operator works on, without those its organisation only submitted: what its point of
+    access answers for in reports."""
+    return dataclasses.replace(scope_of(client), submitted_by=None)
 
 
 def operates(client: Client, referral) -> bool:

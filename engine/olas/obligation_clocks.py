@@ -80,8 +80,11 @@ def _start(conn, book: CalendarBook, handoff, ola: Ola, obligation, at: datetime
     )
     to_service = services[handoff["to_service"]]
     from_service = services.get(handoff["from_service"])
+    # The receiver's clocks run on the calendar the pathway agreed for the hand-off, if it named one.
     calendar_name = obligation.calendar or (
-        from_service["calendar"] if obligation.party == "sender" and from_service else to_service["calendar"]
+        from_service["calendar"]
+        if obligation.party == "sender" and from_service
+        else handoff.get("calendar") or to_service["calendar"]
     )
     row = {
         "id": str(uuid.uuid4()),
@@ -121,7 +124,10 @@ def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: dat
         changes = _stopped(book, live, "breached" if live["state"] == "breached" else "met", at)
     elif event in obligation.pause and live["running_since"] is not None:
         accumulated = live["accumulated_seconds"] + _elapsed(book, live, live["running_since"], at)
-        state = "breached" if live["state"] == "breached" else "paused"
+        # Paused after its due time, before the ticker got to it: breached at its due time, like a late stop
+        # (and a later resume has no time left to schedule).
+        late = _past_due(live, at)
+        state = "breached" if live["state"] == "breached" or late else "paused"
         changes = {
             "state": state,
             "accumulated_seconds": accumulated,
@@ -130,6 +136,8 @@ def _apply_event(conn, book: CalendarBook, live, obligation, event: str, at: dat
             "next_check_at": None,
             "updated_at": at,
         }
+        if late:
+            changes["breached_at"] = live["due_at"]
     elif event in obligation.resume and live["running_since"] is None:
         resumed = {
             **live,
@@ -152,11 +160,16 @@ def _stopped(book: CalendarBook, live, in_time: str, at: datetime) -> dict:
     """Stop a clock at ``at`` in the state ``in_time`` (met, cancelled) — unless its due time has passed
     before the ticker got to it (while the workers were down, or in the same tick as the event that stops
     it): then it was breached, at its due time, whatever stopped it since."""
-    late = live["state"] == "running" and live["due_at"] is not None and at > live["due_at"]
+    late = _past_due(live, at)
     changes = _closed(book, live, "breached" if late else in_time, at)
     if late:
         changes["breached_at"] = live["due_at"]
     return changes
+
+
+def _past_due(live, at: datetime) -> bool:
+    """Whether a clock the ticker still has as running was due before ``at``."""
+    return live["state"] == "running" and live["due_at"] is not None and at > live["due_at"]
 
 
 def _closed(book: CalendarBook, live, state: str, at: datetime) -> dict:

@@ -6,7 +6,7 @@ import logging
 import math
 import statistics
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine import clock
 from engine.errors import Conflict, InstanceBusy, InvalidInput, NotFound
@@ -26,6 +26,7 @@ from engine.pathways.changes import Change
 from engine.pathways.events import ENGINE_ACTOR, instance_event
 from engine.pathways.instances import Instances
 from engine.store import olas as ola_store
+from engine.store import repeat_contacts as repeat_contact_store
 from engine.store import services as service_store
 from engine.store.db import Database
 
@@ -128,9 +129,16 @@ class Olas:
         return apply
 
     def at_risk(
-        self, client: Client, *, states: list[str], due_before: datetime | None, limit: int
+        self,
+        client: Client,
+        *,
+        states: list[str],
+        due_before: datetime | None,
+        limit: int,
+        open_only: bool = False,
     ) -> list[dict]:
-        """Clocks for a duty manager's worklist, soonest due first; a service client sees only its own."""
+        """Clocks for a duty manager's worklist, soonest due first; a service client sees only its own. With
+        ``open_only``, only the obligations still owed (not those met, late or not, or cancelled)."""
         with self._database.read() as conn:
             # A service sees the clocks of hand-offs to its organisation; an operator those of the referrals
             # its point of access works on.
@@ -143,7 +151,13 @@ class Olas:
             if to_services is None and scope is None:
                 return []
             rows = ola_store.clocks_at_risk(
-                conn, states=states, due_before=due_before, to_services=to_services, scope=scope, limit=limit
+                conn,
+                states=states,
+                due_before=due_before,
+                to_services=to_services,
+                scope=scope,
+                limit=limit,
+                open_only=open_only,
             )
             names = service_store.service_names(conn, services_named(rows))
             book, now = CalendarBook(conn), clock.now()
@@ -200,18 +214,34 @@ class Olas:
         self, start: datetime, end: datetime, organisation: str | None = None
     ) -> dict[str, list[dict]]:
         """Compliance over [start, end) per service, organisation pair, obligation and party; with
-        ``organisation``, of the hand-offs it sent or received only (what its duty manager answers for)."""
-        if end <= start:
-            raise InvalidInput("the report's 'to' must be after its 'from'")
+        ``organisation``, of the hand-offs it sent or received only (what its duty manager answers for).
+        ``failure_demand`` counts the repeat contacts recorded in the period per organisation pair holding the
+        referral they were about (engine/referrals/repeat_contacts.py): the chase calls the pair's hand-off
+        left a caller to make."""
+        check_period(start, end)
         with self._database.read() as conn:
             rows = ola_store.clocks_stopped_between(conn, start, end, organisation)
+            demand = repeat_contact_store.failure_demand_between(conn, start, end, organisation)
         keys = {
             "service": lambda r: (r["to_service"],),
             "organisation_pair": lambda r: (r["from_organisation"] or "referrer", r["to_organisation"]),
             "obligation": lambda r: (r["ola"], r["obligation"]),
             "party": lambda r: (r["party"],),
         }
-        return {grouping: _compliance(rows, key) for grouping, key in keys.items()}
+        report = {grouping: _compliance(rows, key) for grouping, key in keys.items()}
+        report["failure_demand"] = _failure_demand(demand)
+        return report
+
+
+def _failure_demand(rows) -> list[dict]:
+    counted = [
+        {
+            "group": [r["from_organisation"] or "referrer", r["to_organisation"]],
+            "repeat_contacts": r["contacts"],
+        }
+        for r in rows
+    ]
+    return sorted(counted, key=lambda row: row["group"])
 
 
 def _compliance(rows, key) -> list[dict]:
@@ -233,6 +263,14 @@ def _compliance(rows, key) -> list[dict]:
             }
         )
     return result
+
+
+def check_period(start: datetime, end: datetime, longest: timedelta | None = None) -> None:
+    """Refuse a report period [start, end) that ends before it starts or, given ``longest``, lasts longer."""
+    if end <= start:
+        raise InvalidInput("the report's 'to' must be after its 'from'")
+    if longest is not None and end - start > longest:
+        raise InvalidInput(f"a report covers at most {longest.days} days: ask for a shorter period")
 
 
 def percentile(ordered: list[float], fraction: float) -> float:

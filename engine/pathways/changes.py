@@ -38,3 +38,7 @@ class Outcome:
 
 
 Report = Callable[[Connection, str], dict]
+
+# Finds the instance a change is for and locks its row, first thing in the change's transaction (a worker
+# claiming the next due timer): the row as ``lock_instance`` reads it, or None when there is none.
+Claim = Callable[[Connection], object | None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine import clock
@@ -30,7 +30,10 @@ from engine.errors import (
 from engine.governance import audit
 from engine.governance.clients import Client, client_of
 from engine.pathways.companions import checked_companions, is_companion
+from engine.pathways.file_names import refuse_duplicate_names, refuse_unstorable_names
+from engine.pathways.go_lives import live_version
 from engine.pathways.library import library, version_views
+from engine.pathways.variants import checked_blueprints, store_blueprints
 from engine.sandbox.evaluator import PathwayCode
 from engine.store import api_clients as client_store
 from engine.store import definitions as definition_store
@@ -91,10 +94,12 @@ class Definitions:
         operations: Mapping[str, Operation] | None = None,
         *,
         approval_required: bool = True,
+        calendars: Iterable[str] = (),
     ):
         """``approval_required``: new referrals start only on clinically approved versions (the library
-        says which version they start on accordingly)."""
+        says which version they start on accordingly). ``calendars``: those a blueprint may name."""
         self._approval_required = approval_required
+        self._calendars = tuple(calendars)
         self._operations = operations or {}
         self._database = database
         self._evaluator = evaluator
@@ -105,8 +110,7 @@ class Definitions:
         """Validate ``files`` together and store them as the next version of ``key`` (the process id of
         the deployment's one top-level process when not given). Identical content returns the existing
         version. Raises DefinitionInvalid listing every problem; nothing is stored then."""
-        pathway, file_rows = self._checked(files, key)
-        return self._store(pathway, file_rows, deployed_by)
+        return self._store(*self._checked(files, key), deployed_by)
 
     def validate(self, files: list[SourceFile], key: str | None = None) -> list[Problem]:
         """The problems ``deploy`` would refuse ``files`` for (an empty list when it would deploy them), found
@@ -127,28 +131,34 @@ class Definitions:
         found = code_problem(self._evaluator, code, kind)
         return [found] if found else []
 
-    def _checked(self, files: list[SourceFile], key: str | None) -> tuple[CompiledPathway, list[dict]]:
-        """Everything a deployment checks, in order: the files, the process to deploy, its expressions and the
-        files' encoding. The compiled pathway and the rows to store, or DefinitionInvalid."""
+    def _checked(self, files: list[SourceFile], key: str | None) -> tuple[CompiledPathway, list[dict], dict]:
+        """Everything a deployment checks, in order: the files, the process to deploy, its expressions, the
+        files' encoding and its blueprints (``variants.py``). The compiled pathway, the rows to store and the
+        blueprints, or DefinitionInvalid."""
         _refuse_no_files(files)
         parsed = self._parsed(files)
         pathway = parsed.compile(key or _single_top_level(parsed))
-        return pathway, _file_rows(files)
+        return pathway, _file_rows(files), self._blueprints(files, parsed, pathway)
+
+    def _blueprints(self, files, parsed: ParsedDeployment, pathway: CompiledPathway) -> dict:
+        with self._database.read() as conn:
+            ids = parsed.executable_process_ids
+            return checked_blueprints(conn, files, ids, pathway, self._calendars, parsed.files_of)
 
     def deploy_each_top_level(self, files: list[SourceFile], deployed_by: str) -> list[DeployedVersion]:
         """Deploy every top-level process found in ``files``, each with all the files (the command line's
         ``signpost deploy DIR…``: call activities and DMN may sit in any of the given files)."""
         parsed = self._parsed(files)
-        return [
-            self._store(parsed.compile(pid), _file_rows(files), deployed_by)
-            for pid in parsed.top_level_process_ids()
-        ]
+        compiled = [parsed.compile(pid) for pid in parsed.top_level_process_ids()]
+        blueprints = [self._blueprints(files, parsed, pathway) for pathway in compiled]
+        rows = _file_rows(files)
+        return [self._store(p, rows, b, deployed_by) for p, b in zip(compiled, blueprints, strict=True)]
 
     def _parsed(self, files: list[SourceFile]) -> ParsedDeployment:
         """The diagrams among ``files`` parsed and checked, and the companions (forms, scenarios) checked,
         with the form each user task names among them; DefinitionInvalid lists the problems of all."""
-        _refuse_duplicate_names(files)
-        _refuse_unstorable_names(files)
+        refuse_duplicate_names(files)
+        refuse_unstorable_names(files)
         diagrams = [f for f in files if not is_companion(f.filename)]
         companions = [f for f in files if is_companion(f.filename)]
         forms, problems = checked_companions(companions, self._max_file_bytes)
@@ -168,21 +178,21 @@ class Definitions:
             raise DefinitionInvalid(problems)
         return parsed
 
-    def _store(self, pathway: CompiledPathway, file_rows: list[dict], deployed_by: str) -> DeployedVersion:
+    def _store(self, pathway: CompiledPathway, file_rows, blueprints, deployed_by) -> DeployedVersion:
         process_id = pathway.process_id
         sha256 = _sha256("\n".join(sorted(row["sha256"] for row in file_rows)).encode())
         compiled = pathway.dump()
         for _attempt in range(3):
             try:
-                return self._insert_version(pathway, process_id, sha256, compiled, file_rows, deployed_by)
+                return self._insert_version(pathway, sha256, compiled, file_rows, blueprints, deployed_by)
             except DuplicateKey:
                 continue  # a concurrent deploy took the same number: read again and take the next one
         raise Conflict(
             f"could not deploy '{process_id}': concurrent deployments kept taking the version number"
         )
 
-    def _insert_version(self, pathway, key, sha256, compiled, file_rows, deployed_by) -> DeployedVersion:
-        now = clock.now()
+    def _insert_version(self, pathway, sha256, compiled, file_rows, blueprints, deployed_by):
+        key, now = pathway.process_id, clock.now()
         with self._database.write() as conn:
             existing = definition_store.version_by_sha(conn, key, sha256)
             if existing is not None:
@@ -203,6 +213,7 @@ class Definitions:
             )
             version_id = definition_store.insert_version(conn, **values)
             definition_store.insert_files(conn, version_id, file_rows)
+            store_blueprints(conn, version_id, key, blueprints)
         self._pathways.put(version_id, pathway)
         return _deployed({**values, "id": version_id}, created=True, files=file_rows)
 
@@ -236,14 +247,20 @@ class Definitions:
         )
         return next(view for view in views if view["number"] == number)
 
-    def startable(self, key: str, number: int | None, *, approval_required: bool, conn=None) -> dict:
-        """The version new referrals start on: the one named, else the latest (latest approved when approval
-        is required). Raises Conflict for a draft when approval is required. Reads in ``conn``'s
-        transaction when given, else in one of its own."""
+    def startable(
+        self, key: str, number: int | None, *, approval_required: bool, conn=None, at: Mapping | None = None
+    ) -> dict:
+        """The version new referrals start on: the one named, else the one live at point of access ``at`` (its
+        directory row; None when no point of access handles the referral) once the pathway has gone live
+        anywhere (``go_live_rule.py``), else the latest (latest approved when approval is required). Raises
+        Conflict for a draft when approval is required. Reads in ``conn``'s transaction when given, else in
+        one of its own."""
         if conn is None:
             with self._database.read() as own:
-                return self.startable(key, number, approval_required=approval_required, conn=own)
-        found = definition_store.version(conn, key, number, approved_only=approval_required)
+                return self.startable(key, number, approval_required=approval_required, conn=own, at=at)
+        found = live_version(conn, key, at and at["id"]) if number is None else None
+        if found is None:
+            found = definition_store.version(conn, key, number, approved_only=approval_required)
         if found is None:
             if definition_store.definition(conn, key) is None:
                 raise NotFound(f"no definition with key '{key}' has been deployed")
@@ -333,30 +350,6 @@ def _single_top_level(parsed: ParsedDeployment) -> str:
             )
         ]
     )
-
-
-def _refuse_duplicate_names(files: list[SourceFile]) -> None:
-    names = [f.filename for f in files]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise DefinitionInvalid(
-            [Problem(n, "the same file name appears twice in one deployment") for n in duplicates]
-        )
-
-
-def _refuse_unstorable_names(files: list[SourceFile]) -> None:
-    # PostgreSQL enforces the column's length and refuses NUL characters in text; SQLite would store both.
-    longest = definition_store.LONGEST_FILENAME
-    problems = [
-        Problem(
-            f.filename[:longest].replace("\x00", "\\x00"),
-            f"a file name has at most {longest} characters and no NUL characters",
-        )
-        for f in files
-        if len(f.filename) > longest or "\x00" in f.filename
-    ]
-    if problems:
-        raise DefinitionInvalid(problems)
 
 
 def _text(source: SourceFile) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from engine import clock
@@ -24,12 +25,12 @@ from engine.errors import (
     TaskNotReady,
 )
 from engine.metrics import Metrics
-from engine.pathways.changes import Apply, Change, Outcome, Report
+from engine.pathways.changes import Apply, Change, Claim, Outcome, Report
 from engine.pathways.definitions import PathwayCache
 from engine.pathways.events import ENGINE_ACTOR, instance_event
 from engine.pathways.forms import form_of_user_task
 from engine.pathways.indexes import NEW_INSTANCE, Indexed, indexed_before, write_indexes
-from engine.pathways.pipeline import StepPipeline
+from engine.pathways.pipeline import StepContext, StepPipeline
 from engine.store import instances as instance_store
 from engine.store.db import Connection, Database
 
@@ -63,13 +64,14 @@ class Instances:
     # ---- starting --------------------------------------------------------------------------------
 
     def start(
-        self, conn, now: datetime, *, version_id: int, data: dict, actor: str, correlation: dict[str, str]
-    ) -> Outcome:
+        self, conn, now: datetime, *, version_id: int, data: dict, actor: str, correlation: dict[str, str],
+        local: Mapping[str, Mapping] | None = None,
+    ) -> Outcome:  # fmt: skip
         """Create and run a new instance inside the caller's transaction, at the caller's time ``now`` (so
         that whatever the caller records with it — a referral, an idempotency key — commits or vanishes
-        together with it)."""
+        together with it). ``local``: a blueprint's parameters by process id (``variants.py``)."""
         pathway = self._pathways.get(version_id)
-        workflow = self._runtime.new_workflow(pathway, data)
+        workflow = self._runtime.new_workflow(pathway, data, local)
         instance_id = str(uuid.uuid4())
         started = instance_event("started", actor, now, detail={"version_id": version_id})
         initial_state = self._runtime.dump(workflow)
@@ -155,21 +157,37 @@ class Instances:
         report: Report | None = None,
         finished_too: bool = False,
         skip_locked: bool = False,
-    ) -> Outcome:
+        claim: Claim | None = None,
+    ) -> Outcome | None:
         """Apply an input and run the instance on, all in one transaction under its row lock.
 
         A failure of the input itself (StepFailed, TaskNotReady…) propagates and changes nothing; a
         failure of the steps after it is recorded as an incident. With ``finished_too`` an instance that
-        has completed or been cancelled still gets the input, as ``apply(None, conn, now)``."""
+        has completed or been cancelled still gets the input, as ``apply(None, conn, now)``. With
+        ``claim`` (and no ``instance_id``) the instance is the one ``claim(conn)`` locks and reads first
+        in the transaction, and None comes back when it finds none."""
         with self._metrics.step_duration.time():
-            return self._advance(instance_id, apply, actor, resuming, report, finished_too, skip_locked)
+            return self._advance(
+                instance_id, apply, actor, resuming, report, finished_too, skip_locked, claim
+            )
 
-    def _advance(self, instance_id, apply, actor, resuming, report, finished_too, skip_locked) -> Outcome:
+    def _advance(
+        self, instance_id, apply, actor, resuming, report, finished_too, skip_locked, claim
+    ) -> Outcome | None:
         now = clock.now()
         try:
             with self._database.write() as conn:
+                row = claim(conn) if claim is not None else None
+                if claim is not None and row is None:
+                    return None  # nothing to claim
+                instance_id = row["id"] if row is not None else instance_id
                 row, workflow = self._lock_and_load(
-                    conn, instance_id, resuming=resuming, finished_too=finished_too, skip_locked=skip_locked
+                    conn,
+                    instance_id,
+                    resuming=resuming,
+                    finished_too=finished_too,
+                    skip_locked=skip_locked,
+                    row=row,
                 )
                 indexed = None if workflow is None or resuming else indexed_before(self._runtime, workflow)
                 change = apply(workflow, conn, now)
@@ -241,9 +259,10 @@ class Instances:
     # ---- internals -----------------------------------------------------------------------------------
 
     def _lock_and_load(
-        self, conn, instance_id: str, *, resuming: bool, finished_too: bool = False, skip_locked: bool = False
+        self, conn, instance_id: str, *, resuming: bool, finished_too=False, skip_locked=False, row=None
     ):
-        row = instance_store.lock_instance(conn, instance_id, skip_locked=skip_locked)
+        """The instance's row, locked (here, unless given: claimed), and its workflow loaded."""
+        row = row or instance_store.lock_instance(conn, instance_id, skip_locked=skip_locked)
         if row is None:
             if skip_locked and instance_store.instance_exists(conn, instance_id):
                 raise InstanceBusy(f"instance {instance_id} is being changed by another process")
@@ -267,7 +286,7 @@ class Instances:
     def _run(self, conn, instance_id: str, workflow, now) -> tuple[list[dict], tuple[str, str]]:
         """Run the automated steps until the instance waits; their events, then the routes stage's, and the
         state and data to store. Data that cannot be stored fails the step (before anything is routed)."""
-        result = self._runtime.run(workflow)
+        result = self._runtime.run(workflow, StepContext(conn, instance_id, now))
         stored = self._runtime.dump_after_step(workflow)
         call_events = self._pipeline.route(conn, instance_id, result.calls, now)
         return [
@@ -331,7 +350,11 @@ class Instances:
                 detail={"element_id": failure.element_id, "error": failure.message},
             )
         )
-        state = state if workflow is None else self._runtime.dump(workflow)
+        if workflow is None:
+            # The state as it was stored, in the format it was stored in (a new instance's: the current one).
+            state_format = row.get("serializer_version") or self._runtime.state_format
+        else:
+            state, state_format = self._runtime.dump(workflow), self._runtime.state_format
         self._write(
             conn,
             row,
@@ -339,6 +362,7 @@ class Instances:
             "incident",
             now,
             change,
+            serializer_version=state_format,
             incident_task=failure.task_name or failure.element_id,
             incident_error=failure.message,
         )
@@ -357,9 +381,8 @@ class Instances:
             row["lock_version"],
             state=state,
             status=status,
-            serializer_version=self._runtime.state_format,
             updated_at=now,
-            **values,
+            **{"serializer_version": self._runtime.state_format, **values},
         )
         if not saved:
             # Only reachable if a writer skipped the row lock: fencing on lock_version keeps its work out.

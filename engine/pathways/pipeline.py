@@ -5,7 +5,8 @@
      ├─ 1. routes       its service calls become hand-offs in the receiving services' queues, each one
      │                  starting the OLA clocks its terms give it: ``record_routes`` in
      │                  engine/routing/routes.py, then engine/olas/obligation_clocks.py; each hand-off
-     │                  adds a ``handoff_requested`` event
+     │                  adds a ``handoff_requested`` event. Repeat contacts are recorded on the open
+     │                  referrals they were about in the same stage (engine/referrals/repeat_contacts.py)
      ├─ 2. event log    the change's events are appended to the instance's log (engine/store/instances.py)
      └─ 3. milestones   events that mark a milestone of the referral's journey become milestones, then one
                         numbered notification event and one pending delivery per subscription that wants it —
@@ -30,6 +31,17 @@ from engine.store.db import Connection
 
 # Stage 1: acts on the service calls a run made; returns the events it logs; raises StepFailed to refuse.
 RouteStage = Callable[[Connection, str, list[ServiceCall], datetime], list[dict]]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What an operation that reads (``engine.bpmn.Operation.reads``) is handed while an instance runs: the
+    instance, the transaction of the change it runs in (to read through, never to write) and the change's
+    time."""
+
+    conn: Connection
+    instance_id: str
+    now: datetime
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import yaml
 from engine.bpmn import SourceFile
 from engine.errors import DefinitionInvalid, Problem
 from engine.notifications.milestones import EVENT_TYPES
+from engine.pathways.scenario_open_referrals import OpenReferral, read_open_referrals
 from engine.pathways.scenario_reader import Node, Reader
 
 SCENARIO_SUFFIXES = (".scenarios.yaml", ".scenarios.yml")
@@ -74,7 +75,7 @@ EXPECTATIONS = (
     "milestones",
     "data",
 )
-START_KEYS = ("at", "referrer", "subject", "point_of_access", "data")
+START_KEYS = ("at", "referrer", "subject", "point_of_access", "open_referrals", "data")
 SCENARIO_KEYS = ("name", "pathway", "start", "steps", "expect")
 FILE_KEYS = ("pathway", "scenarios")
 
@@ -131,6 +132,13 @@ class Start:
     subject: str | None = None
     point_of_access: str | None = None
     data: dict = field(default_factory=dict)
+    # The person's referrals already open when this one starts (engine/pathways/scenario_open_referrals.py).
+    open_referrals: tuple[OpenReferral, ...] = ()
+
+    @property
+    def lead_time(self) -> timedelta:
+        """How long before the scenario's start its clock starts: the oldest open referral's age."""
+        return max((r.ago for r in self.open_referrals), default=timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -259,7 +267,15 @@ def _start(reader: Reader, node: Node | None, scenario_line: int) -> Start:
         subject=reader.text(keys.get("subject"), "subject", hint="quote an NHS number"),
         point_of_access=reader.text(keys.get("point_of_access"), "point_of_access"),
         data=reader.data(keys.get("data"), "start data", identifiers=True),
+        open_referrals=read_open_referrals(reader, keys.get("open_referrals"), _real_duration),
     )
+
+
+def _real_duration(reader: Reader, node: Node) -> timedelta | None:
+    duration = _duration(reader, node)
+    if duration is not None and duration.real is None:
+        reader.problem(node, f"{duration.text!r}: give an ISO 8601 duration of real time (P3D, PT4H)")
+    return duration.real if duration is not None else None
 
 
 def _step(reader: Reader, node: Node) -> Step | None:

@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine import clock
 from engine.bpmn import Runtime
-from engine.errors import Conflict, InstanceBusy, NoMatchingWait, NotFound, StepFailed
+from engine.errors import Conflict, NoMatchingWait, NotFound, StepFailed
 from engine.metrics import Metrics
 from engine.pathways.changes import Change, Outcome
 from engine.pathways.events import ENGINE_ACTOR, instance_event
@@ -42,54 +42,79 @@ class Timers:
     def fire_due(self) -> int:
         """Advance every instance with a timer due now; returns how many instances this process advanced.
 
-        Any number of processes may run this against one PostgreSQL database: an instance another process
-        is changing is skipped (its row lock is taken with SKIP LOCKED), so each due timer fires once."""
+        Any number of processes may run this against one PostgreSQL database: each change claims its
+        instance with the statement that finds it, the most overdue one no other transaction holds
+        (``claim_due_timer``, SKIP LOCKED), so workers take different instances rather than walking the same
+        list, and each due timer fires once."""
         fired = 0
-        # Instances that failed unexpectedly in this call: not tried again until the next tick.
-        failed: set[str] = set()
+        # Failed or found with nothing to fire in this call: not taken again until the next tick.
+        passed_over: set[str] = set()
+        # Fired in this call: left out of the next claims, so that one somehow still due cannot hold the
+        # loop; forgotten every batch, as a new look-up would.
+        taken: set[str] = set()
         while True:
-            now = clock.now()
-            with self._database.read() as conn:
-                due = instance_store.instances_with_due_timers(conn, now, self._batch_size)
-            advanced = 0
-            for instance_id, due_at in due:
-                if instance_id in failed:
-                    continue
-                try:
-                    self.fire(instance_id, skip_locked=True)
-                except InstanceBusy:
-                    continue  # another worker holds it; it fires there, or here on the next tick
-                except (NotFound, Conflict) as skipped:
-                    # Completed, cancelled, stopped by an incident or its timer fired by another process
-                    # since we looked: nothing to fire.
-                    log.info("timer of instance %s not fired: %s", instance_id, skipped)
-                    continue
-                except Exception as error:  # one broken instance must not stop the timers of the others
-                    failed.add(instance_id)
-                    log.exception("firing the timers of instance %s failed", instance_id)
-                    self._instances.record_unexpected_failure(instance_id, "firing its timers", error)
-                    continue
-                advanced += 1
-                lateness = max(0.0, (clock.now() - due_at).total_seconds())
-                self._metrics.timers_fired.inc()
-                self._metrics.timer_lateness.observe(lateness)
-                log.info("fired the timers of instance %s, %.3f s after they fell due", instance_id, lateness)
-            fired += advanced
-            # A short batch means nothing more is due; a batch of busy instances means others are at work.
-            if len(due) < self._batch_size or advanced == 0:
+            claimed: dict = {}
+            try:
+                outcome = self._fire(None, claim=self._claim_next(passed_over | taken, claimed))
+            except Exception as error:
+                if "id" not in claimed:  # the claim itself failed (the database): the next tick tries again
+                    raise
+                passed_over.add(claimed["id"])
+                self._not_fired(claimed["id"], error)
+                continue
+            if outcome is None:
                 return fired
+            fired += 1
+            taken.add(claimed["id"])
+            if len(taken) >= self._batch_size:
+                taken.clear()
+            lateness = max(0.0, (clock.now() - claimed["due_at"]).total_seconds())
+            self._metrics.timers_fired.inc()
+            self._metrics.timer_lateness.observe(lateness)
+            log.info("fired the timers of instance %s, %.3f s after they fell due", claimed["id"], lateness)
+
+    @staticmethod
+    def _claim_next(left_out: set[str], claimed: dict):
+        """A claim of the most overdue instance not ``left_out``; what it took goes into ``claimed``."""
+
+        def claim(conn):
+            row = instance_store.claim_due_timer(conn, clock.now(), left_out)
+            if row is not None:
+                claimed.update(id=row["id"], due_at=row["timer_due_at"])
+            return row
+
+        return claim
+
+    def _not_fired(self, instance_id: str, error: Exception) -> None:
+        if isinstance(error, NotFound | Conflict):
+            # Completed, cancelled, stopped by an incident, or its timer no longer due: nothing to fire.
+            log.info("timer of instance %s not fired: %s", instance_id, error)
+        else:  # one broken instance must not stop the timers of the others
+            log.exception("firing the timers of instance %s failed", instance_id, exc_info=error)
+            self._instances.record_unexpected_failure(instance_id, "firing its timers", error)
 
     def fire(self, instance_id: str, *, skip_locked: bool = False) -> Outcome:
         """Fire the timers of an instance that are due. With ``skip_locked`` (workers sharing PostgreSQL)
         an instance another process is changing raises InstanceBusy at once instead of waiting for it. A
         step after the timer that fails makes the instance an incident."""
+        return self._fire(instance_id, skip_locked=skip_locked)
+
+    def _fire(self, instance_id: str | None, *, skip_locked: bool = False, claim=None) -> Outcome | None:
+        """``fire``, for ``instance_id`` or for the instance ``claim`` takes (None when it takes none)."""
+        target = {"id": instance_id}
+
+        def take(conn):
+            row = claim(conn)
+            if row is not None:
+                target["id"] = row["id"]
+            return row
 
         def fire(workflow, _conn, now) -> Change:
             timers = [w for w in self._runtime.describe(workflow).waits if w.kind == "timer"]
             if not any(w.due_at < now for w in timers):
                 # The caller saw a due timer before taking the lock, and another process has fired it (or
                 # moved the instance past it) since: saving now would report a timer fired twice.
-                raise NoMatchingWait(f"instance {instance_id} has no timer due any more")
+                raise NoMatchingWait(f"instance {target['id']} has no timer due any more")
             before = {w.name for w in timers}
             self._runtime.fire_due_timers(workflow)
             after = {w.name for w in self._runtime.describe(workflow).waits if w.kind == "timer"}
@@ -101,9 +126,15 @@ class Timers:
             )
 
         try:
-            return self._instances.advance(instance_id, fire, actor=ENGINE_ACTOR, skip_locked=skip_locked)
+            return self._instances.advance(
+                instance_id,
+                fire,
+                actor=ENGINE_ACTOR,
+                skip_locked=skip_locked,
+                claim=take if claim is not None else None,
+            )
         except StepFailed as failure:
-            return self._instances.record_incident(instance_id, failure)
+            return self._instances.record_incident(target["id"], failure)
 
 
 class Ticker:

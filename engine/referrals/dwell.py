@@ -12,15 +12,14 @@ Referrals started in [start, end) count; an operator sees those its point of acc
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections import defaultdict
 from datetime import datetime
 
 from engine.errors import InvalidInput, NotFound
-from engine.governance.access import scope_of
+from engine.governance.access import operating_scope
 from engine.governance.clients import Client
-from engine.olas.olas import percentile
+from engine.olas.olas import check_period, percentile
 from engine.store import definitions as definition_store
 from engine.store import instances as instance_store
 from engine.store import referrals as referral_store
@@ -32,13 +31,12 @@ MOST_REFERRALS = 20_000
 
 
 def dwell_report(conn, viewer: Client, key: str, number: int, start: datetime, end: datetime) -> dict:
-    if end <= start:
-        raise InvalidInput("the report's 'to' must be after its 'from'")
+    check_period(start, end)
     version = definition_store.version(conn, key, number)
     if version is None:
         raise NotFound(f"no version {number} of pathway '{key}'")
     # An operator counts the referrals its point of access works on, not those its organisation submitted.
-    scope = dataclasses.replace(scope_of(viewer), submitted_by=None) if "operator" in viewer.roles else None
+    scope = operating_scope(viewer) if "operator" in viewer.roles else None
     instance_ids = referral_store.instances_of_version(
         conn, version["id"], start, end, scope, limit=MOST_REFERRALS + 1
     )

@@ -33,3 +33,19 @@ def validate_nhs_number(raw: str) -> str:
     if check == 10 or check != int(digits[9]):
         raise InvalidInput(f"{raw!r} is not a valid NHS number (its check digit does not match)")
     return digits
+
+
+def checked_verification(subject: str | None, status: str | None) -> str | None:
+    """The verification status to record for ``subject`` (a number given without one is unverified), or
+    InvalidInput."""
+    if subject is None:
+        if status is not None:
+            raise InvalidInput("'subject_verification' describes an NHS number; give the number in 'subject'")
+        return None
+    if status is None:
+        return UNVERIFIED
+    if status not in VERIFICATION_STATUSES:
+        raise InvalidInput(
+            f"unknown subject_verification {status!r}; one of {', '.join(VERIFICATION_STATUSES)}"
+        )
+    return status

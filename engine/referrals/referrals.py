@@ -8,6 +8,7 @@ import secrets
 import uuid
 
 from engine import clock
+from engine.bpmn import LOCAL_NAME
 from engine.errors import InvalidInput, NotFound
 from engine.governance.access import scope_of, visible_referral
 from engine.governance.clients import Client
@@ -18,9 +19,11 @@ from engine.pathways.forms import form_of_user_task
 from engine.pathways.instances import Instances
 from engine.pathways.messages import Messages
 from engine.pathways.task_claims import claim_user_task, release_user_task
+from engine.pathways.variants import choose_variant
 from engine.referrals.dwell import dwell_report
+from engine.referrals.intake_channels import checked_channel
 from engine.referrals.listing import referral_page, task_page
-from engine.referrals.nhs_number import UNVERIFIED, VERIFICATION_STATUSES, validate_nhs_number
+from engine.referrals.nhs_number import checked_verification, validate_nhs_number
 from engine.referrals.views import referral_view, task_view, timeline
 from engine.routing.transitions import OPEN, SERVICE_TRANSITIONS
 from engine.store import handoffs as handoff_store
@@ -69,12 +72,14 @@ class Referrals:
         notify: dict | None = None,
         point_of_access: str | None = None,
         subject_verification: str | None = None,
+        channel: str | None = None,
     ) -> tuple[dict, bool]:
         """Start ``pathway`` (its latest version unless one is named) for a referral. Returns the referral
         view and whether it is a replay of an earlier request with the same Idempotency-Key."""
         _check_data(data)
         subject = validate_nhs_number(subject) if subject else None
-        subject_verification = _verification(subject, subject_verification)
+        subject_verification = checked_verification(subject, subject_verification)
+        channel = checked_channel(channel)
         request = {
             "pathway": pathway,
             "version": version,
@@ -89,11 +94,12 @@ class Referrals:
 
         def create() -> dict:
             with self._database.read_once() as conn:
+                handled_by = _point_of_access(conn, client, pathway, point_of_access)
                 target = self._definitions.startable(
-                    pathway, version, approval_required=self._approval_required, conn=conn
+                    pathway, version, approval_required=self._approval_required, conn=conn, at=handled_by
                 )
-                handled_by = _point_of_access(conn, client, target["definition_key"], point_of_access)
-            return self._create(client, target, handled_by, request, keyed)
+            # How a repeat arrived does not make it another request: the channel stays out of the digest.
+            return self._create(client, target, handled_by, {**request, "channel": channel}, keyed)
 
         answer, replayed = answer_once(self._database, keyed, create)
         return (self._replayed(answer) if replayed else answer), replayed
@@ -111,6 +117,10 @@ class Referrals:
         }
         now = clock.now()
         with self._database.write() as conn:
+            # The variant for the point of access: Conflict, with nothing changed, when none can run.
+            variant = choose_variant(
+                conn, target, handled_by, client.organisation, approval_required=self._approval_required
+            )
             one_off = None
             if notify:
                 # Made before the pathway first runs, so that it hears "received" and everything after.
@@ -127,6 +137,7 @@ class Referrals:
                 now,
                 version_id=target["id"],
                 data=pathway_data,
+                local=variant.local,
                 actor=client.actor,
                 # The organisation rides along so that notifications can find its subscriptions while the
                 # instance first runs, before the referral row exists.
@@ -148,6 +159,8 @@ class Referrals:
                 subject_verification=request["subject_verification"],
                 point_of_access=handled_by["id"] if handled_by else None,
                 operated_by=handled_by["organisation"] if handled_by else client.organisation,
+                channel=request["channel"],
+                variant=variant.name,
                 created_at=now,
                 created_by=client.id,
             )
@@ -358,28 +371,15 @@ def _point_of_access(conn, client: Client, pathway_key: str, named: str | None):
     return handling[0] if handling else None
 
 
-def _verification(subject: str | None, status: str | None) -> str | None:
-    if subject is None:
-        if status is not None:
-            raise InvalidInput("'subject_verification' describes an NHS number; give the number in 'subject'")
-        return None
-    if status is None:
-        return UNVERIFIED
-    if status not in VERIFICATION_STATUSES:
-        raise InvalidInput(
-            f"unknown subject_verification {status!r}; one of {', '.join(VERIFICATION_STATUSES)}"
-        )
-    return status
-
-
 def _check_data(data) -> None:
     if not isinstance(data, dict):
         raise InvalidInput("'data' must be a JSON object")
     bad = [k for k in data if not k.isidentifier() or keyword.iskeyword(k) or k.startswith("_")]
-    if bad:
+    if bad or LOCAL_NAME in data:
         raise InvalidInput(
-            f"data keys must be plain identifiers (letters, digits, '_', not starting with '_'), "
-            f"so that pathway expressions can use them: {', '.join(map(repr, bad))}"
+            f"data keys must be plain identifiers (letters, digits, '_', not starting with '_'), so that "
+            f"pathway expressions can use them, and not '{LOCAL_NAME}' (a blueprint's parameters): "
+            + ", ".join(map(repr, bad or [LOCAL_NAME]))
         )
 
 

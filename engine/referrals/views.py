@@ -14,6 +14,7 @@ from engine.store import external_tasks as external_task_store
 from engine.store import handoffs as handoff_store
 from engine.store import instances as instance_store
 from engine.store import olas as ola_store
+from engine.store import repeat_contacts as repeat_contact_store
 from engine.store import services as service_store
 
 # A pathway sets this data field (e.g. in its sign-posting script) to tell the referrer, in its own words,
@@ -23,6 +24,15 @@ POINT_OF_ACCESS = "the point of access"
 # Engine-internal events (each automated step) are in the event log, not in a referrer's timeline.
 # A worker's failed attempt at an external task is retried by the engine: the referrer hears of the outcome.
 NOT_IN_TIMELINE = ("step_completed", "task_claimed", "task_released", "retried", "external_task_failed")
+# Who a repeat contact's timeline entry says acted: a point of access, unnamed (see ``timeline``).
+REPEAT_CONTACT_ACTOR = "a point of access"
+# A status a service wrote free text into (a question, a reason, an outcome), as a repeat contact is answered
+# from it: without the text, which can be clinical (``caller_status``).
+WITHOUT_FREE_TEXT = {
+    "on-hold": "{name} has asked the referrer for more information",
+    "rejected": "Declined by {name}; back with {owner}",
+    "completed": "Completed by {name}; the point of access is finishing the referral",
+}
 
 
 def referral_view(conn, referral, now: datetime | None = None) -> dict:
@@ -42,11 +52,14 @@ def referral_view(conn, referral, now: datetime | None = None) -> dict:
         "id": referral["id"],
         "reference": referral["reference"],
         "pathway": {"key": referral["definition_key"], "version": referral["version_number"]},
+        # The variant of a blueprint pathway it runs (None: not a blueprint, or the blueprint's defaults).
+        "variant": referral["variant"],
         "referrer": referral["referrer"],
         "referrer_organisation": referral["referrer_organisation"],
         "subject": referral["subject"],
         "subject_verification": referral["subject_verification"],
         "point_of_access": referral["point_of_access"],
+        "channel": referral["channel"],
         "redacted_at": referral["redacted_at"].isoformat() if referral["redacted_at"] else None,
         "status": referral["status"],
         "status_text": status_text,
@@ -56,6 +69,10 @@ def referral_view(conn, referral, now: datetime | None = None) -> dict:
         else None,
         "handoffs": [_handoff_summary(h, names) for h in handoffs],
         "clocks": [clock_view(book, c, names, now) for c in ola_store.clocks_of_instance(conn, instance_id)],
+        "repeat_contacts": [
+            {"at": c["recorded_at"].isoformat(), "answer": c["answer"]}
+            for c in repeat_contact_store.contacts_of_referral(conn, referral["id"])
+        ],
         "waiting_for": {
             "tasks": [task_view(t) for t in tasks],
             "messages": sorted({w["name"] for w in waits if w["kind"] == "message"}),
@@ -79,11 +96,30 @@ def timeline(conn, referral) -> list[dict]:
     events = instance_store.events_of(conn, referral["instance_id"])
     handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"])
     names = service_store.service_names(conn, services_named_by(handoffs))
-    return [
-        {"at": e["at"].isoformat(), "what": _describe(e, names), "kind": e["kind"], "by": e["actor"]}
+    entries = [
+        (
+            e["at"],
+            {"at": e["at"].isoformat(), "what": _describe(e, names), "kind": e["kind"], "by": e["actor"]},
+        )
         for e in events
         if e["kind"] not in NOT_IN_TIMELINE
     ]
+    # Contacts about the referral taken anywhere (engine/referrals/repeat_contacts.py): which point of access
+    # took one is the caller's business, not the referral's, so the entry says only what they were told.
+    entries += [
+        (c["recorded_at"], _repeat_contact_entry(c))
+        for c in repeat_contact_store.contacts_of_referral(conn, referral["id"])
+    ]
+    return [entry for _at, entry in sorted(entries, key=lambda pair: pair[0])]
+
+
+def _repeat_contact_entry(contact) -> dict:
+    return {
+        "at": contact["recorded_at"].isoformat(),
+        "what": f'Repeat contact: the caller was told "{contact["answer"]}"',
+        "kind": "repeat_contact",
+        "by": REPEAT_CONTACT_ACTOR,
+    }
 
 
 def plain_status(
@@ -133,6 +169,24 @@ def plain_status(
     return text, owner if latest["status"] not in ("completed", "cancelled") else "nobody"
 
 
+def caller_status(conn, referral) -> tuple[str, str]:
+    """(what a repeat contact about ``referral`` is told, who holds it): its plain status as its referrer
+    reads it, without the free text a service or its pathway wrote into it (a question, a reason, an outcome,
+    the pathway's own words) — the caller may be at another organisation. ``referral`` is a row of
+    ``referral_store.referral_overview``."""
+    handoffs = handoff_store.handoffs_of_instance(conn, referral["instance_id"])
+    names = service_store.service_names(conn, services_named_by(handoffs))
+    has_open_tasks = bool(instance_store.open_tasks_of_instance(conn, referral["instance_id"]))
+    text, owner = plain_status({**referral, "data": "{}"}, handoffs, names, has_open_tasks=has_open_tasks)
+    live = [h for h in handoffs if not _transferred_away(h)]
+    if referral["status"] == "waiting" and live and live[-1]["status"] in WITHOUT_FREE_TEXT:
+        name = names.get(live[-1]["to_service"], live[-1]["to_service"])
+        if live[-1]["status"] == "completed":
+            owner = POINT_OF_ACCESS  # the service is done; the pathway has not finished yet
+        text = WITHOUT_FREE_TEXT[live[-1]["status"]].format(name=name, owner=owner)
+    return text, owner
+
+
 def _transferred_away(handoff) -> bool:
     return handoff["status"] == "cancelled" and (handoff["business_status"] or "").startswith("transferred")
 
@@ -179,6 +233,7 @@ def _describe(event, names: dict[str, str]) -> str:
         "handoff_completed": f"Completed by {service}: {detail.get('outcome', '')}",
         "handoff_transferred": f"{service} transferred it to {transferred_to}: {detail.get('reason', '')}",
         "handoff_closed": f"Closed with {service} by the point of access: {detail.get('reason', '')}",
+        "repeat_contact_recorded": f"Recorded on the open referral {detail.get('reference', '')}",
     }
     if kind in ("ola_warning", "ola_breached"):
         owed = service if detail.get("party") == "receiver" else "The referrer"

@@ -29,6 +29,7 @@ from engine.routing.transitions import (
     consequences,
 )
 from engine.store import handoffs as handoff_store
+from engine.store import instances as instance_store
 from engine.store import referrals as referral_store
 from engine.store import services as service_store
 from engine.store.db import Database
@@ -99,12 +100,11 @@ class Handoffs:
         )
 
         def act() -> dict:
-            with self._database.read_once() as conn:
-                row, service = self._handoff_and_service(conn, handoff_id)
-            _check_acts_for(client, service)
-
             def apply(workflow, conn, now) -> Change:
-                current = self._locked_current(conn, handoff_id, if_match)
+                # Read under the instance's lock: every change to this referral's hand-offs waits for it.
+                current, service = self._handoff_and_service(conn, handoff_id)
+                _check_acts_for(client, service)
+                _check_if_match(current, if_match)
                 check_allowed(transition, current)
                 target = None
                 if action == "transfer":
@@ -122,9 +122,17 @@ class Handoffs:
                 event = _handoff_event(transition, current, client.actor, payload, now)
                 return Change(events=[event], result=view)
 
-            return self._instances.advance(
-                row["instance_id"], apply, actor=client.actor, finished_too=True
-            ).result
+            # The instance is found through the hand-off and locked in the same statement.
+            outcome = self._instances.advance(
+                None,
+                apply,
+                actor=client.actor,
+                finished_too=True,
+                claim=lambda conn: instance_store.lock_instance_of_handoff(conn, handoff_id),
+            )
+            if outcome is None:
+                raise NotFound(f"no hand-off with id {handoff_id}")
+            return outcome.result
 
         answer, _replayed = answer_once(self._database, keyed, act)
         return answer
@@ -213,17 +221,6 @@ class Handoffs:
         return row, {"name": row["service_name"], "organisation": row["service_organisation"]}
 
     @staticmethod
-    def _locked_current(conn, handoff_id: str, if_match: str | None):
-        # The instance row is locked already: every change to this referral's hand-offs waits for it.
-        current = handoff_store.handoff(conn, handoff_id)
-        if if_match is not None and if_match.strip() not in (etag(current), "*"):
-            raise PreconditionFailed(
-                f"If-Match {if_match} does not match the hand-off's current ETag "
-                f"{etag(current)}: read it again and retry"
-            )
-        return current
-
-    @staticmethod
     def _transfer_target(conn, current, target_id):
         target = service_store.service(conn, target_id)
         problem = routing_problem(target, target_id, current["referral_type"])
@@ -302,6 +299,14 @@ def services_named_by(handoffs) -> set[str]:
         | {h["owner"] for h in handoffs if h["owner"]}
         | {h["from_service"] for h in handoffs if h["from_service"]}
     )
+
+
+def _check_if_match(current, if_match: str | None) -> None:
+    if if_match is not None and if_match.strip() not in (etag(current), "*"):
+        raise PreconditionFailed(
+            f"If-Match {if_match} does not match the hand-off's current ETag "
+            f"{etag(current)}: read it again and retry"
+        )
 
 
 def etag(row) -> str:

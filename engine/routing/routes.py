@@ -3,7 +3,9 @@
 A routing service task asks for a hand-off to a service of the directory; the routes stage of the step
 pipeline (``engine.pathways.pipeline``) turns each such call into a requested hand-off in the service's
 queue, in the step's transaction, and its first transition starts the hand-off's OLA clocks. A transfer
-makes a new hand-off the same way (``open_handoff``).
+makes a new hand-off the same way (``open_handoff``). The optional ``calendar`` parameter names the calendar
+the receiver's clocks of that hand-off run on instead of the service's own (a blueprint variant's local
+agreement, e.g. ``local["duty_team_calendar"]``); an obligation whose OLA term names a calendar keeps it.
 
 A ``signpost.close_handoffs`` service task closes every hand-off of the referral that is still open
 (requested, received, accepted, in-progress or on-hold), whoever holds it: the pathway's own way to stand the
@@ -19,6 +21,7 @@ from datetime import datetime
 from engine.bpmn import Operation, ServiceCall
 from engine.errors import InvalidInput, StepFailed
 from engine.olas import obligation_clocks
+from engine.olas.calendars import CALENDARS
 from engine.pathways.events import ENGINE_ACTOR, instance_event
 from engine.routing.transitions import OPEN
 from engine.store import handoffs as handoff_store
@@ -37,6 +40,12 @@ def _answer_route(params: dict) -> dict:
     payload = params.get("payload")
     if payload is not None and not isinstance(payload, dict):
         raise InvalidInput(f"routing parameter 'payload' must give a dict, got {type(payload).__name__}")
+    calendar = params.get("calendar")
+    if calendar is not None and calendar not in CALENDARS:
+        raise InvalidInput(
+            f"routing parameter 'calendar' must name one of the calendars {', '.join(CALENDARS)}, "
+            f"got {calendar!r}"
+        )
     return {
         "id": str(uuid.uuid4()),
         "to_service": service,
@@ -48,7 +57,7 @@ def _answer_route(params: dict) -> dict:
 ROUTE = Operation(
     name=ROUTE_OPERATION,
     required=frozenset({"service", "referral_type"}),
-    optional=frozenset({"reason", "payload", "from_service"}),
+    optional=frozenset({"reason", "payload", "from_service", "calendar"}),
     answer=_answer_route,
 )
 
@@ -101,6 +110,7 @@ def record_routes(conn: Connection, instance_id: str, calls: list[ServiceCall], 
             reason=call.params.get("reason"),
             payload=call.params.get("payload") or {},
             at=now,
+            calendar=call.params.get("calendar"),
         )
         open_handoff(conn, handoff, ENGINE_ACTOR, now, {"element_id": call.element_id})
         events.append(
@@ -161,8 +171,10 @@ def new_handoff(
     payload: dict,
     at: datetime,
     id: str | None = None,
+    calendar: str | None = None,
 ) -> dict:
-    """A hand-off as it is first stored: requested, owned by the service it is routed to."""
+    """A hand-off as it is first stored: requested, owned by the service it is routed to; ``calendar``: the
+    one its receiver's OLA clocks run on, when the pathway agreed one."""
     return {
         "id": id or str(uuid.uuid4()),
         "instance_id": instance_id,
@@ -174,6 +186,7 @@ def new_handoff(
         "owner": to_service,
         "reason": reason,
         "payload": payload,
+        "calendar": calendar,
         "version": 1,
         "created_at": at,
         "updated_at": at,

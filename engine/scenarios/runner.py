@@ -169,7 +169,8 @@ def _run_one(
         if deadline is not None and time.monotonic() > deadline:
             raise _OutOfTime
 
-    virtual = clock.VirtualClock(scenario.start.at or DEFAULT_START)
+    # The clock starts early enough for the person's referrals already open when the scenario starts.
+    virtual = clock.VirtualClock((scenario.start.at or DEFAULT_START) - scenario.start.lead_time)
     try:
         with clock.running_on(virtual):
             stage = Stage(stores.fresh(), virtual, max_wakes=limits.max_wakes, deadline_check=check_deadline)

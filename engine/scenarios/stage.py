@@ -75,6 +75,19 @@ class Stage:
     # ---- what happens ----------------------------------------------------------------------------------
 
     def start(self, pathway: str, start: Start) -> str:
+        begins = self.clock.now() + start.lead_time
+        for earlier in sorted(start.open_referrals, key=lambda r: r.ago, reverse=True):
+            self.clock.move_to(begins - earlier.ago)
+            self.signpost.referrals.start(
+                self.referrer,
+                pathway=earlier.pathway,
+                version=None,
+                referrer=start.referrer,
+                subject=start.subject,
+                data=earlier.data,
+                point_of_access=earlier.point_of_access,
+            )
+        self.clock.move_to(begins)
         view, _ = self.signpost.referrals.start(
             self.referrer,
             pathway=pathway,

@@ -93,6 +93,10 @@ def _create_missing_lanes(conn: Connection) -> None:
 
 def append_record(conn: Connection, head: dict, values: dict, referral_ids: list[str]) -> int:
     """Insert a record (with the other referrals it concerns) and make it its lane's head."""
+    if conn.dialect.name == "postgresql":
+        record_id = conn.execute(_append_statement(values), {"listed": referral_ids}).scalar_one()
+        head.update(hash=values["hash"], last_id=record_id)
+        return record_id
     record_id = conn.execute(audit_log.insert().values(**values)).inserted_primary_key[0]
     if referral_ids:
         conn.execute(
@@ -107,18 +111,37 @@ def append_record(conn: Connection, head: dict, values: dict, referral_ids: list
     return record_id
 
 
+def _append_statement(values: dict):
+    """PostgreSQL: the record, the referrals it lists and its lane's new head in one statement (one round
+    trip instead of three), with ``listed`` as a parameter."""
+    inserted = audit_log.insert().values(**values).returning(audit_log.c.id).cte("inserted")
+    listed = sa.select(
+        inserted.c.id, sa.func.unnest(sa.bindparam("listed", type_=postgresql.ARRAY(sa.String)))
+    )
+    listing = audit_referrals.insert().from_select(["record_id", "referral_id"], listed).cte("listing")
+    return (
+        audit_head.update()
+        .where(audit_head.c.id == values["lane"])
+        .values(hash=values["hash"], last_id=sa.select(inserted.c.id).scalar_subquery())
+        .returning(audit_head.c.last_id)
+        .add_cte(listing)
+    )
+
+
 def referrals_changed(conn: Connection) -> set[str]:
     """The referrals whose rows this transaction wrote, from what the store's writers noted."""
     noted = changes_noted(conn)
     found = set(noted.get("referral", ()))
-    instance_ids = set(noted.get("instance", ()))
+    # One statement: the referrals of the instances changed, and of the instances whose rows were changed.
+    of_instances = []
+    if noted.get("instance"):
+        of_instances.append(referrals.c.instance_id.in_(sorted(noted["instance"])))
     for kind, table in (("handoff", handoffs), ("user_task", user_tasks), ("external_task", external_tasks)):
         if noted.get(kind):
-            query = sa.select(table.c.instance_id).where(table.c.id.in_(sorted(noted[kind])))
-            instance_ids.update(conn.execute(query).scalars())
-    if instance_ids:
-        query = sa.select(referrals.c.id).where(referrals.c.instance_id.in_(sorted(instance_ids)))
-        found.update(conn.execute(query).scalars())
+            changed = sa.select(table.c.instance_id).where(table.c.id.in_(sorted(noted[kind])))
+            of_instances.append(referrals.c.instance_id.in_(changed))
+    if of_instances:
+        found.update(conn.execute(sa.select(referrals.c.id).where(sa.or_(*of_instances))).scalars())
     return found
 
 

@@ -12,6 +12,7 @@ from engine.store.db import note_change, transaction_memo
 from engine.store.referrals import visible_referrals
 from engine.store.tables import (
     correlations,
+    handoffs,
     instance_events,
     instances,
     referrals,
@@ -27,6 +28,20 @@ _LOCK_INSTANCE = {
     False: _INSTANCE.with_for_update(),
     True: _INSTANCE.with_for_update(skip_locked=True),
 }
+
+
+# The instance a hand-off belongs to (which never changes), found and locked in one statement.
+_INSTANCE_OF_HANDOFF = sa.select(handoffs.c.instance_id).where(handoffs.c.id == sa.bindparam("handoff_id"))
+_LOCK_INSTANCE_OF_HANDOFF = (
+    sa.select(instances)
+    .where(instances.c.id == _INSTANCE_OF_HANDOFF.scalar_subquery())
+    .with_for_update(of=instances)
+)
+
+
+def lock_instance_of_handoff(conn: Connection, handoff_id: str) -> RowMapping | None:
+    """``lock_instance`` for the instance of a hand-off; None when there is no such hand-off."""
+    return conn.execute(_LOCK_INSTANCE_OF_HANDOFF, {"handoff_id": handoff_id}).mappings().first()
 
 
 def insert_instance(conn: Connection, **values) -> None:
@@ -140,6 +155,24 @@ def instances_with_due_timers(conn: Connection, now: datetime, limit: int) -> li
         .limit(limit)
     )
     return [(instance_id, _aware(due_at)) for instance_id, due_at in conn.execute(query)]
+
+
+def claim_due_timer(conn: Connection, now: datetime, passed_over: Iterable[str] = ()) -> RowMapping | None:
+    """Lock the instance with the most overdue timer that no other transaction holds, and read it (with
+    ``timer_due_at``, that timer's due time); None when no such instance is left. The look-up and the
+    claim are one statement: workers sharing PostgreSQL each take a different instance (``SKIP LOCKED``)
+    instead of all walking the same list and finding it taken. On SQLite the write transaction already
+    holds the database's only write lock. ``passed_over``: instances this caller will not take again."""
+    query = (
+        sa.select(instances, waits.c.due_at.label("timer_due_at"))
+        .join(waits, waits.c.instance_id == instances.c.id)
+        .where(waits.c.kind == "timer", waits.c.due_at < now)
+    )
+    passed_over = sorted(passed_over)
+    if passed_over:
+        query = query.where(waits.c.instance_id.not_in(passed_over))
+    query = query.order_by(waits.c.due_at).limit(1).with_for_update(of=instances, skip_locked=True)
+    return conn.execute(query).mappings().first()
 
 
 def count_timers_due(conn: Connection, now: datetime) -> int:

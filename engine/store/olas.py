@@ -16,6 +16,9 @@ from engine.store.tables import (
     referrals,
 )
 
+# A clock in these states has not stopped (stopping one makes it met, cancelled or breached).
+NEVER_STOPPED = ("running", "paused")
+
 _OLA_TERMS = sa.select(ola_terms).order_by(ola_terms.c.name)
 
 _INSERT_CLOCK = ola_clocks.insert()
@@ -89,25 +92,41 @@ def clocks_at_risk(
     to_services=None,
     scope=None,
     limit: int = 200,
+    open_only: bool = False,
 ) -> list[RowMapping]:
-    """Clocks in ``states``, soonest due first; limited to hand-offs to ``to_services`` and/or referrals
-    ``scope`` may see (either is enough) when given."""
-    query = (
-        sa.select(ola_clocks, referrals.c.id.label("referral_id"), referrals.c.reference)
-        .join(referrals, referrals.c.instance_id == ola_clocks.c.instance_id)
-        .where(ola_clocks.c.state.in_(states))
-        .order_by(ola_clocks.c.due_at)
-        .limit(limit)
-    )
-    if due_before is not None:
-        query = query.where(ola_clocks.c.due_at <= due_before)
+    """Clocks in ``states``, soonest due first (paused ones, which have no due time, last); limited to
+    hand-offs to ``to_services`` and/or referrals ``scope`` may see (either is enough) when given; with
+    ``open_only``, only those not stopped (a breached clock stays breached once met late).
+
+    Each state is asked for on its own, walking an index in due time order (the open clocks' partial one
+    when it applies) and stopping at ``limit``, and the database merges them: one query for several states
+    at once would sort all their clocks first, and breached clocks pile up as history."""
     visible = []
     if to_services is not None:
         visible.append(ola_clocks.c.to_service.in_(list(to_services)))
     if scope is not None:
         visible.append(visible_referrals(scope))
-    if visible:
-        query = query.where(sa.or_(*visible))
+    per_state = []
+    for state in dict.fromkeys(states):
+        query = (
+            sa.select(ola_clocks, referrals.c.id.label("referral_id"), referrals.c.reference)
+            .join(referrals, referrals.c.instance_id == ola_clocks.c.instance_id)
+            .where(ola_clocks.c.state == state)
+            .order_by(ola_clocks.c.due_at)
+            .limit(limit)
+        )
+        if open_only or state in NEVER_STOPPED:
+            query = query.where(ola_clocks.c.stopped_at.is_(None))
+        if due_before is not None:
+            query = query.where(ola_clocks.c.due_at <= due_before)
+        if visible:
+            query = query.where(sa.or_(*visible))
+        per_state.append(sa.select(query.subquery()))
+    if not per_state:
+        return []
+    merged = sa.union_all(*per_state).subquery()
+    # Paused clocks have no due time: after every due time, on every database.
+    query = sa.select(merged).order_by(merged.c.due_at.asc().nulls_last(), merged.c.id).limit(limit)
     return list(conn.execute(query).mappings())
 
 

@@ -105,6 +105,68 @@ definition_files = sa.Table(
     sa.Column("content", sa.Text, nullable=False),
 )
 
+# ---- Staged go-live: which approved version new referrals start on, per point of access, from when ---------
+
+# One row per go-live (engine/pathways/go_lives.py): a version made live from a time at some points of access
+# (go_live_points). "baseline" is what was live everywhere before a pathway's first go-live.
+go_lives = sa.Table(
+    "go_lives",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("definition_key", sa.ForeignKey("definitions.key"), nullable=False, index=True),
+    sa.Column("version_id", sa.ForeignKey("definition_versions.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("live_from", UTCDateTime, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("recorded_by", sa.String(200), nullable=False),
+    sa.Column("organisation", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(2000), nullable=False),
+)
+
+# Where a go-live applies: one row per point of access (a service id), or one row with none for every point of
+# access. Rolling back marks the row; it is never deleted.
+go_live_points = sa.Table(
+    "go_live_points",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("go_live_id", sa.ForeignKey("go_lives.id"), nullable=False, index=True),
+    sa.Column("point_of_access", sa.String(100)),
+    sa.Column("rolled_back_at", UTCDateTime),
+    sa.Column("rolled_back_by", sa.String(200)),
+    sa.Column("rollback_reason", sa.String(2000)),
+)
+
+# ---- Blueprints: one diagram with local variants (engine/pathways/blueprints.py) ---------------------------
+
+# The parameters a version's process declares in its <process id>.variants.toml, as declared (with defaults).
+version_blueprints = sa.Table(
+    "version_blueprints",
+    metadata,
+    sa.Column("version_id", sa.ForeignKey("definition_versions.id"), primary_key=True),
+    sa.Column("process_id", sa.String(200), primary_key=True),
+    sa.Column("filename", sa.String(300), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+)
+
+# The variants of a version's own process: the values they give and where they apply. Each is clinically
+# approved on its own, like the version.
+pathway_variants = sa.Table(
+    "pathway_variants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version_id", sa.ForeignKey("definition_versions.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("description", sa.String(2000)),
+    sa.Column("points_of_access", sa.JSON, nullable=False),
+    sa.Column("organisation", sa.String(200)),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("approval", sa.String(20), nullable=False, server_default="draft"),
+    sa.Column("approved_by", sa.String(200)),
+    sa.Column("approved_at", UTCDateTime),
+    sa.Column("approval_reason", sa.String(2000)),
+    sa.UniqueConstraint("version_id", "name"),
+)
+
 instances = sa.Table(
     "instances",
     metadata,
@@ -220,6 +282,10 @@ referrals = sa.Table(
     # work on it (the point of access's organisation, or the referrer's when the pathway names none).
     sa.Column("point_of_access", sa.String(100)),
     sa.Column("operated_by", sa.String(200), nullable=False, index=True),
+    # How the referral arrived (engine.referrals.intake_channels); None if it came before that was kept.
+    sa.Column("channel", sa.String(20)),
+    # The variant of a blueprint pathway the referral runs (pathway_variants.name of its version), if any.
+    sa.Column("variant", sa.String(100)),
     # When the referral's personal data was removed at the end of its retention period.
     sa.Column("redacted_at", UTCDateTime),
     sa.Column("cancelled_at", UTCDateTime),
@@ -230,6 +296,26 @@ referrals = sa.Table(
     sa.Index("ix_referrals_referrer_organisation_created_at_id", "referrer_organisation", "created_at", "id"),
     sa.Index("ix_referrals_point_of_access_created_at_id", "point_of_access", "created_at", "id"),
     sa.Index("ix_referrals_operated_by_created_at_id", "operated_by", "created_at", "id"),
+)
+
+# A repeat contact ("where's my nurse?") recorded on the open referral it was about, by the repeat contact
+# pathway (engine/referrals/repeat_contacts.py): failure demand, counted per organisation pair (OLA report).
+repeat_contacts = sa.Table(
+    "repeat_contacts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("referral_id", sa.ForeignKey("referrals.id"), nullable=False, index=True),
+    # The contact's own instance: its referral row does not exist yet while the pathway first runs.
+    sa.Column("contact_instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    # What the caller was told: the open referral's status as it stood, without free text.
+    sa.Column("answer", sa.Text, nullable=False),
+    # Who held the open referral when the caller asked: the service and the organisation pair of its latest
+    # open hand-off (from None: the referrer), or its point of access before any hand-off was made.
+    sa.Column("held_by_service", sa.String(100)),
+    sa.Column("from_organisation", sa.String(200)),
+    sa.Column("to_organisation", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False, index=True),
+    sa.UniqueConstraint("referral_id", "contact_instance_id"),
 )
 
 idempotency_keys = sa.Table(
@@ -287,6 +373,8 @@ handoffs = sa.Table(
     sa.Column("outcome", sa.Text),
     sa.Column("status_before_hold", sa.String(20)),
     sa.Column("payload", sa.JSON, nullable=False),
+    # The calendar the pathway agreed for the receiver's OLA clocks (a blueprint variant's), if it named one.
+    sa.Column("calendar", sa.String(100)),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -351,6 +439,15 @@ ola_clocks = sa.Table(
     sa.Index("ix_ola_clocks_state_next_check_at", "state", "next_check_at"),
     sa.Index("ix_ola_clocks_state_due_at", "state", "due_at"),
     sa.Index("ix_ola_clocks_stopped_at", "stopped_at"),
+    # The obligations still owed, by state and due time: a duty manager's board walks this, never the
+    # breached clocks met late, which pile up as history.
+    sa.Index(
+        "ix_ola_clocks_open_state_due_at",
+        "state",
+        "due_at",
+        sqlite_where=sa.text("stopped_at IS NULL"),
+        postgresql_where=sa.text("stopped_at IS NULL"),
+    ),
 )
 
 # Every milestone of a referral's journey, written in the same transaction as the change that caused it;

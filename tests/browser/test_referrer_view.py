@@ -8,12 +8,18 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import CONSOLE, call, start_referral
+from tests.browser.conftest import call, start_referral
 from tests.browser.test_studio import assert_accessible, sign_in_with
 from tests.conftest import SOPS
 from tests.support.personas import GP, NURSING_TEAM, Persona
 
-pytestmark = [pytest.mark.wall_clock, CONSOLE]
+# As CONSOLE, and the practice's webhook may be on this machine (nothing listens there).
+pytestmark = [
+    pytest.mark.wall_clock,
+    pytest.mark.studio_settings(SIGNPOST_SKIP_PATHWAY_APPROVAL="true", SIGNPOST_WEBHOOK_ALLOW_PRIVATE="true"),
+]
+PRACTICE_WEBHOOK = "http://127.0.0.1:9/practice-hook"
+DELIVERY_WORDS = {"pending": "Being sent", "delivered": "Delivered", "dead": "Not delivered"}
 
 OTHER_PRACTICE = Persona("other gp", "C82002", ("referrer",))
 PHONE = {"width": 390, "height": 844}
@@ -27,6 +33,8 @@ def olas(signpost, directory):
 
 def test_a_referrer_watches_a_referral_move_without_reloading(page: Page, studio, enrolled, shots):
     gp = enrolled(GP)
+    # The practice is told of its referrals by webhook: the page shows each notification and how it went.
+    call(studio, gp.token, "POST", "/api/v1/subscriptions", {"url": PRACTICE_WEBHOOK})
     referral = start_referral(studio, gp.token)
     sign_in_with(page, gp.token)
     expect(page).to_have_url(f"{studio.base}/console/referrals")
@@ -34,13 +42,20 @@ def test_a_referrer_watches_a_referral_move_without_reloading(page: Page, studio
     expect(row).to_contain_text(referral["status_text"])
     expect(row).to_contain_text("to acknowledge the referral by")
     expect(page.get_by_role("link", name="Pathway library")).to_have_count(0)  # not a referrer's page
+    expect(page.get_by_role("button", name="Show older referrals")).to_be_hidden()  # one page holds them all
     assert_accessible(page, "referrer's referrals")
+    shots(page, "referrer-referrals")
 
     row.get_by_role("link", name=referral["reference"]).click()
     expect(page.get_by_role("heading", name=f"Referral {referral['reference']}")).to_be_visible()
     expect(page.locator(".status-text")).to_have_text(referral["status_text"])
     expect(page.locator(".obligations")).to_contain_text("On track")
     expect(page.locator(".timeline")).to_contain_text("Referral received")
+    deliveries = call(studio, gp.token, "GET", f"/api/v1/referrals/{referral['id']}/deliveries")
+    received = next(d for d in deliveries if d["event_type"] == "referral.received")
+    expect(page.locator(".notifications li.delivery", has_text="received")).to_contain_text(
+        DELIVERY_WORDS[received["status"]]
+    )
     assert_accessible(page, "referral status page")
     shots(page, "referrer-status")
 

@@ -14,7 +14,11 @@ from engine.bpmn import SourceFile
 from tests.conftest import PROCESSES, stored_instance
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
-FRONT_DOOR_FILES = ("adult_social_care_front_door.bpmn", "adult_social_care_eligibility.dmn")
+FRONT_DOOR_FILES = (
+    "adult_social_care_front_door.bpmn",
+    "adult_social_care_eligibility.dmn",
+    "adult_social_care_front_door.variants.toml",
+)
 CITY_SPOC = "city-single-point-of-contact"
 CITY_TEAM = "City duty social work team"
 

@@ -16,6 +16,7 @@ FILES = (
     "community_nursing_triage.dmn",
     "adult_social_care_front_door.bpmn",
     "adult_social_care_eligibility.dmn",
+    "adult_social_care_front_door.variants.toml",
     "bed_bureau_admission.bpmn",
     "bed_bureau_admission_decision.dmn",
     "bed_bureau_hospital_choice.dmn",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from engine.bpmn import SourceFile
+from engine.pathways.forms import FORM_SUFFIX
 from engine.scenarios import Directory, is_scenario_file, run_scenarios
 from engine.settings import Settings
 from tests.conftest import PROCESSES, SOPS
@@ -20,6 +21,7 @@ PATHWAYS = (
     "community_nursing_referral",
     "first_contact_plus",
     "integrated_crisis_response",
+    "repeat_contact",
 )
 
 
@@ -30,7 +32,9 @@ def shipped():
     files = [
         SourceFile(str(path.relative_to(PROCESSES.parent)), path.read_bytes())
         for path in sorted(PROCESSES.iterdir())
-        if path.suffix in (".bpmn", ".dmn") or is_scenario_file(path.name)
+        if path.suffix in (".bpmn", ".dmn", ".toml")
+        or path.name.endswith(FORM_SUFFIX)
+        or is_scenario_file(path.name)
     ]
     directory = Directory.from_files(
         (SOPS / "services.toml").read_text(),

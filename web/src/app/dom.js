@@ -41,6 +41,16 @@ export function formatWhen(iso) {
   return Number.isNaN(when.getTime()) ? String(iso) : dateTime.format(when);
 }
 
+/** 5400 → '1 h 30 min'; null → '—'. */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest ? `${hours} h ${rest} min` : `${hours} h`;
+}
+
 /** The first of ``names`` that ``object`` has (not null): for fields the API may or may not send yet. */
 export function fieldOf(object, ...names) {
   for (const name of names) {

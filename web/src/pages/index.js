@@ -85,6 +85,14 @@ export const pages = [
     load: () => import('./heatmap/page.js'),
   },
   {
+    id: 'simulations',
+    path: '/console/simulations',
+    title: 'Simulations',
+    nav: 'Simulations',
+    roles: ['designer', 'operator', 'admin'],
+    load: () => import('./simulations/page.js'),
+  },
+  {
     id: 'service-queue',
     path: '/console/services',
     title: 'Service queue',

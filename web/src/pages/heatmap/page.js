@@ -4,8 +4,7 @@
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
 import { api, describe } from '../../app/api.js';
-import { h } from '../../app/dom.js';
-import { duration } from '../ola-board/page.js';
+import { duration, h } from '../../app/dom.js';
 
 const PERIODS = { 7: 'The last 7 days', 30: 'The last 30 days', 90: 'The last 90 days' };
 const SHADES = ['heat-1', 'heat-2', 'heat-3', 'heat-4'];

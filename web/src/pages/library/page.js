@@ -1,11 +1,17 @@
 // The pathway library: every deployed pathway with its versions, who deployed and approved each and when,
-// which one new referrals start on, and how many referrals run on each. Fields the API does not send (yet)
-// are left blank rather than guessed.
+// which one new referrals start on, where each is live (staged go-live: go-live.js), and how many referrals
+// run on each. Fields the API does not send (yet) are left blank rather than guessed.
 
 import { api, describe } from '../../app/api.js';
 import { fieldOf, formatWhen, h } from '../../app/dom.js';
+import { goLiveControl, historyRow, liveAt, pointsOfAccessToGoLiveAt } from './go-live.js';
+import { variantList } from './variants.js';
 
-export async function render({ main, announce }) {
+// Pathway, Version, Status, Deployed, Clinical approval, Live at, Referrals, Open.
+const COLUMNS = 8;
+
+export async function render(context) {
+  const { main, announce } = context;
   const status = h('p', { class: 'loading', role: 'status' }, 'Loading the pathways…');
   main.append(
     h(
@@ -17,8 +23,9 @@ export async function render({ main, announce }) {
     status,
   );
   let pathways;
+  let points;
   try {
-    pathways = await loadPathways();
+    [pathways, points] = await Promise.all([loadPathways(), pointsOfAccessToGoLiveAt()]);
   } catch (error) {
     status.className = 'form-error';
     status.setAttribute('role', 'alert');
@@ -38,7 +45,12 @@ export async function render({ main, announce }) {
     );
     return;
   }
-  const table = libraryTable(pathways);
+  const changed = async (message) => {
+    main.replaceChildren();
+    await render(context);
+    announce(message);
+  };
+  const table = libraryTable(pathways, { points, announce, changed });
   main.append(filterField(table, pathways.length, announce), table);
 }
 
@@ -75,7 +87,7 @@ function filterField(table, total, announce) {
   );
 }
 
-function libraryTable(pathways) {
+function libraryTable(pathways, goLive) {
   return h(
     'table',
     { class: 'library' },
@@ -86,17 +98,17 @@ function libraryTable(pathways) {
       h(
         'tr',
         {},
-        ['Pathway', 'Version', 'Status', 'Deployed', 'Clinical approval', 'Referrals'].map((name) =>
+        ['Pathway', 'Version', 'Status', 'Deployed', 'Clinical approval', 'Live at', 'Referrals'].map((name) =>
           h('th', { scope: 'col' }, name),
         ),
         h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Open')),
       ),
     ),
-    pathways.map(pathwayRows),
+    pathways.map((pathway) => pathwayRows(pathway, goLive)),
   );
 }
 
-function pathwayRows(pathway) {
+function pathwayRows(pathway, goLive) {
   const name = pathway.name || pathway.key;
   const versions = [...(pathway.versions || [])].sort((a, b) => b.number - a.number);
   const heading = h(
@@ -107,16 +119,18 @@ function pathwayRows(pathway) {
   );
   const group = h('tbody', { dataset: { search: `${name} ${pathway.key}`.toLowerCase() } });
   if (!pathway.versions) {
-    group.append(h('tr', {}, heading, h('td', { colspan: 6, class: 'form-error' }, pathway.error)));
+    group.append(h('tr', {}, heading, h('td', { colspan: COLUMNS - 1, class: 'form-error' }, pathway.error)));
     return group;
   }
   versions.forEach((version, index) => {
-    group.append(h('tr', {}, index === 0 ? heading : null, versionCells(pathway, version, name)));
+    group.append(h('tr', {}, index === 0 ? heading : null, versionCells(pathway, version, name, goLive)));
   });
+  const history = historyRow(pathway, COLUMNS);
+  if (history) group.append(history);
   return group;
 }
 
-function versionCells(pathway, version, name) {
+function versionCells(pathway, version, name, goLive) {
   const current =
     fieldOf(pathway, 'startable_version', 'current_version') === version.number ||
     fieldOf(version, 'starts_new_referrals', 'current') === true;
@@ -128,6 +142,7 @@ function versionCells(pathway, version, name) {
       { class: 'version' },
       `Version ${version.number}`,
       current ? h('span', { class: 'badge current' }, 'new referrals start here') : null,
+      variantList(version),
     ),
     h('td', {}, status ? h('span', { class: `badge status-${status}` }, capitalise(status)) : '—'),
     h(
@@ -151,6 +166,7 @@ function versionCells(pathway, version, name) {
           ? 'Waiting for a clinical approver'
           : '—',
     ),
+    h('td', { class: 'live-at' }, liveAt(pathway, version, goLive)),
     h('td', { class: 'number' }, referralCount(version)),
     h(
       'td',
@@ -172,6 +188,7 @@ function versionCells(pathway, version, name) {
             ),
           ]
         : null,
+      goLiveControl(pathway, version, goLive.points, goLive),
     ),
   ];
 }

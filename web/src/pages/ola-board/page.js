@@ -3,7 +3,7 @@
 // per organisation pair and per obligation — the figures of GET /api/v1/reports/ola, also as CSV.
 
 import { api, describe } from '../../app/api.js';
-import { formatWhen, h } from '../../app/dom.js';
+import { duration, formatWhen, h } from '../../app/dom.js';
 import { keepFresh } from '../../app/live.js';
 import { clockState, describeObligation } from '../referral/next-step.js';
 
@@ -58,9 +58,8 @@ export async function render({ main, announce }) {
       : 'Nothing is due soon or overdue.';
   };
   const loadNow = async () => {
-    // A breached clock stays "breached" once the obligation is met late: only those still owed are shown.
-    const owed = await api('/api/v1/obligations?state=running&state=breached&limit=500');
-    clocks = owed.filter((clock) => !clock.stopped_at);
+    // A breached clock stays "breached" once the obligation is met late: only those still owed are asked for.
+    clocks = await api('/api/v1/obligations?state=running&state=breached&open=true&limit=500');
     drawNow();
   };
   onlyAtRisk.addEventListener('change', drawNow);
@@ -167,14 +166,4 @@ function percentBar(percent) {
   const bar = h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill' }));
   bar.firstChild.style.width = `${Math.max(0, Math.min(100, percent))}%`;
   return h('span', { class: 'percent' }, bar, `${percent}%`);
-}
-
-/** 5400 → '1 h 30 min'; null → '—'. */
-export function duration(seconds) {
-  if (seconds === null || seconds === undefined) return '—';
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  const rest = minutes % 60;
-  return rest ? `${hours} h ${rest} min` : `${hours} h`;
 }

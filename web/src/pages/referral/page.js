@@ -16,15 +16,27 @@ export async function render({ main, params, setTitle, announce }) {
   const status = h('p', { class: 'loading', role: 'status' }, 'Loading the referral…');
   main.append(status);
   let shown = null;
+  let sent = '[]';
+  let lastReferral;
+  let lastTimeline;
   let view;
   try {
-    const [referral, timeline] = await Promise.all([api(path), api(`${path}/timeline`)]);
+    const [referral, timeline, deliveries] = await Promise.all([
+      api(path),
+      api(`${path}/timeline`),
+      deliveriesOf(path),
+    ]);
     shown = digest(referral);
-    view = draw(referral, timeline);
+    sent = JSON.stringify(deliveries);
+    [lastReferral, lastTimeline] = [referral, timeline];
+    view = draw(referral, timeline, deliveries);
   } catch (error) {
     status.className = 'form-error';
     status.setAttribute('role', 'alert');
-    status.textContent = `The referral could not be shown. ${describe(error)}`;
+    // The API answers 404 alike for a referral that does not exist and for another organisation's.
+    const reason =
+      error.status === 404 ? 'There is no such referral, or it is not one you may see.' : describe(error);
+    status.textContent = `The referral could not be shown. ${reason}`;
     return undefined;
   }
   status.remove();
@@ -61,9 +73,22 @@ export async function render({ main, params, setTitle, announce }) {
 
   const live = keepFresh(async () => {
     const referral = await api(path); // revalidated with its ETag: unchanged costs a 304
-    if (digest(referral) === shown) return;
+    if (digest(referral) === shown) {
+      // A notification still being sent changes without the referral: only then is it asked about again.
+      if (!JSON.parse(sent).some((delivery) => delivery.status === 'pending')) return;
+      const deliveries = await deliveriesOf(path);
+      if (JSON.stringify(deliveries) === sent) return;
+      sent = JSON.stringify(deliveries);
+      const fresh = draw(lastReferral, lastTimeline, deliveries);
+      view.replaceWith(fresh);
+      view = fresh;
+      return;
+    }
     shown = digest(referral);
-    const fresh = draw(referral, await api(`${path}/timeline`));
+    const [timeline, deliveries] = await Promise.all([api(`${path}/timeline`), deliveriesOf(path)]);
+    sent = JSON.stringify(deliveries);
+    [lastReferral, lastTimeline] = [referral, timeline];
+    const fresh = draw(referral, timeline, deliveries);
     view.replaceWith(fresh);
     view = fresh;
     await drawOperations(referral);
@@ -171,7 +196,7 @@ function digest(referral) {
   return JSON.stringify([updatedAt, statusText, owner, handoffList, clocks]);
 }
 
-function draw(referral, timeline) {
+function draw(referral, timeline, deliveries) {
   const next = nextStep(referral);
   const openClocks = referral.clocks.filter((clock) => !clock.stopped_at);
   return h(
@@ -194,6 +219,8 @@ function draw(referral, timeline) {
       h('dd', {}, next ? h('span', { class: `rag ${next.state}` }, next.text) : 'Nothing is owed now.'),
       h('dt', {}, 'Pathway'),
       h('dd', {}, `${referral.pathway.key.replaceAll('_', ' ')} (version ${referral.pathway.version})`),
+      // A blueprint pathway's local variant: the point of access's own services, targets and thresholds.
+      referral.variant ? [h('dt', {}, 'Local variant'), h('dd', { class: 'variant' }, referral.variant)] : null,
       h('dt', {}, 'Sent'),
       h('dd', {}, formatWhen(referral.created_at)),
     ),
@@ -211,7 +238,57 @@ function draw(referral, timeline) {
         ),
       ),
     ),
+    deliveries.length ? notifications(deliveries) : null,
   );
+}
+
+/** The notifications about the referral to the reader's subscriptions: a referrer's own, or those the point
+ * of access working on it may see. Other roles subscribe to nothing: for them there are none to ask for. */
+async function deliveriesOf(path) {
+  if (!session.has('referrer') && !session.has('operator')) return [];
+  return api(`${path}/deliveries`);
+}
+
+const DELIVERY_WORDS = {
+  pending: 'Being sent',
+  delivered: 'Delivered',
+  dead: 'Not delivered: gave up',
+  disabled: 'Not sent: the subscription is off',
+};
+
+/** The notifications sent about the referral to the reader's subscriptions, and whether each arrived. */
+function notifications(deliveries) {
+  return h(
+    'section',
+    { 'aria-labelledby': 'notifications-title' },
+    h('h2', { id: 'notifications-title' }, 'Notifications sent'),
+    h(
+      'ul',
+      { class: 'notifications' },
+      deliveries.map((delivery) => {
+        const attempts = delivery.attempts === 1 ? '1 attempt' : `${delivery.attempts} attempts`;
+        const about = [attempts, failure(delivery), deliveryTime(delivery)].filter(Boolean).join('; ');
+        return h(
+          'li',
+          { class: `delivery ${delivery.status}` },
+          `${delivery.event_type.replace(/^referral\./, '').replaceAll('_', ' ').replace('.', ' ')}: `,
+          DELIVERY_WORDS[delivery.status] || delivery.status,
+          ` (${about})`,
+        );
+      }),
+    ),
+  );
+}
+
+function failure(delivery) {
+  if (delivery.status === 'delivered' || !(delivery.last_error || delivery.last_status_code)) return '';
+  return `last answer: ${delivery.last_error || `HTTP ${delivery.last_status_code}`}`;
+}
+
+function deliveryTime(delivery) {
+  if (delivery.delivered_at) return formatWhen(delivery.delivered_at);
+  const retrying = delivery.status === 'pending' && delivery.next_attempt_at;
+  return retrying ? `next try ${formatWhen(delivery.next_attempt_at)}` : '';
 }
 
 function obligations(clocks) {

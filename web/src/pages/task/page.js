@@ -19,7 +19,10 @@ export async function render({ main, params, navigate, announce, setTitle }) {
   } catch (error) {
     status.className = 'form-error';
     status.setAttribute('role', 'alert');
-    status.textContent = `The task could not be shown. ${describe(error)}`;
+    // The API answers 404 alike for a task that does not exist and for another organisation's.
+    const reason =
+      error.status === 404 ? 'There is no such task, or it is not one you may see.' : describe(error);
+    status.textContent = `The task could not be shown. ${reason}`;
     return undefined;
   }
   status.textContent = '';
