@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api import create_app  # noqa: E402 - the path must be set first
+from bench.olas import settle  # noqa: E402 - the same settling after a load as the OLA bench
 from engine.bpmn import SourceFile  # noqa: E402
 from engine.governance.audit_keys import new_audit_key  # noqa: E402
 from engine.notifications.secrets_at_rest import new_key  # noqa: E402
@@ -402,20 +403,6 @@ def write(database, batch: dict[str, list[list]]) -> None:
 def next_id(database, table: sa.Table) -> int:
     with database.read() as conn:
         return (conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
-
-
-def settle(database) -> None:
-    """What a database left alone would have done after the load: planner statistics on PostgreSQL, the
-    write-ahead log folded back into the file on SQLite."""
-    if database.is_sqlite:
-        raw = database.engine.raw_connection()
-        try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            raw.close()
-        return
-    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE")
 
 
 # ---- measuring -------------------------------------------------------------------------------------------
