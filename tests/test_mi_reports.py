@@ -48,6 +48,7 @@ def week(http, signpost, nursing, enrolled, frozen_clock) -> dict:
 
     def act(referral, action, when, body=None) -> None:
         frozen_clock.move_to(when)
+        assert referral["handoffs"], referral
         handoff = referral["handoffs"][-1]["id"]
         response = http.post(f"/api/v1/handoffs/{handoff}/{action}", json=body or {}, headers=team)
         assert response.status_code == 200, response.json

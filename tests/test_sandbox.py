@@ -166,3 +166,16 @@ def test_code_naming_now_is_asked_again_when_the_time_moves(pool, sandboxed, fro
     assert sandboxed.evaluate("str(now())", {}) == "2026-11-23 09:00:00+00:00"
     frozen_clock.shift(timedelta(hours=1))
     assert sandboxed.evaluate("str(now())", {}) == "2026-11-23 10:00:00+00:00"
+
+
+def test_a_new_workers_start_is_not_charged_to_the_time_limit(monkeypatch):
+    # On a busy machine a new worker's interpreter can take longer to start than a script may run: the
+    # limit counts from the worker's "ready", so a tight limit still lets a cold pool answer.
+    monkeypatch.setattr("engine.sandbox.pool.ANSWER_MARGIN_SECONDS", 0.0)
+    cold = SandboxPool(size=1, memory_bytes=256 * 1024 * 1024)
+    try:
+        tight = SandboxedEvaluator(cold, time_limit_seconds=0.05, max_answer_bytes=1_000)
+        assert tight.evaluate("sum(range(10))", {}) == 45
+        assert cold.workers_replaced == 0
+    finally:
+        cold.close()

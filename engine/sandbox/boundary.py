@@ -23,6 +23,8 @@ from typing import Any
 from engine.errors import ExpressionFailed
 
 HEADER = struct.Struct(">Q")
+# The empty frame a worker writes once it is set up and reading requests.
+READY_FRAME = HEADER.pack(0)
 FrameTooLong = OverflowError
 MAX_DEPTH = 100
 # The classes an answer may hold beyond the builtin containers and scalars.

@@ -74,6 +74,14 @@ class _Worker:
             close_fds=True,
         )
 
+    def wait_until_ready(self) -> bool:
+        """Whether the worker announced itself set up within START_TIMEOUT_SECONDS."""
+        try:
+            ready = read_frame(self.process.stdout.fileno(), time.monotonic() + START_TIMEOUT_SECONDS, 0)
+        except (TimeoutError, FrameTooLong):
+            return False
+        return ready == b""
+
     def ask(self, frame: bytes, deadline: float, max_answer_bytes: int) -> bytes | None:
         """The answer's body; None if the worker ended without one. Raises FrameTimeout, FrameTooLarge."""
         try:
@@ -163,10 +171,18 @@ class SandboxPool:
                 return self._idle.pop()
             self._running += 1
         try:
-            return _Worker(self.memory_bytes)
+            return self._started_worker()
         except OSError as error:
             self._gone()
             raise ExpressionFailed(f"could not start a sandbox worker: {error}") from error
+
+    def _started_worker(self) -> _Worker:
+        """A new worker, set up and waiting for its first request; OSError if it could not be started."""
+        worker = _Worker(self.memory_bytes)
+        if worker.wait_until_ready():
+            return worker
+        worker.kill()
+        raise OSError(f"it was not ready within {START_TIMEOUT_SECONDS:g} s")
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         if healthy:
@@ -194,7 +210,7 @@ class SandboxPool:
 
     def _start_one(self) -> None:
         try:
-            worker = _Worker(self.memory_bytes)
+            worker = self._started_worker()
         except OSError:
             log.exception("could not start a sandbox worker")
             self._gone()

@@ -6,6 +6,9 @@ server), forbids core dumps and file writes, and points its standard output away
 use. Each request also arms a CPU-time alarm whose default action ends the process: if the server has gone
 and nobody kills this worker, a C call that never returns still cannot burn CPU for long.
 
+Once set up it writes an empty frame: the server waits for it before sending a request, so that a slow start
+on a busy machine is not charged to the pathway code's time limit.
+
 A worker that crashes (a C stack overflow is a SIGSEGV) simply ends; the server sees the pipe close, fails
 the step as an incident and starts another worker.
 """
@@ -22,7 +25,7 @@ import sys
 from datetime import datetime
 
 from engine.errors import BpmnErrorThrown, ExpressionError, ExpressionRejected, ExpressionTimeout
-from engine.sandbox.boundary import dump_frame, plain_data, read_frame, write_all
+from engine.sandbox.boundary import READY_FRAME, dump_frame, plain_data, read_frame, write_all
 from engine.sandbox.evaluator import Evaluator
 
 REQUEST_LIMIT_BYTES = 1 << 30
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     clock = _Clock()
     evaluator = Evaluator(helpers={"now": clock})
     signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the CPU alarm's default action ends the process
+    # Ready: the server counts a request's time limit from here, not from this interpreter's start.
+    write_all(answers, READY_FRAME)
     while (body := read_frame(requests, None, REQUEST_LIMIT_BYTES)) is not None:
         operation, source, names, now, time_limit, max_items = _request(body)
         clock.current = now
