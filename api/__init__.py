@@ -30,7 +30,7 @@ from api.views import (
     tasks,
     variants,
 )
-from engine.simulation.jobs import SimulationJobs
+from engine.simulation.jobs import SimulationQueue
 from engine.system import Signpost
 
 
@@ -67,7 +67,7 @@ def create_app(signpost: Signpost) -> Flask:
         },
     )
     app.extensions["signpost"] = signpost
-    app.extensions["simulations"] = SimulationJobs(signpost)
+    app.extensions["simulations"] = SimulationQueue(signpost)
     hops = signpost.settings.proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

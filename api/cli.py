@@ -162,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(signpost: Signpost, args) -> int:
     from api import create_app  # Flask is only needed by this command
     from engine.pathways.timers import Ticker
+    from engine.simulation.worker import SimulationWorker
 
     signpost.migrate()
     token = signpost.settings.admin_token or _development_token(signpost)
@@ -170,6 +171,11 @@ def _serve(signpost: Signpost, args) -> int:
     )
     ticker = Ticker(signpost.tick, signpost.settings.tick_seconds)
     ticker.start()
+    app = create_app(signpost)
+    # One process serves everything here: the simulations queued through its API are run by it too.
+    simulations = SimulationWorker(signpost)
+    app.extensions["simulations"].queued_hooks.append(simulations.wake)
+    simulations.start()
     base = f"http://{args.host}:{args.port}"
     # Never the token itself: a terminal's scroll-back, a process supervisor's log or CI output would keep it.
     where = (
@@ -184,7 +190,7 @@ def _serve(signpost: Signpost, args) -> int:
         flush=True,
     )
     try:
-        create_app(signpost).run(
+        app.run(
             host=args.host,
             port=args.port,
             threaded=True,
@@ -192,6 +198,7 @@ def _serve(signpost: Signpost, args) -> int:
             request_handler=PathOnlyRequestLog,
         )
     finally:
+        simulations.stop()
         ticker.stop()
     return 0
 

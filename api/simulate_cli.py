@@ -36,6 +36,7 @@ from engine.simulation.history import backtest, generate_history
 from engine.simulation.profiles import Behaviour, behaviour_from, demand_from, read_document
 from engine.simulation.runner import Arm, Plan, Progress, simulate
 from engine.simulation.whatifs import WhatIf, read_what_if
+from engine.simulation.worker import SimulationWorker
 
 CANCELLED = 130
 
@@ -91,6 +92,27 @@ def add_simulate_command(commands) -> None:
     test.add_argument("--runs", type=int, default=3)
     test.add_argument("--seed", type=int, default=1)
     test.set_defaults(command=run_backtest)
+
+    work = actions.add_parser(
+        "work", help="run the simulations queued through the API, one at a time, until stopped (SIGTERM)"
+    )
+    work.set_defaults(command=run_simulation_worker)
+
+
+def run_simulation_worker(signpost, _args) -> int:
+    stopping = threading.Event()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: stopping.set())
+    worker = SimulationWorker(signpost)
+    worker.start()
+    print(
+        f"Signpost simulation worker {worker.name}: running the simulations queued through the API",
+        flush=True,
+    )
+    stopping.wait()
+    # A simulation in progress stops at its next simulated hour and goes back to the queue.
+    worker.stop()
+    return 0
 
 
 def run_simulate(signpost, args) -> int:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.governance.clients import ROLES
+from engine.simulation.worker import SimulationWorker
 from tests import bpmn_samples as samples
 from tests.conftest import NURSING_FILES, PROCESSES, SOPS
 
@@ -610,7 +611,7 @@ def scenario(signpost, nursing, app) -> dict:
     later = datetime.now(UTC) + timedelta(days=400)
     closure = signpost.olas.add_closure("office-hours", later, later + timedelta(days=1), "to remove", gp)
     service = signpost.services.get(SERVICE_ID).as_dict()
-    simulation = _simulation_sample(app, client("designer", SERVICE_ORG))
+    simulation = _simulation_sample(app, signpost, client("designer", SERVICE_ORG))
     return {
         "key": nursing.key,
         "version": nursing.number,
@@ -637,7 +638,7 @@ def scenario(signpost, nursing, app) -> dict:
     }
 
 
-def _simulation_sample(app, designer) -> str:
+def _simulation_sample(app, signpost, designer) -> str:
     """A finished simulation of the trust's designer (a day without arrivals: nothing to run)."""
     jobs = app.extensions["simulations"]
     started = jobs.start(
@@ -651,7 +652,7 @@ def _simulation_sample(app, designer) -> str:
         },
         designer,
     )
-    jobs.wait(started["id"], 60)
+    assert SimulationWorker(signpost, "matrix worker").work_next() == started["id"]
     assert jobs.get(started["id"], designer)["status"] == "done"
     return started["id"]
 

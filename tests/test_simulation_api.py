@@ -1,10 +1,22 @@
-"""Simulations through the API (api/views/simulations.py): started in the background, polled, cancelled, read
-as figures and as the HTML report; refused with a problem document when they cannot run; seen by the
-caller's organisation only."""
+"""Simulations through the API (api/views/simulations.py): queued in the database and run by a simulation
+worker, polled, cancelled, read as figures and as the HTML report; refused with a problem document when they
+cannot run; seen by the caller's organisation only; claimed again when their worker stops."""
 
 from __future__ import annotations
 
-from tests.conftest import NURSING_FILES, SOPS, pathway_files
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from engine.simulation.jobs import MOST_ACTIVE
+from engine.simulation.worker import MOST_ATTEMPTS, STALE_AFTER, SimulationWorker
+from engine.store import simulation_runs
+from tests.conftest import NURSING_FILES, ROOT, SOPS, pathway_files, process_env
+from tests.support.processes import Process
 
 NURSING = "community_nursing_referral"
 CITY = "community-nursing-city"
@@ -27,14 +39,14 @@ def deploy(signpost):
 
 
 def test_a_designer_starts_a_simulation_polls_it_and_reads_its_figures_and_report(
-    http, app, signpost, directory, designer_headers, operator_headers
+    http, signpost, directory, designer_headers, operator_headers
 ):
     deploy(signpost)
     started = http.post("/api/v1/simulations", json=REQUEST, headers=designer_headers)
     assert started.status_code == 202, started.json
     simulation = started.json
-    assert simulation["status"] == "running" and simulation["figures"] is None
-    app.extensions["simulations"].wait(simulation["id"], 300)
+    assert simulation["status"] == "queued" and simulation["figures"] is None
+    assert SimulationWorker(signpost, "worker 1").work_next() == simulation["id"]
 
     done = http.get(f"/api/v1/simulations/{simulation['id']}", headers=designer_headers).json
     assert done["status"] == "done", done["error"]
@@ -53,13 +65,17 @@ def test_a_designer_starts_a_simulation_polls_it_and_reads_its_figures_and_repor
     assert http.get("/api/v1/simulations", headers=operator_headers).json == []
 
 
-def test_a_running_simulation_can_be_cancelled(http, app, signpost, directory, operator_headers):
+def test_a_running_simulation_can_be_cancelled(http, signpost, directory, operator_headers):
     deploy(signpost)
     longer = {**REQUEST, "days": 5, "what_if": None}
     started = http.post("/api/v1/simulations", json=longer, headers=operator_headers).json
+    worker = SimulationWorker(signpost, "worker 1")
+    claimed = worker.claim_next()
+    assert claimed["id"] == started["id"]
     cancelled = http.post(f"/api/v1/simulations/{started['id']}/cancel", headers=operator_headers)
     assert cancelled.status_code == 200
-    app.extensions["simulations"].wait(started["id"], 300)
+    assert (cancelled.json["status"], cancelled.json["cancel_requested"]) == ("running", True)
+    worker.work(claimed)
     after = http.get(f"/api/v1/simulations/{started['id']}", headers=operator_headers).json
     assert after["status"] == "cancelled" and after["figures"] is None
     again = http.post(f"/api/v1/simulations/{started['id']}/cancel", headers=operator_headers)
@@ -94,3 +110,93 @@ def test_a_simulation_that_cannot_run_is_refused_at_once_with_the_reason(
         == 422
     )
     assert http.get("/api/v1/simulations", headers=designer_headers).json == []
+
+
+def test_a_queued_simulation_is_cancelled_at_once_and_never_runs(http, signpost, directory, designer_headers):
+    deploy(signpost)
+    started = http.post("/api/v1/simulations", json=REQUEST, headers=designer_headers).json
+    cancelled = http.post(f"/api/v1/simulations/{started['id']}/cancel", headers=designer_headers).json
+    assert cancelled["status"] == "cancelled" and cancelled["finished_at"] is not None
+    assert SimulationWorker(signpost, "worker 1").work_next() is None
+
+
+def test_a_simulation_whose_worker_stopped_is_claimed_again_and_finished(
+    http, signpost, directory, designer_headers, frozen_clock
+):
+    deploy(signpost)
+    started = http.post("/api/v1/simulations", json=REQUEST, headers=designer_headers).json
+    stopped, spare = SimulationWorker(signpost, "stopped worker"), SimulationWorker(signpost, "spare worker")
+    claimed = stopped.claim_next()  # and then never beats
+    assert claimed["id"] == started["id"]
+    assert spare.work_next() is None  # its worker may only be slow
+    frozen_clock.shift(STALE_AFTER + timedelta(seconds=1))
+    assert spare.work_next() == started["id"]
+    done = http.get(f"/api/v1/simulations/{started['id']}", headers=designer_headers).json
+    assert done["status"] == "done", done["error"]
+    assert [arm["label"] for arm in done["figures"]["arms"]] == ["as is", "what if"]
+    # The stopped worker, back, finds the run is no longer its own and writes nothing over it.
+    stopped.work(claimed)
+    assert http.get(f"/api/v1/simulations/{started['id']}", headers=designer_headers).json == done
+
+
+def test_a_simulation_that_keeps_stopping_its_worker_is_given_up(
+    http, signpost, directory, designer_headers, frozen_clock
+):
+    deploy(signpost)
+    started = http.post("/api/v1/simulations", json=REQUEST, headers=designer_headers).json
+    for attempt in range(MOST_ATTEMPTS):
+        assert SimulationWorker(signpost, f"worker {attempt}").claim_next()["id"] == started["id"]
+        frozen_clock.shift(STALE_AFTER + timedelta(seconds=1))
+    assert SimulationWorker(signpost, "last worker").work_next() is None
+    failed = http.get(f"/api/v1/simulations/{started['id']}", headers=designer_headers).json
+    assert failed["status"] == "failed"
+    assert f"stopped the worker running it {MOST_ATTEMPTS} times" in failed["error"]
+
+
+def test_an_organisation_queues_a_bounded_number_of_simulations(http, signpost, directory, designer_headers):
+    deploy(signpost)
+    for _ in range(MOST_ACTIVE):
+        assert http.post("/api/v1/simulations", json=REQUEST, headers=designer_headers).status_code == 202
+    refused = http.post("/api/v1/simulations", json=REQUEST, headers=designer_headers)
+    assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
+    assert "queued or running already" in refused.json["detail"]
+    assert len(http.get("/api/v1/simulations", headers=designer_headers).json) == MOST_ACTIVE
+
+
+@pytest.mark.wall_clock
+def test_a_simulation_survives_its_worker_process_being_killed(
+    http, signpost, directory, designer_headers, database_url, tmp_path
+):
+    deploy(signpost)
+    # Long enough to be killed in the middle: a few hundred referrals in each of two runs.
+    demand = {"arrivals": [{"pathway": NURSING, "per_hour": 2}]}
+    longer = {**REQUEST, "days": 3, "runs": 2, "what_if": None, "demand": demand}
+    queued = http.post("/api/v1/simulations", json=longer, headers=designer_headers).json
+    worker = Process(
+        [sys.executable, "-m", "api.cli", "simulate", "work"], process_env(database_url), ROOT, "simulations"
+    )
+    try:
+        worker.wait_for("running the simulations queued through the API")
+        running = wait_for_run(signpost, queued["id"], lambda run: run["progress"] is not None)
+        assert running["status"] == "running" and running["attempts"] == 1
+    finally:
+        worker.kill()
+
+    # Nobody beats for it any more: once that is stale, another worker starts it again and finishes it.
+    with time_machine.travel(datetime.now(UTC) + STALE_AFTER + timedelta(seconds=1), tick=True):
+        assert SimulationWorker(signpost, "spare worker").work_next() == queued["id"]
+    done = http.get(f"/api/v1/simulations/{queued['id']}", headers=designer_headers).json
+    assert done["status"] == "done", done["error"]
+    assert done["progress"]["fraction_done"] > 0.99 and done["figures"]["arms"]
+
+
+def wait_for_run(signpost, run_id: str, condition, timeout: float = 120.0):
+    """The run once ``condition`` holds of it, read from the database as a worker process writes it."""
+    deadline, pause = time.monotonic() + timeout, threading.Event()
+    while time.monotonic() < deadline:
+        with signpost.database.read() as conn:
+            run = simulation_runs.get(conn, run_id)
+        if condition(run):
+            return run
+        pause.wait(0.1)
+    raise AssertionError(f"simulation {run_id} did not get there in {timeout:g} s: {dict(run)}")

@@ -1,7 +1,7 @@
-"""Pathway simulations for the studio and the console (docs/simulation.md): start one (it runs in the
-background), poll its progress, cancel it, read its figures and its HTML report. Designers, operators (duty
-managers) and admins; a simulation is seen by its organisation only. Nothing is written to the database: a
-simulation runs on throw-away stores and reads only figures (no referral) from this one.
+"""Pathway simulations for the studio and the console (docs/simulation.md): queue one (a simulation worker
+runs it), poll its progress, cancel it, read its figures and its HTML report. Designers, operators (duty
+managers) and admins; a simulation is seen by its organisation only. What is stored is the run itself: a
+simulation runs on throw-away stores and reads only figures (no referral) from this database.
 """
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ class ProgressSchema(Schema):
 class SimulationSchema(Schema):
     id = fields.String()
     title = fields.String()
-    status = fields.String(metadata={"description": "running, done, cancelled or failed"})
+    status = fields.String(metadata={"description": "queued, running, done, cancelled or failed"})
+    cancel_requested = fields.Boolean(metadata={"description": "asked to stop; its worker ends it shortly"})
     requested_by = fields.String()
     created_at = fields.String()
+    finished_at = fields.String(allow_none=True)
     progress = fields.Nested(ProgressSchema, allow_none=True)
     error = fields.String(allow_none=True)
     figures = fields.Dict(allow_none=True, metadata={"description": "when done: as signpost simulate --json"})
@@ -83,7 +85,7 @@ def jobs():
 @blp.route("/simulations", methods=["POST"])
 @requires(*ROLES)
 @blp.arguments(SimulationRequestSchema)
-@blp.response(202, SimulationSchema, description="started: poll GET /simulations/{id}")
+@blp.response(202, SimulationSchema, description="queued: poll GET /simulations/{id}")
 def start_simulation(body: dict):
     return jobs().start(body, current_client())
 

@@ -1,176 +1,140 @@
-"""Simulations asked for through the API (the studio and the console): checked at once, then run in a worker
-thread of the process that accepted them, with their progress, a way to cancel them and, when done, their
-figures and HTML report.
+"""Simulations asked for through the API (the studio and the console): checked at once and queued in the
+database (``simulation_runs``), run by a simulation worker (``engine/simulation/worker.py``) that records
+their progress and, when done, their figures and HTML report. Any API process answers for any run, and a
+run whose worker stops is claimed again by another.
 
 A run belongs to the caller's organisation (and, when the caller is an operator tied to a point of access,
 to that point of access): only its clients see, cancel or read it. A request names one
 pathway and, to compare, a second version of it; or a what-if, run beside the pathway as it is. The demand
 and service behaviour come in the request (as a profile file would hold them: docs/simulation.md) or are
 fitted from a period of history; start data comes from the version's scenario files only (history's referral
-data stays where it is). Bounds: ``MOST_DAYS`` days, ``MOST_RUNS`` runs, ``MOST_RUNNING`` at once per process;
-the ``MOST_KEPT`` latest are remembered (in this process: a restart forgets them).
+data stays where it is). Bounds: ``MOST_DAYS`` days, ``MOST_RUNS`` runs, ``MOST_ACTIVE`` queued or running
+per organisation; the ``MOST_KEPT`` latest finished ones of each organisation are kept.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from engine import clock
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.governance.clients import Client
-from engine.simulation import report
 from engine.simulation.fit import fit
 from engine.simulation.profiles import Behaviour, behaviour_from, demand_from
-from engine.simulation.runner import Arm, Plan, Progress, prepare, run_prepared
+from engine.simulation.runner import Arm, Plan, prepare
 from engine.simulation.whatifs import AS_IS, read_what_if
+from engine.store import simulation_runs as store
 from engine.system import Signpost
-
-log = logging.getLogger(__name__)
 
 MOST_DAYS = 31
 MOST_RUNS = 10
-MOST_RUNNING = 2
-MOST_KEPT = 20
+MOST_ACTIVE = 3
+MOST_KEPT = 50
+# The request's instants, kept as ISO 8601 text in the stored request.
+_INSTANTS = ("start", "fit_from", "fit_to")
 
 
-@dataclass
-class Job:
-    id: str
-    organisation: str
-    point_of_access: str | None
-    requested_by: str
-    created_at: datetime
-    title: str
-    cancel: threading.Event = field(default_factory=threading.Event)
-    status: str = "running"  # running | done | cancelled | failed
-    progress: Progress | None = None
-    summary: dict | None = None
-    html: str | None = None
-    error: str | None = None
-    worker: threading.Thread | None = None
+class SimulationQueue:
+    """The API's side of simulations: queue, list, read and cancel them."""
 
-    def view(self, *, with_figures: bool = False) -> dict:
-        progress = self.progress
-        answer = {
-            "id": self.id,
-            "title": self.title,
-            "status": self.status,
-            "requested_by": self.requested_by,
-            "created_at": self.created_at.isoformat(),
-            "progress": None
-            if progress is None
-            else {
-                "arm": progress.arm,
-                "run": progress.run,
-                "runs": progress.runs,
-                "simulated_days": round(progress.simulated_days, 2),
-                "days": progress.days,
-                "referrals": progress.referrals,
-                "referrals_per_second": round(progress.referrals_per_second, 2),
-                "fraction_done": round(progress.fraction_done, 3),
-                "seconds_left": None if progress.seconds_left is None else round(progress.seconds_left),
-            },
-            "error": self.error,
-        }
-        answer["figures"] = self.summary if with_figures else None
-        return answer
-
-
-class SimulationJobs:
     def __init__(self, signpost: Signpost):
         self._signpost = signpost
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._lock = threading.Lock()
+        # Called after a run is queued: a worker in this process (``signpost serve``) starts on it at once.
+        self.queued_hooks: list[Callable[[], None]] = []
 
     def start(self, request: dict, client: Client) -> dict:
-        """Check ``request`` (InvalidInput, NotFound: nothing starts) and start it in a worker thread."""
+        """Check ``request`` (InvalidInput, NotFound: nothing is queued) and queue it."""
         plan, title = plan_from_request(self._signpost, request)
-        prepared = prepare(self._signpost, plan)
-        job = Job(
-            str(uuid.uuid4()), client.organisation, _point_of_access(client), client.actor, clock.now(), title
-        )
-        with self._lock:
-            if sum(j.status == "running" for j in self._jobs.values()) >= MOST_RUNNING:
+        prepare(self._signpost, plan)
+        run_id = str(uuid.uuid4())
+        with self._signpost.database.write() as conn:
+            if store.count_active(conn, client.organisation) >= MOST_ACTIVE:
                 raise Conflict(
-                    f"{MOST_RUNNING} simulations are running already: wait for one to finish, or cancel one"
+                    f"{MOST_ACTIVE} simulations of {client.organisation} are queued or running already: "
+                    "wait for one to finish, or cancel one"
                 )
-            self._jobs[job.id] = job
-            while len(self._jobs) > MOST_KEPT:
-                oldest = next(j for j in self._jobs.values() if j.status != "running")
-                del self._jobs[oldest.id]
-        worker = threading.Thread(
-            target=self._run, args=(job, plan, prepared), name=f"simulation-{job.id[:8]}", daemon=True
-        )
-        job.worker = worker
-        worker.start()
-        return job.view()
-
-    def _run(self, job: Job, plan: Plan, prepared) -> None:
-        def progress(now: Progress) -> None:
-            job.progress = now
-
-        try:
-            result = run_prepared(
-                self._signpost.settings, plan, prepared, progress=progress, cancelled=job.cancel.is_set
+            store.insert(
+                conn,
+                id=run_id,
+                organisation=client.organisation,
+                point_of_access=_point_of_access(client),
+                requested_by=client.actor,
+                title=title,
+                request=stored_request(request),
+                status="queued",
+                created_at=clock.now(),
             )
-            if result.cancelled:
-                job.status = "cancelled"
-                return
-            job.summary = report.as_dict(result)
-            job.html = report.as_html(job.summary, job.title)
-            job.status = "done"
-        except Exception as error:  # a run that breaks must say so, not leave its caller polling forever
-            log.exception("simulation %s failed", job.id)
-            job.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
-            job.status = "failed"
+            store.forget_finished_beyond(conn, client.organisation, MOST_KEPT)
+            row = store.get(conn, run_id)
+        for hook in self.queued_hooks:
+            hook()
+        return view(row)
 
     def list(self, client: Client) -> list[dict]:
-        with self._lock:
-            jobs = [j for j in self._jobs.values() if _sees(client, j)]
-        return [j.view() for j in reversed(jobs)]
+        with self._signpost.database.read() as conn:
+            rows = store.listed(conn, client.organisation, _point_of_access(client), MOST_KEPT + MOST_ACTIVE)
+        return [view(row) for row in rows]
 
-    def get(self, job_id: str, client: Client) -> dict:
-        return self._job(job_id, client).view(with_figures=True)
+    def get(self, run_id: str, client: Client) -> dict:
+        return view(self._run(run_id, client), with_figures=True)
 
-    def cancel(self, job_id: str, client: Client) -> dict:
-        job = self._job(job_id, client)
-        if job.status != "running":
-            raise Conflict(f"simulation {job_id} is {job.status}: there is nothing to cancel")
-        job.cancel.set()
-        return job.view()
+    def cancel(self, run_id: str, client: Client) -> dict:
+        with self._signpost.database.write() as conn:
+            run = self._seen(store.get(conn, run_id), run_id, client)
+            if run["status"] not in store.ACTIVE:
+                raise Conflict(f"simulation {run_id} is {run['status']}: there is nothing to cancel")
+            store.cancel(conn, run_id, clock.now())
+            return view(store.get(conn, run_id))
 
-    def report(self, job_id: str, client: Client) -> str:
-        job = self._job(job_id, client)
-        if job.html is None:
-            raise Conflict(f"simulation {job_id} is {job.status}: its report exists once it is done")
-        return job.html
+    def report(self, run_id: str, client: Client) -> str:
+        run = self._run(run_id, client)
+        if run["report_html"] is None:
+            raise Conflict(f"simulation {run_id} is {run['status']}: its report exists once it is done")
+        return run["report_html"]
 
-    def _job(self, job_id: str, client: Client) -> Job:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None or not _sees(client, job):
-            raise NotFound(f"no simulation with id {job_id}")
-        return job
+    def _run(self, run_id: str, client: Client) -> Mapping:
+        with self._signpost.database.read() as conn:
+            return self._seen(store.get(conn, run_id), run_id, client)
 
-    def wait(self, job_id: str, seconds: float) -> None:
-        """Wait until the run is no longer running, for at most ``seconds`` (for tests and scripts)."""
-        with self._lock:
-            worker = self._jobs[job_id].worker
-        if worker is not None:
-            worker.join(seconds)
+    @staticmethod
+    def _seen(run: Mapping | None, run_id: str, client: Client) -> Mapping:
+        if run is None or run["organisation"] != client.organisation:
+            raise NotFound(f"no simulation with id {run_id}")
+        if run["point_of_access"] != _point_of_access(client):
+            raise NotFound(f"no simulation with id {run_id}")
+        return run
+
+
+def view(run: Mapping, *, with_figures: bool = False) -> dict:
+    return {
+        "id": run["id"],
+        "title": run["title"],
+        "status": run["status"],
+        "cancel_requested": run["cancel_requested"],
+        "requested_by": run["requested_by"],
+        "created_at": run["created_at"].isoformat(),
+        "finished_at": None if run["finished_at"] is None else run["finished_at"].isoformat(),
+        "progress": run["progress"],
+        "error": run["error"],
+        "figures": run["figures"] if with_figures else None,
+    }
+
+
+def stored_request(request: dict) -> dict:
+    """The request as JSON keeps it (its instants as ISO 8601 text)."""
+    return {k: v.isoformat() if k in _INSTANTS and v is not None else v for k, v in request.items()}
+
+
+def request_from_stored(stored: dict) -> dict:
+    return {
+        k: datetime.fromisoformat(v) if k in _INSTANTS and v is not None else v for k, v in stored.items()
+    }
 
 
 def _point_of_access(client: Client) -> str | None:
     return client.service if "operator" in client.roles else None
-
-
-def _sees(client: Client, job: Job) -> bool:
-    return client.organisation == job.organisation and _point_of_access(client) == job.point_of_access
 
 
 def plan_from_request(signpost: Signpost, request: dict) -> tuple[Plan, str]:

@@ -611,3 +611,36 @@ external_tasks = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_external_tasks_topic_status", "topic", "status"),
 )
+
+# ---- Pathway simulations asked for through the API ---------------------------------------------------------
+
+# One row per simulation: the request as it was accepted, its progress and, once finished, its figures and
+# report. The API writes requests and cancellations; a simulation worker claims a queued run (or one whose
+# worker stopped beating), beats while it runs and writes the result, so any API process answers for it and
+# a restart loses nothing.
+simulation_runs = sa.Table(
+    "simulation_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("organisation", sa.String(200), nullable=False),
+    # The point of access of the operator who asked; None when asked by a designer or an admin.
+    sa.Column("point_of_access", sa.String(100)),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("request", sa.JSON, nullable=False),
+    # queued, running, done, cancelled or failed.
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("worked_by", sa.String(200)),
+    sa.Column("heartbeat_at", UTCDateTime),
+    # How many times a worker claimed it: a run that keeps stopping its worker is given up.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress", sa.JSON),
+    sa.Column("figures", sa.JSON),
+    sa.Column("report_html", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Index("ix_simulation_runs_organisation_created_at", "organisation", "created_at"),
+    sa.Index("ix_simulation_runs_status_created_at", "status", "created_at"),
+)

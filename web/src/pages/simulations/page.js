@@ -9,7 +9,14 @@ import { formatWhen, h } from '../../app/dom.js';
 import { keepFresh } from '../../app/live.js';
 
 const FOLLOW_MS = 1000;
-const STATUS_WORDS = { running: 'Running', done: 'Done', cancelled: 'Cancelled', failed: 'Failed' };
+const STATUS_WORDS = {
+  queued: 'Waiting for a simulation worker',
+  running: 'Running',
+  done: 'Done',
+  cancelled: 'Cancelled',
+  failed: 'Failed',
+};
+const ACTIVE = ['queued', 'running'];
 
 export async function render({ main, announce }) {
   const pathway = h('select', { id: 'sim-pathway', name: 'pathway', required: true });
@@ -128,7 +135,7 @@ export async function render({ main, announce }) {
     const draw = async () => {
       const simulation = await api(`/api/v1/simulations/${encodeURIComponent(id)}`);
       progress.replaceChildren(...progressView(simulation, () => cancel(id)));
-      if (simulation.status !== 'running') {
+      if (!ACTIVE.includes(simulation.status)) {
         following?.stop();
         announce(`The simulation is ${STATUS_WORDS[simulation.status].toLowerCase()}.`);
         loadHistory();
@@ -178,21 +185,22 @@ export async function render({ main, announce }) {
 function progressView(simulation, onCancel) {
   const parts = [h('h2', { id: 'sim-progress-title' }, simulation.title)];
   const now = simulation.progress;
-  if (simulation.status === 'running') {
+  if (ACTIVE.includes(simulation.status)) {
     const fraction = now ? now.fraction_done : 0;
+    let said = simulation.status === 'queued' ? `${STATUS_WORDS.queued}…` : 'Starting…';
+    if (now) {
+      said =
+        `${now.arm}, run ${now.run} of ${now.runs}: day ${now.simulated_days.toFixed(1)} of ${now.days}, ` +
+        `${now.referrals} referrals, ${now.referrals_per_second} a second` +
+        (now.seconds_left != null ? `, about ${now.seconds_left} s left` : '');
+    }
     parts.push(
       h('progress', { max: 1, value: fraction, 'aria-labelledby': 'sim-progress-title' }),
-      h(
-        'p',
-        { role: 'status' },
-        now
-          ? `${now.arm}, run ${now.run} of ${now.runs}: day ${now.simulated_days.toFixed(1)} of ${now.days}, ` +
-              `${now.referrals} referrals, ${now.referrals_per_second} a second` +
-              (now.seconds_left != null ? `, about ${now.seconds_left} s left` : '')
-          : 'Starting…',
-      ),
-      h('button', { type: 'button', onClick: onCancel }, 'Cancel the simulation'),
+      h('p', { role: 'status' }, simulation.cancel_requested ? 'Cancelling…' : said),
     );
+    if (!simulation.cancel_requested) {
+      parts.push(h('button', { type: 'button', onClick: onCancel }, 'Cancel the simulation'));
+    }
   } else if (simulation.status === 'done') {
     parts.push(h('p', { role: 'status' }, 'Done.'), resultTable(simulation.figures));
     parts.push(
