@@ -147,7 +147,7 @@ COPIED = (
 class Seeded:
     """A Signpost on one scratch database, its clients, and the referrals measured."""
 
-    def __init__(self, url: str, open_clocks: int, rng: random.Random):
+    def __init__(self, url: str, open_clocks: int, rng: random.Random, *, open_referrals: int | None = None):
         self.system = build(
             Settings(
                 database_url=url,
@@ -190,7 +190,7 @@ class Seeded:
                     system.handoffs.act(handoff, "complete", {"outcome": "seen"}, self.team)
                 elif stage != "completed":
                     system.handoffs.cancel(referral["id"], "a template for the benchmark", self.gp)
-        self.open_clocks = fill(system.database, rows, open_clocks, rng)
+        self.open_clocks = fill(system.database, rows, open_clocks, rng, open_referrals=open_referrals)
         self.http = create_app(system).test_client()
 
     def _referral(self, at: datetime, actions) -> dict:
@@ -328,9 +328,16 @@ REFERRAL_COLUMNS = {c.name: i for i, c in enumerate(tables.referrals.columns)}
 CLOCK_COLUMNS = {c.name: i for i, c in enumerate(tables.ola_clocks.columns)}
 
 
-def fill(database, rows: dict[str, dict[str, list[dict]]], open_clocks: int, rng: random.Random) -> int:
-    """Copies of the open templates until ``open_clocks`` clocks are open, then half as many completed ones;
-    returns how many clocks are open."""
+def fill(
+    database,
+    rows: dict[str, dict[str, list[dict]]],
+    open_clocks: int,
+    rng: random.Random,
+    *,
+    open_referrals: int | None = None,
+) -> int:
+    """Copies of the open templates until ``open_clocks`` clocks are open (or, when given, until
+    ``open_referrals`` referrals are), then half as many completed ones; returns how many clocks are open."""
     templates = {stage: Template(stage_rows, database.is_sqlite) for stage, stage_rows in rows.items()}
     numbers = {table.name: next_id(database, table) for table, _, _ in COPIED if table.name in SERIAL}
     with database.read() as conn:
@@ -365,12 +372,19 @@ def fill(database, rows: dict[str, dict[str, list[dict]]], open_clocks: int, rng
         if referrals % BATCH == 0:
             write(database, batch)
 
-    while opened < open_clocks:
+    while opened < open_clocks if open_referrals is None else referrals < open_referrals:
         add(rng.choices(open_stages, weights)[0], elsewhere=rng.random() < 0.2)
     opened_referrals = referrals
     for _ in range(int(HISTORY_PER_OPEN * opened_referrals)):
         add("completed", late=rng.random() < 0.1)
     write(database, batch)
+    with database.write() as conn:  # each subscription numbers its next event after the copies' events
+        for subscription, number in subscription_numbers.items():
+            conn.execute(
+                tables.subscriptions.update()
+                .where(tables.subscriptions.c.id == subscription)
+                .values(last_event_number=number)
+            )
     if not database.is_sqlite:  # the numbers given explicitly: each sequence moves on past them
         with database.write() as conn:
             for name in numbers:
@@ -520,6 +534,19 @@ def board_plan(seeded: Seeded) -> list[str]:
     return plan(seeded.system.database, statement, parameters)
 
 
+def seeded_database(stack: ExitStack, server: str | None, folder: str, name: str, *args, **kwargs) -> Seeded:
+    """``Seeded(url, *args, **kwargs)`` on a scratch database of the PostgreSQL ``server`` (else on SQLite in
+    ``folder``), closed and dropped with ``stack``."""
+    url = (
+        stack.enter_context(scratch_postgres_database(server, f"signpost_{name}_bench"))
+        if server
+        else f"sqlite:///{folder}/{name}.db"
+    )
+    seeded = Seeded(url, *args, **kwargs)
+    stack.callback(seeded.system.close)
+    return seeded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="open OLA clocks in the larger database")
@@ -531,14 +558,8 @@ def main() -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as folder:
         seeded = {}
         for size in (SMALL, args.n):
-            url = (
-                stack.enter_context(scratch_postgres_database(server, "signpost_console_bench"))
-                if server
-                else f"sqlite:///{folder}/console_{size}.db"
-            )
             began = time.perf_counter()
-            seeded[size] = Seeded(url, size, rng)
-            stack.callback(seeded[size].system.close)
+            seeded[size] = seeded_database(stack, server, folder, f"console_{size}", size, rng)
             with seeded[size].system.database.read() as conn:
                 count = conn.execute(sa.select(sa.func.count()).select_from(tables.referrals)).scalar()
             print(

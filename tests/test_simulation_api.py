@@ -165,22 +165,12 @@ def test_an_organisation_queues_a_bounded_number_of_simulations(http, signpost, 
 
 @pytest.mark.wall_clock
 def test_a_simulation_survives_its_worker_process_being_killed(
-    http, signpost, directory, designer_headers, database_url, tmp_path
+    http, signpost, directory, designer_headers, database_url
 ):
-    deploy(signpost)
-    # Long enough to be killed in the middle: a few hundred referrals in each of two runs.
-    demand = {"arrivals": [{"pathway": NURSING, "per_hour": 2}]}
-    longer = {**REQUEST, "days": 3, "runs": 2, "what_if": None, "demand": demand}
-    queued = http.post("/api/v1/simulations", json=longer, headers=designer_headers).json
-    worker = Process(
-        [sys.executable, "-m", "api.cli", "simulate", "work"], process_env(database_url), ROOT, "simulations"
-    )
-    try:
-        worker.wait_for("running the simulations queued through the API")
-        running = wait_for_run(signpost, queued["id"], lambda run: run["progress"] is not None)
-        assert running["status"] == "running" and running["attempts"] == 1
-    finally:
-        worker.kill()
+    queued, worker = running_in_a_worker_process(http, signpost, designer_headers, database_url)
+    worker.kill()
+    with signpost.database.read() as conn:
+        assert simulation_runs.get(conn, queued["id"])["status"] == "running"
 
     # Nobody beats for it any more: once that is stale, another worker starts it again and finishes it.
     with time_machine.travel(datetime.now(UTC) + STALE_AFTER + timedelta(seconds=1), tick=True):
@@ -188,6 +178,37 @@ def test_a_simulation_survives_its_worker_process_being_killed(
     done = http.get(f"/api/v1/simulations/{queued['id']}", headers=designer_headers).json
     assert done["status"] == "done", done["error"]
     assert done["progress"]["fraction_done"] > 0.99 and done["figures"]["arms"]
+
+
+@pytest.mark.wall_clock
+def test_a_simulation_worker_stopped_with_sigterm_puts_its_run_back_in_the_queue(
+    http, signpost, directory, designer_headers, database_url
+):
+    queued, worker = running_in_a_worker_process(http, signpost, designer_headers, database_url)
+    assert worker.stop() == 0
+    with signpost.database.read() as conn:
+        run = simulation_runs.get(conn, queued["id"])
+    assert (run["status"], run["worked_by"], run["attempts"], run["progress"]) == ("queued", None, 0, None)
+
+
+def running_in_a_worker_process(http, signpost, headers, database_url) -> tuple[dict, Process]:
+    """A simulation queued and running, with progress recorded, in a `signpost simulate work` process."""
+    deploy(signpost)
+    # Long enough to be stopped in the middle: a few hundred referrals in each of two runs.
+    demand = {"arrivals": [{"pathway": NURSING, "per_hour": 2}]}
+    longer = {**REQUEST, "days": 3, "runs": 2, "what_if": None, "demand": demand}
+    queued = http.post("/api/v1/simulations", json=longer, headers=headers).json
+    worker = Process(
+        [sys.executable, "-m", "api.cli", "simulate", "work"], process_env(database_url), ROOT, "simulations"
+    )
+    try:
+        worker.wait_for("running the simulations queued through the API")
+        running = wait_for_run(signpost, queued["id"], lambda run: run["progress"] is not None)
+        assert running["status"] == "running" and running["attempts"] == 1
+    except BaseException:
+        worker.kill()
+        raise
+    return queued, worker
 
 
 def wait_for_run(signpost, run_id: str, condition, timeout: float = 120.0):

@@ -10,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from engine.store import audit_log as audit_store
 from engine.store import olas as ola_store
 from engine.store import services as service_store
+from engine.store.db import note_change
 from engine.store.tables import services
 from tests.conftest import SOPS
 
@@ -99,3 +101,31 @@ def test_a_new_referral_and_each_hand_off_action_answer_what_a_fresh_read_return
         after = signpost.referrals.get(referral["id"], gp)
         assert after["status"] == "completed"
         assert {c["state"] for c in after["clocks"]} <= {"met", "cancelled"}
+
+
+def test_the_referrals_a_change_touched_are_found_by_index_whatever_the_number_of_referrals(signpost):
+    """The audit record of every change lists the referrals it touched: that look-up must not read every
+    referral (it once did, an OR of IN (subquery) conditions, and a lifecycle slowed with the database)."""
+    sent: list[str] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many):
+        if "FROM referrals" in statement:
+            sent.append((statement, parameters))
+
+    with signpost.database.write() as conn:
+        note_change(conn, "instance", "instance-1")
+        note_change(conn, "handoff", "handoff-1")
+        note_change(conn, "user_task", "task-1")
+        sa.event.listen(conn, "before_cursor_execute", keep)
+        try:
+            assert audit_store.referrals_changed(conn) == set()
+        finally:
+            sa.event.remove(conn, "before_cursor_execute", keep)
+        [(statement, parameters)] = sent
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a scan only where no index serves
+            plan = [row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)]
+            assert not [line for line in plan if "Seq Scan on referrals" in line], plan
+        else:
+            plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+            assert not [line for line in plan if line.startswith("SCAN referrals")], plan

@@ -5,8 +5,8 @@ and learns whether it was cancelled; then writes its figures and HTML report, or
 A worker that stops (killed, its machine gone) stops beating: after ``STALE_AFTER`` another worker claims
 the run and starts it again from the beginning — a run is fully determined by its request and seed, so the
 figures are the same. A run claimed ``MOST_ATTEMPTS`` times without finishing is given up as failed rather
-than passed from worker to worker forever. ``signpost simulation-worker`` runs one; ``signpost serve`` runs
-one in its own process.
+than passed from worker to worker forever. ``signpost simulate work`` runs one; ``signpost serve`` runs one
+in its own process.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import timedelta
@@ -103,13 +104,22 @@ class SimulationWorker:
             return
         simulation = threading.Thread(target=simulate, name=f"simulation-{run['id'][:8]}", daemon=True)
         simulation.start()
+        last_beat = time.monotonic()
         while simulation.is_alive():
             simulation.join(BEAT_SECONDS)
-            if not lost.is_set():
+            if lost.is_set():
+                continue
+            try:
                 self._beat(run, latest[-1] if latest else None, cancel_asked, lost)
+                last_beat = time.monotonic()
+            except Exception:  # the database out of reach: keep running while the claim can still hold
+                log.warning("simulation %s: could not record its progress", run["id"], exc_info=True)
+                if time.monotonic() - last_beat > STALE_AFTER.total_seconds():
+                    lost.set()  # by now another worker may have claimed it
+        stopped_early = isinstance(outcome[0], BaseException) or outcome[0].cancelled
         if lost.is_set():
             log.warning("simulation %s: another worker claimed it; %s let it go", run["id"], self.name)
-        elif self._stopping.is_set() and not cancel_asked.is_set():
+        elif self._stopping.is_set() and not cancel_asked.is_set() and stopped_early:
             # Stopped with its worker, not by its requester: queued again for the next worker.
             with self._signpost.database.write() as conn:
                 store.release(conn, run["id"], self.name)

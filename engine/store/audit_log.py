@@ -133,15 +133,21 @@ def referrals_changed(conn: Connection) -> set[str]:
     noted = changes_noted(conn)
     found = set(noted.get("referral", ()))
     # One statement: the referrals of the instances changed, and of the instances whose rows were changed.
-    of_instances = []
+    # A UNION of look-ups by index: an OR of IN (subquery) conditions reads every referral instead.
+    lookups = []
     if noted.get("instance"):
-        of_instances.append(referrals.c.instance_id.in_(sorted(noted["instance"])))
+        lookups.append(
+            sa.select(referrals.c.id).where(referrals.c.instance_id.in_(sorted(noted["instance"])))
+        )
     for kind, table in (("handoff", handoffs), ("user_task", user_tasks), ("external_task", external_tasks)):
         if noted.get(kind):
-            changed = sa.select(table.c.instance_id).where(table.c.id.in_(sorted(noted[kind])))
-            of_instances.append(referrals.c.instance_id.in_(changed))
-    if of_instances:
-        found.update(conn.execute(sa.select(referrals.c.id).where(sa.or_(*of_instances))).scalars())
+            lookups.append(
+                sa.select(referrals.c.id)
+                .join(table, table.c.instance_id == referrals.c.instance_id)
+                .where(table.c.id.in_(sorted(noted[kind])))
+            )
+    if lookups:
+        found.update(conn.execute(sa.union_all(*lookups) if len(lookups) > 1 else lookups[0]).scalars())
     return found
 
 

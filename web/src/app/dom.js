@@ -79,3 +79,10 @@ export function download(filename, text, type = 'application/xml') {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** "client:7:jo designer" or "cli:jo" (how the API names who did something) → "jo designer", "jo". */
+export function who(actor) {
+  if (!actor) return '—';
+  const named = /^(?:client:\d+|cli):(.*)$/.exec(actor);
+  return named ? named[1] : actor;
+}

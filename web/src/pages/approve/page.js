@@ -2,13 +2,16 @@
 // with what was added, removed and changed marked on both diagrams (bpmn-js-differ) and listed property by
 // property, the draft's scenario results and coverage, and the clinical approval with its reason. The API
 // decides who may approve (a clinical approver who is not the person who deployed it); its refusal is shown
-// as it is given, and nothing changes.
+// as it is given, and nothing changes. A blueprint's local variants are approved each on its own, below the
+// version's approval (variants.js).
 
 import Viewer from 'bpmn-js/lib/Viewer';
 import { diff } from 'bpmn-js-differ';
 
 import { api, describe } from '../../app/api.js';
-import { append, fieldOf, formatWhen, h } from '../../app/dom.js';
+import { append, fieldOf, formatWhen, h, who } from '../../app/dom.js';
+import { approvalForm } from './approval-form.js';
+import { variantsSection } from './variants.js';
 
 const MARKERS = {
   added: 'diff-added',
@@ -102,6 +105,7 @@ export async function render({ main, params, announce, setTitle }) {
     h('h2', { id: 'approval-title' }, 'Clinical approval'),
   );
   main.append(summary, legend, diagrams, changes, scenarios, approval);
+  append(main, variantsSection(draft, versionPath, announce));
 
   drawApproval(approval, draft, versionPath, announce);
   runScenarios(scenarios, versionPath);
@@ -308,50 +312,18 @@ function drawApproval(section, version, versionPath, announce) {
     section.append(state);
     return;
   }
-  const reason = h('textarea', {
-    id: 'approval-reason',
-    rows: 3,
-    maxlength: 2000,
-    'aria-describedby': 'approval-hint',
-  });
-  const button = h(
-    'button',
-    { type: 'submit', class: 'primary', disabled: true },
-    `Approve version ${version.number}`,
-  );
-  const message = h('p', { class: 'form-error', role: 'alert', id: 'approval-error' });
-  reason.addEventListener('input', () => {
-    button.disabled = reason.value.trim() === '';
-  });
-  const form = h(
-    'form',
-    { class: 'approval-form', novalidate: true },
-    h('label', { for: 'approval-reason' }, 'Reason for approval'),
-    h(
-      'p',
-      { id: 'approval-hint', class: 'hint' },
+  const form = approvalForm({
+    id: 'approval',
+    label: 'Reason for approval',
+    hint:
       'Say what you reviewed (the changes, the scenarios, the coverage). ' +
-        'It is kept with the version and in the audit trail.',
-    ),
-    reason,
-    h('div', { class: 'actions' }, button),
-    message,
-  );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (reason.value.trim() === '') return;
-    button.disabled = true;
-    message.textContent = '';
-    try {
-      const json = { reason: reason.value };
-      const approved = await api(`${versionPath}/approve`, { method: 'POST', json });
-      form.replaceWith(approvedText(approved));
-      announce(`Version ${approved.number} approved.`);
-    } catch (error) {
-      const said = describe(error);
-      message.textContent = `Not approved. ${said}${/[.!?]$/.test(said) ? '' : '.'} Nothing was changed.`;
-      button.disabled = reason.value.trim() === '';
-    }
+      'It is kept with the version and in the audit trail.',
+    button: `Approve version ${version.number}`,
+    path: `${versionPath}/approve`,
+    approved: (answer) => {
+      form.replaceWith(approvedText(answer));
+      announce(`Version ${answer.number} approved.`);
+    },
   });
   section.append(form);
 }
@@ -365,11 +337,4 @@ function approvedText(version) {
       ` on ${formatWhen(version.approved_at)}: `,
     h('q', {}, fieldOf(version, 'approval_reason', 'reason') || ''),
   );
-}
-
-/** "client:7:jo designer" or "cli:jo" → "jo designer", "jo". */
-function who(actor) {
-  if (!actor) return '—';
-  const named = /^(?:client:\d+|cli):(.*)$/.exec(actor);
-  return named ? named[1] : actor;
 }

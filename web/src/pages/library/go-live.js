@@ -5,7 +5,7 @@
 // as it is given, and nothing changes.
 
 import { api, describe } from '../../app/api.js';
-import { formatWhen, h } from '../../app/dom.js';
+import { formatWhen, h, who } from '../../app/dom.js';
 import { session } from '../../app/session.js';
 
 /** Whether the signed-in person may go live and roll back at all (the API decides where). */
@@ -237,11 +237,4 @@ function historyItem(goLive) {
     goLive.kind === 'baseline' ? null : h('p', { class: 'reason' }, `“${goLive.reason}”`),
     h('ul', {}, places),
   );
-}
-
-/** "client:7:jo admin" → "jo admin". */
-function who(actor) {
-  if (!actor) return '—';
-  const named = /^(?:client:\d+|cli):(.*)$/.exec(actor);
-  return named ? named[1] : actor;
 }

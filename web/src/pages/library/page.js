@@ -3,7 +3,7 @@
 // run on each. Fields the API does not send (yet) are left blank rather than guessed.
 
 import { api, describe } from '../../app/api.js';
-import { fieldOf, formatWhen, h } from '../../app/dom.js';
+import { fieldOf, formatWhen, h, who } from '../../app/dom.js';
 import { goLiveControl, historyRow, liveAt, pointsOfAccessToGoLiveAt } from './go-live.js';
 import { variantList } from './variants.js';
 
@@ -195,13 +195,6 @@ function versionCells(pathway, version, name, goLive) {
 
 function versionHref(pathway, version) {
   return `/studio/pathways/${encodeURIComponent(pathway.key)}/versions/${version.number}`;
-}
-
-/** "client:7:jo designer" or "cli:jo" (how the event log names who did it) → "jo designer", "jo". */
-function who(actor) {
-  if (!actor) return '—';
-  const named = /^(?:client:\d+|cli):(.*)$/.exec(actor);
-  return named ? named[1] : actor;
 }
 
 function referralCount(version) {
