@@ -100,9 +100,12 @@ class SimulationQueue:
 
     @staticmethod
     def _seen(run: Mapping | None, run_id: str, client: Client) -> Mapping:
-        if run is None or run["organisation"] != client.organisation:
-            raise NotFound(f"no simulation with id {run_id}")
-        if run["point_of_access"] != _point_of_access(client):
+        seen = (
+            run is not None
+            and run["organisation"] == client.organisation
+            and run["point_of_access"] == _point_of_access(client)
+        )
+        if not seen:
             raise NotFound(f"no simulation with id {run_id}")
         return run
 
