@@ -80,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="signpost", description="Signpost referral-routing engine")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the API and the timer ticker in this process")
+    serve = commands.add_parser(
+        "serve", help="serve the API, the timer ticker and a simulation worker in this process"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(command=_serve)
