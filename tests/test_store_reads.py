@@ -14,7 +14,7 @@ from engine.store import audit_log as audit_store
 from engine.store import olas as ola_store
 from engine.store import services as service_store
 from engine.store.db import note_change
-from engine.store.tables import services
+from engine.system import build
 from tests.conftest import SOPS
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
@@ -27,21 +27,46 @@ def olas(signpost, directory):
     return signpost.olas.load_terms((SOPS / "olas.toml").read_text(), "sops/olas.toml", "tests")
 
 
-def test_the_next_transaction_on_a_connection_reads_the_directory_afresh(signpost, directory, olas):
-    with signpost.database.engine.connect() as conn:
-        with conn.begin():
-            assert service_store.service(conn, CITY)["name"] == "City community nursing"
-            assert ola_store.ola_terms_rows(conn)
-        with conn.begin():
-            # Changed behind the repository's back, as another process would.
-            conn.execute(sa.update(services).where(services.c.id == CITY).values(name="City nursing"))
-            conn.exec_driver_sql("DELETE FROM ola_terms")
-        with conn.begin():
-            assert service_store.service(conn, CITY)["name"] == "City nursing"
-            assert service_store.services_by_id(conn, [CITY, "no-such-service"]) == {
-                CITY: service_store.service(conn, CITY)
-            }
-            assert ola_store.ola_terms_rows(conn) == []
+def test_reference_data_is_kept_between_transactions_until_another_process_changes_it(
+    signpost, directory, olas, settings
+):
+    another_process = build(settings)  # its own engine and connections, as a second API process has
+    sent: list[str] = []
+    sa.event.listen(signpost.database.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+
+    def read_everything() -> tuple:
+        with signpost.database.read() as conn:
+            return (
+                service_store.service(conn, CITY)["name"],
+                service_store.services_by_id(conn, [CITY, "no-such-service"]).keys(),
+                len(ola_store.ola_terms_rows(conn)),
+                [c["reason"] for c in ola_store.closures_of_calendar(conn, "office-hours")],
+            )
+
+    first = read_everything()
+    assert first == ("City community nursing", {CITY}, len(olas), [])
+    sent.clear()
+    assert read_everything() == first
+    [read] = [statement for statement in sent if statement.startswith("SELECT")]
+    assert "FROM reference_versions" in read  # the version alone: nothing else is read again
+
+    try:
+        with another_process.database.write() as conn:
+            row = dict(service_store.service(conn, CITY))
+            service_store.upsert_service(conn, {**row, "name": "City nursing"})
+            ola_store.replace_ola_terms(conn, [])
+            ola_store.insert_closure(
+                conn,
+                calendar="office-hours",
+                starts_at=START,
+                ends_at=START + timedelta(days=1),
+                reason="local holiday",
+                created_by="tests",
+                created_at=START,
+            )
+    finally:
+        another_process.close()
+    assert read_everything() == ("City nursing", {CITY}, 0, ["local holiday"])
 
 
 def test_a_transaction_reads_back_what_it_wrote(signpost, directory, olas):

@@ -159,9 +159,10 @@ class Database:
 
 
 def transaction_memo(conn: Connection) -> dict:
-    """What this transaction has read already of the rows the store memoizes (services, OLA terms, calendar
-    closures, an instance's correlations). The writers of those rows drop what they change; the next
-    transaction on the same pooled connection starts with an empty memo."""
+    """What this transaction has read already of the rows the store memoizes (an instance's correlations;
+    the reference data, which ``reference_data`` also keeps between transactions). The writers of those
+    rows drop what they change; the next transaction on the same pooled connection starts with an empty
+    memo."""
     return _of_this_transaction(conn, _MEMO_KEY)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from engine.store.db import transaction_memo
+from engine.store import reference_data
 from engine.store.referrals import visible_referrals
 from engine.store.tables import (
     calendar_closures,
@@ -39,18 +39,15 @@ _CLOCKS_OF_INSTANCE = (
 
 
 def replace_ola_terms(conn: Connection, rows: list[dict]) -> None:
-    transaction_memo(conn).pop("ola_terms", None)
+    reference_data.changed(conn)
     conn.execute(ola_terms.delete())
     if rows:
         conn.execute(ola_terms.insert(), rows)
 
 
 def ola_terms_rows(conn: Connection) -> list[RowMapping]:
-    """Every OLA's terms, read once per transaction."""
-    memo = transaction_memo(conn)
-    if "ola_terms" not in memo:
-        memo["ola_terms"] = list(conn.execute(_OLA_TERMS).mappings())
-    return list(memo["ola_terms"])
+    """Every OLA's terms (kept between transactions while they are unchanged: ``reference_data``)."""
+    return list(reference_data.read(conn, "ola_terms", lambda: list(conn.execute(_OLA_TERMS).mappings())))
 
 
 def insert_clock(conn: Connection, values: dict) -> None:
@@ -159,17 +156,17 @@ _CLOSURES_OF_CALENDAR = (
 
 
 def closures_of_calendar(conn: Connection, calendar_name: str) -> list[RowMapping]:
-    """A calendar's closures, read once per transaction."""
-    known = transaction_memo(conn).setdefault("closures", {})
-    if calendar_name not in known:
-        known[calendar_name] = list(
-            conn.execute(_CLOSURES_OF_CALENDAR, {"calendar": calendar_name}).mappings()
-        )
-    return list(known[calendar_name])
+    """A calendar's closures (kept between transactions while they are unchanged: ``reference_data``)."""
+    closures = reference_data.read(
+        conn,
+        ("closures", calendar_name),
+        lambda: list(conn.execute(_CLOSURES_OF_CALENDAR, {"calendar": calendar_name}).mappings()),
+    )
+    return list(closures)
 
 
 def insert_closure(conn: Connection, **values) -> int:
-    transaction_memo(conn).pop("closures", None)
+    reference_data.changed(conn)
     return conn.execute(calendar_closures.insert().values(**values)).inserted_primary_key[0]
 
 
@@ -182,7 +179,7 @@ def closure(conn: Connection, closure_id: int) -> RowMapping | None:
 
 
 def delete_closure(conn: Connection, calendar_name: str, closure_id: int) -> bool:
-    transaction_memo(conn).pop("closures", None)
+    reference_data.changed(conn)
     result = conn.execute(
         calendar_closures.delete().where(
             calendar_closures.c.id == closure_id, calendar_closures.c.calendar == calendar_name

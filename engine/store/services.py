@@ -1,4 +1,4 @@
-"""The service directory (read once per transaction)."""
+"""The service directory (kept between transactions while it is unchanged: ``reference_data``)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from engine.store.db import transaction_memo
+from engine.store import reference_data
 from engine.store.tables import (
     services,
 )
 
-_SERVICES_BY_ID = sa.select(services).where(services.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-_POINTS_OF_ACCESS = sa.select(services).where(services.c.kind == "point-of-access")
+_DIRECTORY = sa.select(services)
 
 
 def upsert_service(conn: Connection, values: dict) -> None:
-    transaction_memo(conn).pop("services", None)
+    reference_data.changed(conn)
     updated = conn.execute(services.update().where(services.c.id == values["id"]).values(**values))
     if updated.rowcount == 0:
         conn.execute(services.insert().values(**values))
@@ -31,19 +29,22 @@ def service(conn: Connection, service_id: str) -> RowMapping | None:
 def points_of_access_for(conn: Connection, pathway_key: str) -> list[RowMapping]:
     """The points of access that handle referrals on ``pathway_key`` (few rows: filtered here, not in SQL,
     because JSON containment differs between the databases)."""
-    rows = conn.execute(_POINTS_OF_ACCESS).mappings()
-    return [row for row in rows if pathway_key in (row["pathways"] or ())]
+    directory = reference_data.read(conn, "services", lambda: _directory(conn))
+    return [
+        row
+        for _, row in sorted(directory.items())
+        if row["kind"] == "point-of-access" and pathway_key in (row["pathways"] or ())
+    ]
 
 
 def services_by_id(conn: Connection, service_ids: Iterable[str]) -> dict[str, RowMapping]:
-    """The services among ``service_ids`` that exist, read once per transaction."""
-    known = transaction_memo(conn).setdefault("services", {})
-    wanted = set(service_ids)
-    missing = wanted - known.keys()
-    if missing:
-        found = {row["id"]: row for row in conn.execute(_SERVICES_BY_ID, {"ids": list(missing)}).mappings()}
-        known.update({service_id: found.get(service_id) for service_id in missing})
-    return {service_id: known[service_id] for service_id in wanted if known[service_id] is not None}
+    """The services among ``service_ids`` that exist (the directory is read whole: a few dozen rows)."""
+    directory = reference_data.read(conn, "services", lambda: _directory(conn))
+    return {service_id: directory[service_id] for service_id in set(service_ids) if service_id in directory}
+
+
+def _directory(conn: Connection) -> dict[str, RowMapping]:
+    return {row["id"]: row for row in conn.execute(_DIRECTORY).mappings()}
 
 
 def list_services(conn: Connection, *, organisation: str | None = None) -> list[RowMapping]:

@@ -394,6 +394,16 @@ handoff_transitions = sa.Table(
     sa.Column("detail", sa.JSON),
 )
 
+# One row: a value that every writer of the service directory, the OLA terms and the calendar closures
+# replaces in its own transaction, so that a process may keep what it read of them until it changes
+# (engine/store/reference_data.py).
+reference_versions = sa.Table(
+    "reference_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 # ---- Two-way OLAs: terms, and one clock per obligation per hand-off --------------------------------------
 
 ola_terms = sa.Table(
